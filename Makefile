@@ -1,0 +1,54 @@
+# verified-transformer: every target sets up what it needs.
+# .venv is (re)built when it is missing or older than requirements.lock / pyproject.toml.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+JOBS   ?= 2
+SANITIZE := --nbval-sanitize-with nbval_sanitize.cfg
+
+.PHONY: test lint unit nbval book browser notebooks ledger bench clean
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+## test: lint, unit tests + strict nbval of every notebook, strict book build, browser check
+test: lint unit book browser
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+# Unit tests and strict nbval run in one pytest session, two workers, one file per worker.
+unit: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) --dist loadfile -m "not browser" --nbval $(SANITIZE) tests notebooks
+
+nbval: $(STAMP)
+	$(PY) -m pytest --nbval $(SANITIZE) notebooks
+
+## book: build the HTML book with warnings as errors
+book: $(STAMP)
+	$(VENV)/bin/jupyter-book build . --builder html -W -n --keep-going
+	@echo "Open file://$(CURDIR)/_build/html/index.html"
+
+browser: $(STAMP)
+	$(PY) -m pytest -m browser tests
+
+## notebooks: re-execute every notebook in place, top to bottom, in a fresh kernel
+notebooks: $(STAMP)
+	$(PY) scripts/run_notebooks.py
+
+## ledger: regenerate the claims-ledger page of the book
+ledger: $(STAMP)
+	$(PY) -m verified_transformer.claims --markdown book/claims_ledger.md
+
+## bench: our TransformerEncoderLayer against torch.nn's (prints ratios)
+bench: $(STAMP)
+	$(PY) benchmarks/bench_encoder_layer.py
+
+clean:
+	rm -rf _build .pytest_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -not -path "./$(VENV)/*" -prune -exec rm -rf {} +
