@@ -1,0 +1,215 @@
+"""Our TransformerEncoderLayer against torch.nn.TransformerEncoderLayer, same weights, on the CPU.
+
+float32, batch 8, sequence 128, d_model 256, 8 heads, d_ff 1024, batch_first=True, torch's default
+dropout 0.1. Two cases:
+
+* training step: ``train()`` mode, forward + backward of ``(output * grad).sum()``, the input
+  requiring grad (as for a layer inside a stack), gradients reset to None before each step;
+* inference: ``eval()`` mode under ``torch.no_grad()``. There torch takes its fused fast path
+  (``torch._transformer_encoder_layer_fwd``), and we are measured against exactly that.
+
+Ours runs on both paths of the switch (``fused_kernels(True)`` and ``(False)``). All timed calls
+are interleaved in one process: every round calls each implementation in each case once, in a
+rotating order. Reported are the medians over the rounds of the wall-clock time and of the
+process CPU time (the second is less disturbed when other programs share the cores). Peak memory
+is measured in a fresh process per implementation and case: the growth of the peak resident set
+(VmHWM, reset through /proc/self/clear_refs) during one call after a warm-up call, with glibc
+told to serve every block over 64 KiB by mmap, so that a freed tensor leaves the resident set at
+once. The share of the matmul throughput divides the layer's matmul FLOP rate (3x the forward
+FLOPs for a training step) by the GFLOP/s of a 2048^3 float32 matmul measured in the same run.
+Run: ``make bench`` or ``python benchmarks/bench_encoder_layer.py [--rounds N] [--threads T]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import torch
+
+import verified_transformer.nn as vnn
+
+BATCH, SEQ, D_MODEL, HEADS, D_FF = 8, 128, 256, 8, 1024
+IMPLEMENTATIONS = {"torch": True, "ours fused": True, "ours explicit": False}  # name: fused
+CASES = {"training": True, "inference": False}  # name: training
+
+
+def layer_flops(batch: int, seq: int, d_model: int, d_ff: int) -> int:
+    """Matmul FLOPs of one forward pass: projections, QK^T and AV, and the feed-forward network."""
+    tokens = batch * seq
+    projections = 2 * tokens * d_model * (3 * d_model + d_model)
+    feed_forward = 2 * tokens * 2 * d_model * d_ff
+    attention = 2 * 2 * batch * seq * seq * d_model
+    return projections + feed_forward + attention
+
+
+def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
+    """GFLOP/s of a ``size``-cubed float32 matmul on this machine (best of ``repeats``)."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    best = min(_timed(lambda: a @ b)[0] for _ in range(repeats))
+    return 2 * size**3 / best / 1e9
+
+
+def _timed(call: Callable[[], object]) -> tuple[float, float]:
+    """(wall-clock seconds, process CPU seconds) of one call."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    call()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def build(name: str, dropout: float) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """torch's layer and ours with the same weights; return the one called ``name`` and torch's."""
+    torch.manual_seed(0)
+    options = {"dim_feedforward": D_FF, "dropout": dropout, "batch_first": True}
+    reference = torch.nn.TransformerEncoderLayer(D_MODEL, HEADS, **options)
+    if name == "torch":
+        return reference, reference
+    ours = vnn.TransformerEncoderLayer(D_MODEL, HEADS, **options)
+    ours.load_state_dict(reference.state_dict())
+    return ours, reference
+
+
+def make_step(layer: torch.nn.Module, training: bool, fused: bool) -> Callable[[], object]:
+    """One training step, or one inference call, of ``layer`` on fixed random data."""
+    generator = torch.Generator().manual_seed(1)
+    x = torch.randn(BATCH, SEQ, D_MODEL, generator=generator, requires_grad=training)
+    grad = torch.randn(BATCH, SEQ, D_MODEL, generator=generator)
+    layer.train(training)
+
+    def train_step() -> None:
+        with vnn.fused_kernels(fused):
+            layer.zero_grad(set_to_none=True)
+            x.grad = None
+            (layer(x) * grad).sum().backward()
+
+    def infer() -> torch.Tensor:
+        with vnn.fused_kernels(fused), torch.no_grad():
+            return layer(x)
+
+    return train_step if training else infer
+
+
+def medians(timings: list[tuple[float, float]]) -> tuple[float, float]:
+    """Median wall-clock and median CPU seconds of a list of (wall, cpu) timings."""
+    return (
+        statistics.median(wall for wall, _ in timings),
+        statistics.median(cpu for _, cpu in timings),
+    )
+
+
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def peak_memory_mib(name: str, case: str, dropout: float) -> float:
+    """In this (fresh) process: peak resident-set growth in MiB of one call after a warm-up."""
+    ctypes.CDLL("libc.so.6").mallopt(-3, 64 * 1024)  # M_MMAP_THRESHOLD = 64 KiB, fixed
+    layer, _ = build(name, dropout)
+    step = make_step(layer, CASES[case], IMPLEMENTATIONS[name])
+    step()
+    with open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")  # reset VmHWM to the current resident set
+    before = _status_kib("VmRSS")
+    step()
+    return (_status_kib("VmHWM") - before) / 1024
+
+
+def measure_memory_in_subprocess(name: str, case: str, args: argparse.Namespace) -> float:
+    command = [sys.executable, __file__, "--memory", name, case, "--threads", str(args.threads)]
+    command += ["--dropout", str(args.dropout)]
+    return float(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+
+def check_equal_outputs(dropout: float) -> None:
+    """Before timing: our eval outputs equal torch's on both paths."""
+    ours, reference = build("ours", dropout)
+    x = torch.randn(BATCH, SEQ, D_MODEL)
+    ours.eval(), reference.eval()
+    with torch.no_grad():
+        expected = reference(x)
+        for fused in (True, False):
+            with vnn.fused_kernels(fused):
+                error = (ours(x) - expected).abs().max().item()
+            print(f"eval output, fused_kernels({fused}): max |ours - torch| = {error:.1e}")
+            if error > 1e-4:
+                raise SystemExit("outputs differ from torch's")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=20, help="timed rounds per case")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads")
+    parser.add_argument("--dropout", type=float, default=0.1, help="dropout of both layers")
+    parser.add_argument("--memory", nargs=2, metavar=("IMPL", "CASE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.memory:
+        print(peak_memory_mib(*args.memory, args.dropout))
+        return
+
+    check_equal_outputs(args.dropout)
+    gflops_machine = matmul_gflops()
+    steps = {
+        (case, name): make_step(build(name, args.dropout)[0], training, fused)
+        for case, training in CASES.items()
+        for name, fused in IMPLEMENTATIONS.items()
+    }
+    for step in steps.values():
+        for _ in range(3):
+            step()
+    keys = list(steps)
+    results: dict[tuple[str, str], list[tuple[float, float]]] = {key: [] for key in keys}
+    for round_index in range(args.rounds):
+        shift = round_index % len(keys)
+        for key in keys[shift:] + keys[:shift]:
+            results[key].append(_timed(steps[key]))
+    gflops_machine = max(gflops_machine, matmul_gflops())
+    peaks = {
+        (case, name): measure_memory_in_subprocess(name, case, args)
+        for case in CASES
+        for name in IMPLEMENTATIONS
+    }
+
+    flops = layer_flops(BATCH, SEQ, D_MODEL, D_FF)
+    print(
+        f"\nCPU float32, batch {BATCH}, seq {SEQ}, d_model {D_MODEL}, {HEADS} heads, d_ff {D_FF}, "
+        f"dropout {args.dropout}, batch_first; torch {torch.__version__}, "
+        f"torch.set_num_threads({args.threads}) (os.cpu_count() = {os.cpu_count()}), "
+        f"{args.rounds} interleaved rounds, medians"
+    )
+    print(f"matmul throughput (2048^3 float32 matmul): {gflops_machine:.1f} GFLOP/s")
+    print(
+        f"layer matmul FLOPs: forward {flops / 1e9:.3f} G, "
+        f"training step (3x forward) {3 * flops / 1e9:.3f} G"
+    )
+    print(
+        f"\n{'case':<10} {'implementation':<14} {'wall ms':>8} {'ours/torch':>10} "
+        f"{'cpu ms':>8} {'ours/torch':>10} {'peak MiB':>9} {'GFLOP/s':>8} {'of matmul':>9}"
+    )
+    for case, training in CASES.items():
+        torch_wall, torch_cpu = medians(results[(case, "torch")])
+        for name in IMPLEMENTATIONS:
+            wall, cpu = medians(results[(case, name)])
+            achieved = (3 if training else 1) * flops / wall / 1e9
+            print(
+                f"{case:<10} {name:<14} {wall * 1e3:>8.1f} {wall / torch_wall:>10.3f} "
+                f"{cpu * 1e3:>8.1f} {cpu / torch_cpu:>10.3f} {peaks[(case, name)]:>9.1f} "
+                f"{achieved:>8.1f} {100 * achieved / gflops_machine:>8.1f}%"
+            )
+    print("\ntargets (wall-clock ratio): fused <= 1.05 in both cases; explicit <= 1.10 training,")
+    print("<= 1.25 inference. Load average now: " + " ".join(f"{v:.1f}" for v in os.getloadavg()))
+
+
+if __name__ == "__main__":
+    main()
