@@ -1,0 +1,109 @@
+"""Float64 helpers for the numeric checks: both implementations, seeded tensors, comparisons.
+
+Every numeric check runs twice: once against our ``verified_transformer.nn`` with the explicit
+formulas switched on (``fused_kernels(False)``, so no torch namesake is called) and once against
+``torch.nn`` / ``torch.nn.functional`` themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from types import ModuleType
+
+import sympy as sp
+import torch
+
+DTYPE = torch.float64
+ATOL = 1e-10
+RTOL = 1e-9
+
+Check = Callable[[ModuleType, ModuleType], bool]  # (functional module, nn module) -> holds
+
+
+class Mismatch(AssertionError):
+    """A numeric check failed; the message names the implementation."""
+
+
+def for_each_implementation(check: Check) -> bool:
+    """``check(F, nn)`` for our explicit formulas and for PyTorch's own kernels.
+
+    Returns True when both hold; raises :class:`Mismatch` naming the ones that do not.
+    """
+    import torch.nn as torch_nn
+    import torch.nn.functional as torch_functional
+
+    import verified_transformer.nn as ours
+    from verified_transformer.nn import functional as ours_functional
+    from verified_transformer.nn.fused import fused_kernels
+
+    with fused_kernels(False):
+        ours_holds = bool(check(ours_functional, ours))
+    torch_holds = bool(check(torch_functional, torch_nn))
+    failed = [
+        name
+        for name, ok in (
+            ("verified_transformer.nn (explicit formulas)", ours_holds),
+            ("torch.nn", torch_holds),
+        )
+        if not ok
+    ]
+    if failed:
+        raise Mismatch(f"the candidate formula disagrees with {' and '.join(failed)}")
+    return True
+
+
+def randn(*shape: int, seed: int = 0) -> torch.Tensor:
+    """Standard normal float64 tensor from a private generator (the global RNG is untouched)."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(*shape, generator=generator, dtype=DTYPE)
+
+
+def randomize(module: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Cast ``module`` to float64, fill every parameter with seeded normals / 2, set eval mode."""
+    module = module.to(DTYPE)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator, dtype=DTYPE) / 2)
+    return module.eval()
+
+
+def twin(ours: torch.nn.Module, theirs: torch.nn.Module) -> torch.nn.Module:
+    """Load ``ours``'s state_dict into ``theirs`` (float64, eval mode) and return it."""
+    theirs = theirs.to(DTYPE)
+    theirs.load_state_dict(ours.state_dict())
+    return theirs.eval()
+
+
+def close(a: torch.Tensor, b: torch.Tensor, atol: float = ATOL) -> bool:
+    """Same shape and equal to float64 rounding."""
+    return a.shape == b.shape and torch.allclose(a, b, rtol=RTOL, atol=atol)
+
+
+def to_sympy(t: torch.Tensor) -> sp.ImmutableMatrix:
+    """A 1-D or 2-D tensor as a SymPy matrix of Floats (a column for 1-D)."""
+    rows = t.tolist() if t.dim() == 2 else [[v] for v in t.tolist()]
+    return sp.ImmutableMatrix([[sp.Float(v, 20) for v in row] for row in rows])
+
+
+def to_tensor(values: sp.MatrixBase | Sequence) -> torch.Tensor:
+    """A SymPy matrix (or nested list) of numbers as a float64 tensor."""
+    if isinstance(values, sp.MatrixBase):
+        values = values.tolist()
+    return torch.tensor([[float(v) for v in row] for row in values], dtype=DTYPE)
+
+
+def evaluate(
+    exprs: Sequence[sp.Expr],
+    sizes: dict[sp.Symbol, int],
+    arrays: dict[sp.IndexedBase, Sequence[float]],
+    scalars: dict[sp.Symbol, float] | None = None,
+) -> torch.Tensor:
+    """Evaluate symbolic-size expressions: sizes substituted, sums written out, ``base[t]``
+    (1-based) and scalars replaced by the given floats."""
+    from verified_transformer.derive.exact import unroll_sums
+
+    values = {base[t + 1]: sp.Float(v, 30) for base, vs in arrays.items() for t, v in enumerate(vs)}
+    values |= {s: sp.Float(v, 30) for s, v in (scalars or {}).items()}
+    out = [float(unroll_sums(e.xreplace(sizes)).xreplace(values).evalf(30)) for e in exprs]
+    return torch.tensor(out, dtype=DTYPE)

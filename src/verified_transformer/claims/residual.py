@@ -1,0 +1,417 @@
+"""Claims about residual connections, Post-LN / Pre-LN layers and DeepNorm."""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import Any
+
+import sympy as sp
+import torch
+from torch.autograd.functional import jacobian as autograd_jacobian
+
+from verified_transformer.claims.ledger import Claim
+from verified_transformer.claims.numeric import (
+    DTYPE,
+    close,
+    for_each_implementation,
+    randn,
+    randomize,
+    to_sympy,
+    twin,
+)
+from verified_transformer.derive import layernorm as ln
+from verified_transformer.derive import residual as rs
+from verified_transformer.derive.exact import equal, is_zero, matrices_equal, sqrt_ratios_equal
+
+D_MODEL, HEADS, D_FF, TOKENS = 4, 2, 8, 3
+
+
+def encoder_layer(
+    nn: ModuleType, norm_first: bool, seed: int, bias: bool = True
+) -> torch.nn.Module:
+    """``nn.TransformerEncoderLayer`` (batch_first, eval mode) with torch's seeded weights."""
+    kwargs = {"dim_feedforward": D_FF, "batch_first": True, "norm_first": norm_first, "bias": bias}
+    reference = randomize(torch.nn.TransformerEncoderLayer(D_MODEL, HEADS, **kwargs), seed)
+    return twin(reference, nn.TransformerEncoderLayer(D_MODEL, HEADS, **kwargs))
+
+
+def sublayers(layer: torch.nn.Module) -> tuple[Callable, Callable]:
+    """``SA(t) = self_attn(t, t, t)`` and ``FFN(t) = linear2(activation(linear1(t)))`` (eval)."""
+
+    def sa(t: torch.Tensor) -> torch.Tensor:
+        return layer.self_attn(t, t, t, need_weights=False)[0]
+
+    def ffn(t: torch.Tensor) -> torch.Tensor:
+        return layer.linear2(layer.activation(layer.linear1(t)))
+
+    return sa, ffn
+
+
+# --- unrolled sum ------------------------------------------------------------------------------
+
+Unrolled = Callable[[object, Sequence], object]
+
+
+def _unrolled_holds(candidate: Unrolled) -> bool:
+    """Telescoping for symbolic l, L; the recursion written out for depth 1..8."""
+    if not equal(candidate(rs.H[rs.ell], [rs.telescoped()]), rs.H[rs.L]):
+        return False
+    h = sp.Symbol("h")
+    for depth in range(1, 9):
+        fs = rs.branches(depth)
+        states = rs.unrolled_states(h, fs)
+        increments = [f(state) for f, state in zip(fs, states, strict=False)]
+        if candidate(h, increments) != states[-1]:
+            return False
+    return True
+
+
+def _unrolled_numeric(candidate: Unrolled) -> bool:
+    """A 2-layer Pre-LN TransformerEncoder equals x plus its four branch outputs."""
+    x = randn(2, TOKENS, D_MODEL, seed=60)
+
+    def holds(F: ModuleType, nn: ModuleType) -> bool:
+        kwargs = {"dim_feedforward": D_FF, "batch_first": True, "norm_first": True}
+        reference = randomize(
+            torch.nn.TransformerEncoder(
+                torch.nn.TransformerEncoderLayer(D_MODEL, HEADS, **kwargs),
+                2,
+                enable_nested_tensor=False,
+            ),
+            seed=61,
+        )
+        encoder = twin(
+            reference,
+            nn.TransformerEncoder(
+                nn.TransformerEncoderLayer(D_MODEL, HEADS, **kwargs), 2, enable_nested_tensor=False
+            ),
+        )
+        h, increments = x, []
+        for layer in encoder.layers:
+            sa, ffn = sublayers(layer)
+            for branch in (
+                lambda t, sa=sa, layer=layer: sa(layer.norm1(t)),
+                lambda t, ffn=ffn, layer=layer: ffn(layer.norm2(t)),
+            ):
+                increments.append(branch(h))
+                h = h + increments[-1]
+        return close(candidate(x, increments), encoder(x))
+
+    return for_each_implementation(holds)
+
+
+# --- Jacobian paths ----------------------------------------------------------------------------
+
+Product = Callable[[Sequence, object], object]
+
+
+def _paths_hold(product: Product) -> bool:
+    """2^k path terms incl. I (non-commuting J, k = 1..8); chain rule on 2x2 maps, k = 1..3."""
+    for depth in range(1, 9):
+        js = rs.noncommutative_jacobians(depth)
+        expanded = sp.expand(product(js, sp.Integer(1)))
+        if set(sp.Add.make_args(expanded)) != rs.path_products(js):
+            return False
+    h = sp.Matrix(sp.symbols("h1:3"))
+    for depth in range(1, 4):
+        maps = [sp.Matrix(2, 2, sp.symbols(f"a{t}_1:5")) for t in range(depth)]
+        state = h
+        for m in maps:
+            state = state + m * state
+        if not matrices_equal(state.jacobian(h), product(maps, sp.eye(2)), sp.expand):
+            return False
+    return True
+
+
+def _paths_numeric(product: Product) -> bool:
+    """Jacobian of a Pre-LN layer (autograd) = product of (I + J_i) of its two sub-layers."""
+    x = randn(2, D_MODEL, seed=62)
+    size = x.numel()
+    eye = sp.eye(size)
+
+    def holds(F: ModuleType, nn: ModuleType) -> bool:
+        layer = encoder_layer(nn, True, seed=63)
+        sa, ffn = sublayers(layer)
+        f1 = lambda t: sa(layer.norm1(t[None]))[0]  # noqa: E731
+        f2 = lambda t: ffn(layer.norm2(t))  # noqa: E731
+        h1 = x + f1(x)
+        j1 = autograd_jacobian(f1, x).reshape(size, size)
+        j2 = autograd_jacobian(f2, h1).reshape(size, size)
+        total = autograd_jacobian(lambda t: layer(t[None])[0], x).reshape(size, size)
+        got = product([to_sympy(j1), to_sympy(j2)], eye)
+        return close(torch.tensor(sp.Matrix(got).tolist(), dtype=DTYPE), total)
+
+    return for_each_implementation(holds)
+
+
+def _reversed_product(jacobians: Sequence[Any], identity: Any) -> Any:
+    return rs.jacobian_product(list(jacobians)[::-1], identity)
+
+
+def _first_order(jacobians: Sequence[Any], identity: Any) -> Any:
+    return functools.reduce(operator.add, jacobians, identity)
+
+
+# --- gradient identity term --------------------------------------------------------------------
+
+Gradient = Callable[[object, object, object], object]
+
+
+def _gradient_holds(candidate: Gradient) -> bool:
+    """Chain rule through ``H^{i+1} = H^i + F_i(H^i)`` with a loss E, depth 1..4 (scalar)."""
+    h, u = sp.Symbol("h"), sp.Symbol("u")
+    loss = sp.Function("E")
+    for depth in range(1, 5):
+        fs = rs.branches(depth)
+        states = rs.unrolled_states(h, fs)
+        top = sp.diff(loss(u), u).subs(u, states[-1])
+        branch_sum = sp.Add(*[f(s) for f, s in zip(fs, states, strict=False)])
+        expected = sp.diff(loss(states[-1]), h)
+        if not equal(candidate(top, sp.diff(branch_sum, h), sp.Integer(1)), expected, sp.expand):
+            return False
+    return True
+
+
+def _gradient_numeric(candidate: Gradient) -> bool:
+    """Pre-LN layer: autograd gradient = candidate(g, J_branches, I); with the branch outputs
+    zeroed it is g itself, while a zeroed Post-LN layer still multiplies g by LN's Jacobian."""
+    x, g = randn(2, D_MODEL, seed=64), randn(2 * D_MODEL, seed=65)
+    size = x.numel()
+
+    def gradient(layer: torch.nn.Module) -> torch.Tensor:
+        v = x.clone().requires_grad_(True)
+        (layer(v[None])[0].reshape(-1) @ g).backward()
+        return v.grad.reshape(-1)
+
+    def holds(F: ModuleType, nn: ModuleType) -> bool:
+        layer = encoder_layer(nn, True, seed=66)
+        branches = autograd_jacobian(lambda t: layer(t[None])[0] - t, x).reshape(size, size)
+        expected = candidate(to_sympy(g).T, to_sympy(branches), sp.eye(size))
+        ok = close(gradient(layer), torch.tensor(sp.Matrix(expected).tolist(), dtype=DTYPE)[0])
+        for norm_first in (True, False):
+            layer = encoder_layer(nn, norm_first, seed=67)
+            with torch.no_grad():
+                for p in (
+                    layer.self_attn.out_proj.weight,
+                    layer.self_attn.out_proj.bias,
+                    layer.linear2.weight,
+                    layer.linear2.bias,
+                ):
+                    p.zero_()
+            identity = close(gradient(layer), g)
+            ok = ok and identity == norm_first
+        return ok
+
+    return for_each_implementation(holds)
+
+
+# --- Post-LN and Pre-LN --------------------------------------------------------------------------
+
+SA, FFN, LN1, LN2 = (sp.Function(name) for name in ("SA", "FFN", "LN_1", "LN_2"))
+_x = sp.Symbol("x")
+_y_post = LN1(_x + SA(_x))
+POST_LN_REFERENCE = LN2(_y_post + FFN(_y_post))  # Xiong et al. (2020), Figure 1 / Table 1
+_y_pre = _x + SA(LN1(_x))
+PRE_LN_REFERENCE = _y_pre + FFN(LN2(_y_pre))
+
+Composition = Callable[..., object]  # (x, sa, ffn, ln1, ln2) -> output
+
+
+def _explicit_vector(size: int = 3) -> sp.Matrix:
+    return sp.Matrix(sp.symbols(f"v1:{size + 1}", real=True))
+
+
+def _layer_norm_matrix(v: sp.Matrix) -> sp.Matrix:
+    return ln.layer_norm(list(v), ln.eps)
+
+
+def _post_ln_holds(compose: Composition) -> bool:
+    """Same expression tree as Post-LN, and its output has mean 0 whatever the branches are
+    (symbolic linear branches, n = 3)."""
+    if compose(_x, SA, FFN, LN1, LN2) != POST_LN_REFERENCE:
+        return False
+    v = _explicit_vector()
+    a_map, b_map = sp.Matrix(3, 3, sp.symbols("a1:10")), sp.Matrix(3, 3, sp.symbols("b1:10"))
+    # LN_2's output entries are (w_i - mean(w)) / sqrt(var(w) + eps), one denominator for all:
+    # they average to 0 exactly when the numerators do, whatever w the branches produced.
+    numerators = compose(
+        v,
+        lambda t: a_map * t,
+        lambda t: b_map * t,
+        lambda t: t,
+        lambda t: t - sp.ones(*t.shape) * sum(t) / len(t),
+    )
+    return is_zero(sum(numerators), sp.expand)
+
+
+def _pre_ln_holds(compose: Composition) -> bool:
+    """Same expression tree as Pre-LN, and with both branches zero the layer is the identity
+    (explicit LayerNorms, n = 3)."""
+    if compose(_x, SA, FFN, LN1, LN2) != PRE_LN_REFERENCE:
+        return False
+    v = _explicit_vector()
+    zero = lambda t: sp.zeros(*t.shape)  # noqa: E731
+    out = compose(v, zero, zero, _layer_norm_matrix, _layer_norm_matrix)
+    return matrices_equal(out, v, sp.cancel)
+
+
+def _composition_numeric(norm_first: bool) -> Callable[[Composition], bool]:
+    """The composition of the layer's own submodules equals the layer (eval mode), ours and
+    torch's."""
+
+    def numeric(compose: Composition) -> bool:
+        x = randn(2, TOKENS, D_MODEL, seed=68)
+
+        def holds(F: ModuleType, nn: ModuleType) -> bool:
+            layer = encoder_layer(nn, norm_first, seed=69)
+            sa, ffn = sublayers(layer)
+            return close(compose(x, sa, ffn, layer.norm1, layer.norm2), layer(x))
+
+        return for_each_implementation(holds)
+
+    return numeric
+
+
+def _norm_once_at_end(x: Any, sa: Callable, ffn: Callable, ln1: Callable, ln2: Callable) -> Any:
+    y = x + sa(x)
+    return ln2(y + ffn(y))
+
+
+def _normalized_stream(x: Any, sa: Callable, ffn: Callable, ln1: Callable, ln2: Callable) -> Any:
+    y = ln1(x) + sa(ln1(x))
+    return y + ffn(ln2(y))
+
+
+# --- DeepNorm ----------------------------------------------------------------------------------
+
+G, LN = sp.Function("G"), sp.Function("LN")
+DeepNormFn = Callable[[object, Callable, object, Callable], object]
+
+
+def _deepnorm_holds(candidate: DeepNormFn) -> bool:
+    """Tree ``LN(alpha x + G(x))``; at eps = 0 it equals ``LN(x + G(x)/alpha)`` (n = 3)."""
+    if candidate(_x, G, rs.alpha, LN) != LN(rs.alpha * _x + G(_x)):
+        return False
+    v, g = _explicit_vector(), sp.Matrix(sp.symbols("g1:4", real=True))
+    got = candidate(v, lambda _: g, rs.alpha, lambda t: ln.layer_norm_parts(list(t)))
+    expected = ln.layer_norm_parts(list(v + g / rs.alpha))
+    return all(sqrt_ratios_equal(p, q) for p, q in zip(got, expected, strict=True))
+
+
+def _deepnorm_numeric(candidate: DeepNormFn) -> bool:
+    """With our and torch's LayerNorm (eps = 0) and alpha = (2N)^(1/4), N = 6 (DeepNet's
+    encoder constant): LN(alpha x + G(x)) = LN(x + G(x)/alpha); G is a self-attention layer."""
+    x = randn(2, TOKENS, D_MODEL, seed=70)
+    alpha = (2 * 6) ** 0.25
+
+    def holds(F: ModuleType, nn: ModuleType) -> bool:
+        norm = nn.LayerNorm(D_MODEL, eps=0.0, dtype=DTYPE)
+        sa, _ = sublayers(encoder_layer(nn, False, seed=71))
+        return close(candidate(x, sa, alpha, norm), norm(x + sa(x) / alpha))
+
+    return for_each_implementation(holds)
+
+
+XIONG = "xiong2020layer"
+
+CLAIMS = (
+    Claim(
+        id="residual.unrolled_sum",
+        statement=r"H^{i+1} = H^i + F_i(H^i) \implies H^L = H^l + \sum_{i=l}^{L-1} F_i(H^i)",
+        source="he2016identity",
+        scope="symbolic l, L (telescoping); L - l = 1..8 written out",
+        formula=rs.unrolled_sum,
+        symbolic=_unrolled_holds,
+        wrong={
+            "identity term dropped": lambda start, incs: functools.reduce(operator.add, incs),
+            "only the last branch": lambda start, incs: start + incs[-1],
+        },
+        numeric=_unrolled_numeric,
+        note="Numerically: a 2-layer Pre-LN encoder is x plus its four branch outputs.",
+    ),
+    Claim(
+        id="residual.jacobian_paths",
+        statement=r"\frac{\partial H^L}{\partial H^l} = \prod_{i=L-1}^{l}(I + J_i) = "
+        r"\sum_{S\subseteq\{l,\dots,L-1\}} \prod_{i\in S}^{\leftarrow} J_i,\ "
+        r"2^{L-l} \text{ paths, one of them } I",
+        source="veit2016residual",
+        scope="L - l = 1..8 (paths); 2x2 symbolic maps, L - l = 1..3 (chain rule)",
+        formula=rs.jacobian_product,
+        symbolic=_paths_hold,
+        wrong={
+            "factors in reverse order": _reversed_product,
+            "no identity (plain network)": lambda js, identity: functools.reduce(
+                lambda acc, j: j * acc, js, identity
+            ),
+            "first order I + sum J_i": _first_order,
+        },
+        numeric=_paths_numeric,
+        note="Numerically on a Pre-LN layer: its two sub-layers' Jacobians from autograd.",
+    ),
+    Claim(
+        id="residual.gradient_identity_term",
+        statement=r"\frac{\partial E}{\partial H^l} = \frac{\partial E}{\partial H^L}\left(I + "
+        r"\frac{\partial}{\partial H^l}\sum_{i=l}^{L-1} F_i(H^i)\right)",
+        source="he2016identity",
+        scope="L - l = 1..4 (scalar chain rule)",
+        formula=rs.gradient_with_identity,
+        symbolic=_gradient_holds,
+        wrong={
+            "identity term dropped": lambda top, branches, identity: top * branches,
+            "top gradient only": lambda top, branches, identity: top,
+        },
+        numeric=_gradient_numeric,
+        note="Numerically: zeroing the branches of a Pre-LN layer passes the gradient unchanged; "
+        "a Post-LN layer does not.",
+    ),
+    Claim(
+        id="postln.definition",
+        statement=r"y = \mathrm{LN}_1(x + \mathrm{SA}(x)),\quad "
+        r"\mathrm{out} = \mathrm{LN}_2(y + \mathrm{FFN}(y))",
+        source=XIONG,
+        scope="expression tree; n = 3 (centered output); layer with d_model = 4",
+        formula=rs.post_ln,
+        symbolic=_post_ln_holds,
+        wrong={"Pre-LN order": rs.pre_ln, "one LayerNorm at the end": _norm_once_at_end},
+        numeric=_composition_numeric(norm_first=False),
+        note="Executable: composed from the layer's self_attn, linear1, activation, linear2, "
+        "norm1, norm2 and compared with TransformerEncoderLayer(norm_first=False).",
+    ),
+    Claim(
+        id="preln.definition",
+        statement=r"y = x + \mathrm{SA}(\mathrm{LN}_1(x)),\quad "
+        r"\mathrm{out} = y + \mathrm{FFN}(\mathrm{LN}_2(y))",
+        source=XIONG,
+        scope="expression tree; n = 3 (identity path); layer with d_model = 4",
+        formula=rs.pre_ln,
+        symbolic=_pre_ln_holds,
+        wrong={"Post-LN order": rs.post_ln, "residual stream normalized too": _normalized_stream},
+        numeric=_composition_numeric(norm_first=True),
+        note="Executable: compared with TransformerEncoderLayer(norm_first=True).",
+    ),
+    Claim(
+        id="deepnorm.residual",
+        statement=r"x_{l+1} = \mathrm{LN}(\alpha x_l + G(x_l)) = "
+        r"\mathrm{LN}\!\left(x_l + \tfrac{1}{\alpha}G(x_l)\right)\ (\epsilon = 0,\ \alpha > 0)",
+        source="wang2022deepnet",
+        scope="expression tree; n = 3 (eps = 0)",
+        formula=rs.deep_norm,
+        symbolic=_deepnorm_holds,
+        wrong={
+            "alpha on the branch": lambda x, g, scale, norm: norm(x + scale * g(x)),
+            "alpha after the norm": lambda x, g, scale, norm: _scaled(norm(x + g(x)), scale),
+        },
+        numeric=_deepnorm_numeric,
+        note="Up-weighting the residual by alpha is down-weighting the branch by 1/alpha.",
+    ),
+)
+
+
+def _scaled(value: Any, scale: Any) -> Any:
+    """``scale * value`` for a tensor or expression, or for LayerNorm parts ``(p, u)``."""
+    if isinstance(value, list):
+        return [(scale * p, u) for p, u in value]
+    return scale * value

@@ -1,0 +1,262 @@
+"""Refutations of the seed article's equations and code, each by computation.
+
+Every claim here holds for our formula and rejects the article's version (listed among the wrong
+variants), so the ledger shows both that the article is wrong and that the correction is right.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from types import ModuleType
+
+import sympy as sp
+import torch
+
+from verified_transformer.claims.attention import (
+    projections_match_attention,
+    projections_reach_input,
+)
+from verified_transformer.claims.ledger import Claim
+from verified_transformer.claims.numeric import DTYPE, close, for_each_implementation, randn
+from verified_transformer.claims.residual import D_FF, D_MODEL, TOKENS, encoder_layer, sublayers
+from verified_transformer.derive import attention as at
+from verified_transformer.derive import residual as rs
+from verified_transformer.derive.exact import equal, is_zero
+
+VASWANI = "vaswani2017attention"
+Weights = Callable[[Sequence[sp.Expr], sp.Expr], list[sp.Expr]]
+
+
+def _raises(f: Callable[[], object]) -> bool:
+    """True when ``f()`` fails on mismatched shapes (ValueError from our checks, RuntimeError or
+    AssertionError from torch)."""
+    try:
+        f()
+    except (ValueError, RuntimeError, AssertionError):
+        return True
+    return False
+
+
+# --- attention weights ---------------------------------------------------------------------------
+
+
+def _scores(size: int) -> tuple[sp.Symbol, ...]:
+    return sp.symbols(f"s1:{size + 1}", real=True)
+
+
+def _weights_are_scaled_softmax(weights: Weights) -> bool:
+    """``w_t = exp(s_t/sqrt(d_k)) / sum_u exp(s_u/sqrt(d_k))`` for m = 1..4 keys, symbolic d_k."""
+    for size in range(1, 5):
+        s = _scores(size)
+        scaled = [sp.exp(v / sp.sqrt(at.d_k)) for v in s]
+        expected = [e / sp.Add(*scaled) for e in scaled]
+        got = weights(s, at.d_k)
+        if len(got) != size or not all(
+            equal(a, b, sp.cancel) for a, b in zip(got, expected, strict=True)
+        ):
+            return False
+    return True
+
+
+def _shift_invariant_weights(weights: Weights) -> bool:
+    """A single softmax ignores a constant added to all scores: ``w(s + c) = w(s)``, m = 2, 3."""
+    c = sp.Symbol("c", real=True)
+    for size in (2, 3):
+        s = _scores(size)
+        moved = weights([v + c for v in s], at.d_k)
+        if not all(equal(a, b, sp.cancel) for a, b in zip(moved, weights(s, at.d_k), strict=True)):
+            return False
+    return True
+
+
+def _weights_numeric(constant_mask: bool) -> Callable[[Weights], bool]:
+    """The candidate at d_k = 16 equals the weights of our SDPA and torch's (V = I); with
+    ``constant_mask``, adding a constant float mask to every score changes nothing."""
+
+    def numeric(weights: Weights) -> bool:
+        q, k = randn(1, 3, 16, seed=80), randn(1, 5, 16, seed=81)
+        identity = torch.eye(5, dtype=DTYPE)[None]
+        expected = torch.tensor(
+            [
+                [float(w) for w in weights([sp.Float(v, 30) for v in row], sp.Integer(16))]
+                for row in (q @ k.transpose(-2, -1))[0].tolist()
+            ],
+            dtype=DTYPE,
+        )
+        shift = torch.full((3, 5), 7.0, dtype=DTYPE)
+
+        def holds(F: ModuleType, nn: ModuleType) -> bool:
+            got = F.scaled_dot_product_attention(q, k, identity)[0]
+            ok = close(got, expected)
+            if constant_mask:
+                ok = ok and close(F.scaled_dot_product_attention(q, k, identity, shift)[0], got)
+            return ok
+
+        return for_each_implementation(holds)
+
+    return numeric
+
+
+def _double_softmax_holds(weights: Weights) -> bool:
+    return _weights_are_scaled_softmax(weights) and _shift_invariant_weights(weights)
+
+
+def _softmax_twice(scores: Sequence[sp.Expr], dim: sp.Expr) -> list[sp.Expr]:
+    once = at.attention_weights(scores, dim)
+    exps = [sp.exp(v) for v in once]
+    return [e / sp.Add(*exps) for e in exps]
+
+
+# --- residual: sum, not concatenation ----------------------------------------------------------
+
+Combine = Callable[[object, object], object]
+
+
+def _width_kept(combine: Combine) -> bool:
+    """Eight layers ``H <- combine(H, H W_l)`` with ``W_l`` of size d_model x d_model: every
+    product conforms and the width stays d_model (symbolic n, d_model)."""
+    h = sp.MatrixSymbol("H", at.n, at.d_model)
+    for layer in range(1, 9):
+        w = sp.MatrixSymbol(f"W_{layer}", at.d_model, at.d_model)
+        branch = h * w
+        if at.shape_mismatches(branch):
+            return False
+        h = combine(h, branch)
+        if h.shape != (at.n, at.d_model) or at.shape_mismatches(h):
+            return False
+    return True
+
+
+def _combine_numeric(combine: Combine) -> bool:
+    """Our Pre-LN layer is ``combine`` applied twice to its sub-layers' outputs; the article's
+    concatenation has width 2 d_model, which the next layer rejects."""
+    x = randn(2, TOKENS, D_MODEL, seed=82)
+
+    def holds(F: ModuleType, nn: ModuleType) -> bool:
+        layer = encoder_layer(nn, True, seed=83)
+        sa, ffn = sublayers(layer)
+        h = combine(x, sa(layer.norm1(x)))
+        out = combine(h, ffn(layer.norm2(h)))
+        concatenated = torch.cat([sa(layer.norm1(x)), x], dim=-1)
+        return close(out, layer(x)) and _raises(lambda: layer(concatenated))
+
+    return for_each_implementation(holds)
+
+
+# --- feed-forward: two linear maps with an activation, back to d_model --------------------------
+
+FeedForward = Callable[[object, object, object, Callable], object]
+d_ff = sp.Symbol("d_ff", integer=True, positive=True)
+
+
+def _relu(m: sp.MatrixBase) -> sp.MatrixBase:
+    return m.applyfunc(lambda e: sp.Max(0, e))
+
+
+def _ffn_holds(ffn: FeedForward) -> bool:
+    """``y + FFN(y)`` conforms for symbolic d_ff != d_model, and FFN is not affine (exact witness
+    with d_model = 2, d_ff = 3, ReLU)."""
+    y = sp.MatrixSymbol("Y", at.n, at.d_model)
+    w1, w2 = sp.MatrixSymbol("W_1", at.d_model, d_ff), sp.MatrixSymbol("W_2", d_ff, at.d_model)
+    try:
+        residual = y + ffn(y, w1, w2, lambda m: m)  # the activation keeps the shape
+    except sp.ShapeError:
+        return False
+    if at.shape_mismatches(residual) or residual.shape != (at.n, at.d_model):
+        return False
+    e1, e2 = sp.Matrix([[1, 0, 1], [0, 1, -1]]), sp.Matrix([[1, 2], [3, -1], [1, 1]])
+    a, b = sp.Matrix([[1, 0]]), sp.Matrix([[-1, 0]])
+    midpoint = ffn((a + b) / 2, e1, e2, _relu) - (ffn(a, e1, e2, _relu) + ffn(b, e1, e2, _relu)) / 2
+    return not all(is_zero(v, sp.simplify) for v in midpoint)
+
+
+def _ffn_numeric(ffn: FeedForward) -> bool:
+    """Post-LN layer (no biases) = LN2(y + ffn(y, W1, W2, relu)), y = LN1(x + SA(x)); the
+    article's ``out1 + Linear(d_model, dff)(out1)`` raises for d_ff != d_model."""
+    x = randn(2, TOKENS, D_MODEL, seed=84)
+
+    def holds(F: ModuleType, nn: ModuleType) -> bool:
+        layer = encoder_layer(nn, False, seed=85, bias=False)
+        sa, _ = sublayers(layer)
+        y = layer.norm1(x + sa(x))
+        out = layer.norm2(
+            y + ffn(y, layer.linear1.weight.T, layer.linear2.weight.T, layer.activation)
+        )
+        article = torch.nn.Linear(D_MODEL, D_FF, dtype=DTYPE)
+        return close(out, layer(x)) and _raises(lambda: layer.norm2(article(y) + y))
+
+    return for_each_implementation(holds)
+
+
+CLAIMS = (
+    Claim(
+        id="seed.qkv_circular",
+        statement=r"\text{Article: } Q = K^\top W^Q,\ K = V^\top W^K \text{ never reach } X;\ "
+        r"Q = XW^Q,\ K = XW^K,\ V = XW^V \text{ do}",
+        source=VASWANI,
+        scope="symbolic n, d_model, d_k, d_v",
+        formula=at.projections(),
+        symbolic=projections_reach_input,
+        wrong={"article: Q = K^T W^Q, K = V^T W^K": at.article_projections()},
+        numeric=projections_match_attention,
+        note="Substituting the article's definitions into each other leaves V undefined; "
+        "ours resolve to functions of the input X.",
+    ),
+    Claim(
+        id="seed.scale_outside_exp",
+        statement=r"\text{Article: } A = \frac{\exp(q^\top k)}{\sqrt{d_k}} \text{ (the scale "
+        r"cancels when normalized)};\ \text{ours: } \operatorname{softmax}(q^\top k/\sqrt{d_k})",
+        source=VASWANI,
+        scope="m = 1..4 keys, symbolic d_k",
+        formula=at.attention_weights,
+        symbolic=_weights_are_scaled_softmax,
+        wrong={
+            "article, normalized: exp(s)/sqrt(d_k) / sum": at.article_weights_normalized,
+            "article, as printed: exp(s)/sqrt(d_k)": at.article_scores,
+        },
+        numeric=_weights_numeric(constant_mask=False),
+        note="Dividing after exp is not a temperature: normalizing removes it, so the scores keep "
+        "variance d_k.",
+    ),
+    Claim(
+        id="seed.double_softmax",
+        statement=r"\text{Article: } \operatorname{softmax}(A),\ A = \exp(\cdot)/\sqrt{d_k} "
+        r"\text{ exponentiates twice; one softmax is shift invariant}",
+        source=VASWANI,
+        scope="m = 1..4 keys, symbolic d_k",
+        formula=at.attention_weights,
+        symbolic=_double_softmax_holds,
+        wrong={
+            "article: softmax(exp(s)/sqrt(d_k))": at.article_weights,
+            "softmax applied twice": _softmax_twice,
+        },
+        numeric=_weights_numeric(constant_mask=True),
+        note="Adding a constant to every score changes the article's weights, not ours.",
+    ),
+    Claim(
+        id="seed.residual_concat",
+        statement=r"\text{Article: } H^l = F(H^{l-1}) \oplus H^{l-1} \text{ doubles the width};\ "
+        r"H^l = H^{l-1} + F(H^{l-1}) \text{ keeps } d_{model}",
+        source="he2016deep",
+        scope="symbolic n, d_model; 8 layers",
+        formula=rs.residual_add,
+        symbolic=_width_kept,
+        wrong={"article: concatenation F(H) (+) H": rs.article_concat},
+        numeric=_combine_numeric,
+        note="The article states both equations; they cannot both hold (widths d_model and "
+        "2 d_model).",
+    ),
+    Claim(
+        id="seed.ffn_shape",
+        statement=r"\text{Article: } \mathrm{LN}(y + yW_1),\ W_1 \in \mathbb{R}^{d_{model}\times "
+        r"d_{ff}};\ \text{ours: } \mathrm{FFN}(y) = \max(0, yW_1)W_2",
+        source=VASWANI,
+        scope="symbolic n, d_model, d_ff; d_model = 2, d_ff = 3 witness",
+        formula=at.feed_forward,
+        symbolic=_ffn_holds,
+        wrong={"article: one Linear(d_model, dff), no activation": at.article_feed_forward},
+        numeric=_ffn_numeric,
+        note="The article's feed-forward output has width d_ff, and without an activation it is "
+        "affine.",
+    ),
+)

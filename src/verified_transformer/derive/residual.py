@@ -1,0 +1,111 @@
+r"""Residual connections and the sub-layer orders built on them, derived with SymPy.
+
+* Unrolling :math:`H^{i+1} = H^i + F_i(H^i)` gives
+  :math:`H^L = H^l + \sum_{i=l}^{L-1} F_i(H^i)` (He et al. 2016, *Identity Mappings*, eq. 4).
+* Its Jacobian is :math:`\partial H^L/\partial H^l = \prod_{i=L-1}^{l}(I + J_i)`, which expands
+  into :math:`2^{L-l}` products, one per path, among them :math:`I` (Veit et al. 2016).
+* Post-LN: :math:`y = \mathrm{LN}_1(x + \mathrm{SA}(x))`, output
+  :math:`\mathrm{LN}_2(y + \mathrm{FFN}(y))`; Pre-LN: :math:`y = x + \mathrm{SA}(\mathrm{LN}_1(x))`,
+  output :math:`y + \mathrm{FFN}(\mathrm{LN}_2(y))` (Xiong et al. 2020).
+* DeepNorm: :math:`x_{l+1} = \mathrm{LN}(\alpha x_l + G(x_l))` (Wang et al. 2022).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import operator
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sympy as sp
+
+i, ell, L = sp.symbols("i l L", integer=True)
+H = sp.IndexedBase("H")
+alpha = sp.Symbol("alpha", positive=True)
+
+
+def branches(depth: int) -> list[sp.Function]:
+    """Undefined residual branches ``F_0, ..., F_{depth-1}``."""
+    return [sp.Function(f"F_{t}") for t in range(depth)]
+
+
+def unrolled_states(start: sp.Expr, fs: Sequence[Callable[[Any], Any]]) -> list[sp.Expr]:
+    """``[H^0, H^1, ..., H^L]`` from the recursion ``H^{i+1} = H^i + F_i(H^i)``."""
+    states = [start]
+    for f in fs:
+        states.append(states[-1] + f(states[-1]))
+    return states
+
+
+def unrolled_sum(start: Any, increments: Sequence[Any]) -> Any:
+    """``H^L = H^l + sum_{i=l}^{L-1} F_i(H^i)`` from the branch outputs ``F_i(H^i)``."""
+    return functools.reduce(operator.add, increments, start)
+
+
+def gradient_with_identity(top: Any, branches: Any, identity: Any) -> Any:
+    """``dE/dH^l = dE/dH^L (I + d/dH^l sum_i F_i(H^i))`` (He et al. 2016, eq. 5).
+
+    ``top`` is ``dE/dH^L`` (a row), ``branches`` the Jacobian of the summed branch outputs.
+    """
+    return top * (identity + branches)
+
+
+def telescoped(lower: sp.Expr = ell, upper: sp.Expr = L) -> sp.Expr:
+    """``sum_{i=l}^{L-1} (H^{i+1} - H^i)`` evaluated by SymPy: ``H^L - H^l`` for symbolic l, L."""
+    return sp.Sum(H[i + 1] - H[i], (i, lower, upper - 1)).doit()
+
+
+def jacobian_product(jacobians: Sequence[Any], identity: Any) -> Any:
+    """``(I + J_{L-1}) ... (I + J_l)``: the last layer's factor on the left (chain rule order)."""
+    product = identity
+    for jac in jacobians:
+        product = (identity + jac) * product
+    return product
+
+
+def path_products(jacobians: Sequence[sp.Symbol]) -> set[sp.Expr]:
+    """The ``2^k`` path terms: for each subset of layers, their ``J_i`` multiplied, last leftmost.
+
+    The empty subset is the identity path ``1``.
+    """
+    terms = set()
+    for size in range(len(jacobians) + 1):
+        for subset in itertools.combinations(range(len(jacobians)), size):
+            terms.add(sp.Mul(*[jacobians[t] for t in reversed(subset)]))
+    return terms
+
+
+def noncommutative_jacobians(depth: int) -> list[sp.Symbol]:
+    """Non-commuting symbols ``J_0, ..., J_{depth-1}`` standing for the branch Jacobians."""
+    return list(sp.symbols(f"J_0:{depth}", commutative=False))
+
+
+# --- sub-layer orders ----------------------------------------------------------------------------
+
+
+def post_ln(x: Any, sa: Callable, ffn: Callable, ln1: Callable, ln2: Callable) -> Any:
+    """Post-LN encoder layer: ``y = LN1(x + SA(x))``, output ``LN2(y + FFN(y))``."""
+    y = ln1(x + sa(x))
+    return ln2(y + ffn(y))
+
+
+def pre_ln(x: Any, sa: Callable, ffn: Callable, ln1: Callable, ln2: Callable) -> Any:
+    """Pre-LN encoder layer: ``y = x + SA(LN1(x))``, output ``y + FFN(LN2(y))``."""
+    y = x + sa(ln1(x))
+    return y + ffn(ln2(y))
+
+
+def deep_norm(x: Any, g: Callable, scale: Any, ln: Callable) -> Any:
+    """DeepNorm sub-layer: ``LN(alpha x + G(x))``; ``alpha = 1`` is the Post-LN sub-layer."""
+    return ln(scale * x + g(x))
+
+
+def article_concat(h: sp.MatrixBase, f: sp.MatrixBase) -> sp.MatrixBase:
+    """The seed article's second equation ``H^l = F(H^{l-1}) (+) H^{l-1}`` read as concatenation."""
+    return sp.BlockMatrix([[f, h]])
+
+
+def residual_add(h: Any, f: Any) -> Any:
+    """``H^l = H^{l-1} + F(H^{l-1})``."""
+    return h + f

@@ -1,0 +1,62 @@
+"""LayerNorm / RMSNorm derivations and the recomputed Table 1, spot-checked against torch."""
+
+from __future__ import annotations
+
+import pytest
+import sympy as sp
+import torch
+from torch.autograd.functional import jacobian
+
+from verified_transformer.derive import layernorm as ln
+from verified_transformer.derive.exact import unroll_sums
+
+VALUES = [0.3, -1.2, 2.5, 0.0, 1.1]
+
+
+def test_explicit_norms_match_torch() -> None:
+    t = torch.tensor(VALUES, dtype=torch.float64)
+    got = [float(v) for v in ln.layer_norm([sp.Float(v, 30) for v in VALUES], 1e-3)]
+    expected = torch.nn.functional.layer_norm(t, (5,), eps=1e-3)
+    torch.testing.assert_close(torch.tensor(got, dtype=torch.float64), expected)
+    got = [float(v) for v in ln.rms_norm([sp.Float(v, 30) for v in VALUES], 1e-3)]
+    expected = torch.nn.functional.rms_norm(t, (5,), eps=1e-3)
+    torch.testing.assert_close(torch.tensor(got, dtype=torch.float64), expected)
+    with pytest.raises(ValueError, match="values"):
+        ln.layer_norm([])
+    with pytest.raises(ValueError, match="values"):
+        ln.layer_norm_parts([])
+
+
+def test_symbolic_n_jacobian_at_n_5_against_autograd() -> None:
+    t = torch.tensor(VALUES, dtype=torch.float64)
+    expected = jacobian(lambda v: torch.nn.functional.layer_norm(v, (5,), eps=1e-2), t)
+    entry = unroll_sums(ln.jacobian_entry().subs(ln.n, 5)).subs(ln.eps, sp.Rational(1, 100))
+    values = {ln.x[k + 1]: v for k, v in enumerate(VALUES)}
+    got = torch.tensor(
+        [
+            [float(entry.subs({ln.i: r, ln.j: c}).xreplace(values)) for c in range(1, 6)]
+            for r in range(1, 6)
+        ],
+        dtype=torch.float64,
+    )
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_entries_use_the_biased_variance() -> None:
+    entry = unroll_sums(ln.normalized(sp.Integer(1), 0).subs(ln.n, 2))
+    assert sp.simplify(entry.subs({ln.x[1]: 1, ln.x[2]: -1})) == 1  # sqrt(1), not sqrt(2)
+
+
+def test_invariance_table_matches_the_paper_and_adds_rmsnorm() -> None:
+    table = ln.invariance_table()
+    for method, row in ln.PUBLISHED_TABLE_1.items():
+        assert table[method] == row
+    assert table["RMS norm"] == (True, False, False, True, False, True)
+    assert set(ln.TRANSFORMATION_MAPS) == set(ln.TRANSFORMATIONS)
+
+
+def test_ratios_equal_proves_and_refutes() -> None:
+    x1, x2 = ln.X_ROWS[0]
+    delta = ln.DELTA
+    assert ln.ratios_equal((delta * x1, delta**2 * (x1**2 + x2**2)), (x1, x1**2 + x2**2))
+    assert not ln.ratios_equal((x1 + 1, x1**2 + 1), (x1, x1**2 + 1))
