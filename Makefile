@@ -7,6 +7,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 SANITIZE := --nbval-sanitize-with nbval_sanitize.cfg
+CHROMIUM := /usr/bin/chromium
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: test lint unit nbval book browser notebooks ledger bench clean
 
@@ -34,8 +36,15 @@ book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --builder html -W -n --keep-going
 	@echo "Open file://$(CURDIR)/_build/html/index.html"
 
-browser: $(STAMP)
-	$(PY) -m pytest -m browser tests
+## browser: open every page of _build/html in headless Chromium (tests/test_browser.py); the
+## screenshots go to _build/screenshots/. Installs Debian's chromium and a CJK font when missing.
+browser: $(STAMP) $(CHROMIUM)
+	$(PY) -m pytest -m browser tests/test_browser.py
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		chromium fonts-liberation fonts-wqy-microhei
 
 ## notebooks: re-execute every notebook in place, top to bottom, in a fresh kernel
 notebooks: $(STAMP)

@@ -1,0 +1,588 @@
+"""The built HTML book, opened page by page in headless Chromium (issue 8).
+
+``_build/html`` (or ``$VT_HTML_DIR``) is served on 127.0.0.1 and every ``.html`` page is opened
+once. A page fails on: math that MathJax left unrendered or rendered as an error, raw TeX in prose,
+a request to any other host (blocked), a console or page error, an HTTP error, an internal link or
+``#anchor`` that leads nowhere. The same visit gathers what the reader-feature tests check: the
+notebook download, the repository link, Chinese section names in page titles, copy buttons, figure
+alt text or captions, and no sideways scrolling at 390 px. Each test lists every failing page.
+
+Screenshots (PNG) land next to the html folder, in ``screenshots/``: ``full/`` (whole page at
+1280 px), ``top/`` (the first 1280 x 900 screen) and ``mobile/`` (the first 390 x 844 screen).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import html
+import os
+import re
+import shutil
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import nbformat
+import pytest
+import yaml
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Page, async_playwright
+from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML_DIR = Path(os.environ.get("VT_HTML_DIR", ROOT / "_build" / "html")).resolve()
+SHOTS_DIR = HTML_DIR.parent / "screenshots"
+CHROMIUM = os.environ.get("VT_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-dev-shm-usage",  # containers give /dev/shm only 64 MB
+    # Every request that is not for 127.0.0.1 goes to a dead proxy and fails, so nothing leaves the
+    # machine; the test records each one. (Unlike page.route, this keeps the HTTP cache on.)
+    "--proxy-server=http://127.0.0.1:9",
+    "--proxy-bypass-list=127.0.0.1",
+]
+DESKTOP = {"width": 1280, "height": 900}
+MOBILE = {"width": 390, "height": 844}
+SEARCH_QUERY = "transformer"
+WORKERS = 2  # pages open at once: Chromium then keeps both cores of a small machine busy
+PAGE_TIMEOUT_S = 60  # to load, render and screenshot one page
+CJK_RUN = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]+")
+
+# Resolves once MathJax has typeset the page (pages without math load no MathJax) and fonts are in.
+WAIT_FOR_RENDERING = """async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+  await document.fonts.ready;
+}"""
+
+# Resolves once the CSS transitions a resize starts (the theme slides its sidebars) have ended.
+SETTLE = """async () => {
+  document.documentElement.getBoundingClientRect();  // apply the new width's styles now
+  const finite = document.getAnimations()
+      .filter(a => a.effect && a.effect.getComputedTiming().endTime !== Infinity);
+  await Promise.all(finite.map(a => a.finished.catch(() => null)));
+  await new Promise(resolve => requestAnimationFrame(() => resolve()));
+}"""
+
+# TeX that a reader should never see as text: delimiters, common commands, $...\cmd...$.
+TEX_COMMANDS = "|".join(["frac", "sum", "sqrt", "math[a-z]+", "partial", "cdot", "left", "right",
+                         "begin", "end", "displaystyle", "operatorname"])
+RAW_TEX = "|".join([
+    r"\$\$", r"\\[()\[\]]", r"\$[^$\n]*\\[A-Za-z]+[^$\n]*\$", rf"\\({TEX_COMMANDS})(?![A-Za-z])",
+])
+
+# Everything the checks need from one rendered page, gathered in one round trip.
+INSPECT = r"""(rawTex) => {
+  const skip = 'pre, code, .highlight, script, style, textarea, mjx-container, .math';
+  const textNodes = (root, keep) => {
+    const out = [];
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) if (keep(n)) out.push(n);
+    return out;
+  };
+  const short = s => s.replace(/\s+/g, ' ').trim().slice(0, 100);
+  const math = [...document.querySelectorAll('.math')];
+  const unrendered = math.filter(el => !el.querySelector('mjx-container')
+      || textNodes(el, n => !n.parentElement.closest('mjx-container') && n.textContent.trim())
+         .length > 0).map(el => short(el.textContent));
+  const errors = [...document.querySelectorAll('mjx-merror')]
+      .map(el => short(el.getAttribute('data-mjx-error') || el.textContent));
+  const article = document.querySelector('article.bd-article') || document.body;
+  const tex = new RegExp(rawTex);
+  const strayTex = textNodes(document.body, n => !n.parentElement.closest(skip)
+      && tex.test(n.textContent)).map(n => short(n.textContent));
+  const images = [...article.querySelectorAll('img')].map(img => ({
+      src: img.getAttribute('src'), alt: (img.getAttribute('alt') || '').trim(),
+      loaded: img.complete && img.naturalWidth > 0,
+      caption: short(img.closest('figure')?.querySelector('figcaption')?.textContent || '')}));
+  const code = [...article.querySelectorAll('div.highlight pre')];
+  const fontErrors = [...document.fonts].filter(f => f.status === 'error').map(f => f.family);
+  return {
+    title: document.title,
+    mathCount: math.length, unrendered, errors, strayTex, fontErrors, images,
+    codeBlocks: code.length,
+    codeWithoutCopy: code.filter(pre => !pre.parentElement.querySelector('button.copybtn'))
+        .map(pre => short(pre.textContent)),
+    links: [...document.querySelectorAll('a[href], link[href]')].map(a => a.href),
+    ids: [...document.querySelectorAll('[id]')].map(e => e.id)
+        .concat([...document.querySelectorAll('a[name]')].map(a => a.name)),
+  };
+}"""
+
+# Width of the page against the viewport, and the innermost elements (or their unbreakable text)
+# sticking out of it. Off-canvas drawers (fixed, hidden) and the inside of scrolling boxes do not
+# widen the page.
+OVERFLOW = r"""() => {
+  const width = window.innerWidth;
+  const scrollWidth = document.documentElement.scrollWidth;
+  if (scrollWidth <= width) return null;
+  const clips = el => ['auto', 'scroll', 'hidden', 'clip'].includes(getComputedStyle(el).overflowX);
+  const out = [...document.body.querySelectorAll('*')].filter(el => {
+    const box = el.getBoundingClientRect();
+    const reach = clips(el) ? box.right : Math.max(box.right, box.left + el.scrollWidth);
+    if (reach <= width + 1) return false;
+    if (getComputedStyle(el).visibility === 'hidden') return false;
+    for (let p = el; p && p !== document.body; p = p.parentElement) {
+      if (getComputedStyle(p).position === 'fixed' || (p !== el && clips(p))) return false;
+    }
+    return true;
+  });
+  const deepest = out.filter(el => !out.some(o => o !== el && el.contains(o)));
+  const name = el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+      + (el.classList.length ? '.' + [...el.classList].slice(0, 3).join('.') : '');
+  const text = el => el.textContent.replace(/\s+/g, ' ').trim().slice(0, 60);
+  return {scrollWidth, width, elements: deepest.slice(0, 5).map(el => `${name(el)} "${text(el)}"`)};
+}"""
+
+
+@dataclass
+class PageReport:
+    """What one visit found: problems by kind, and the facts the reader-feature tests use."""
+
+    path: str
+    problems: dict[str, list[str]] = field(default_factory=dict)
+    facts: dict = field(default_factory=dict)
+    overflow: dict | None = None
+
+    def add(self, kind: str, message: str) -> None:
+        """Record one problem of this kind (e.g. 'math', 'external', 'console', 'link')."""
+        self.problems.setdefault(kind, []).append(message)
+
+
+@dataclass
+class Crawl:
+    """All pages of one site, visited once."""
+
+    base: str
+    reports: dict[str, PageReport] = field(default_factory=dict)
+    from_disk: dict[str, PageReport] = field(default_factory=dict)  # opened as file:// URLs
+    clipboard: tuple[str, str] | None = None  # (copied text, cell text) on a notebook page
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    """Static file handler that does not log every request to stderr."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class QuietServer(ThreadingHTTPServer):
+    """A server that lets the browser hang up early (it does when it navigates on)."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+@contextmanager
+def serve(directory: Path) -> Iterator[str]:
+    """Serve ``directory`` over HTTP on a free port of 127.0.0.1; yield its base URL."""
+    handler = functools.partial(QuietHandler, directory=str(directory))
+    server = QuietServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def page_paths(html_dir: Path) -> list[str]:
+    """Every .html page of the build, relative to ``html_dir`` (``_static`` holds no pages)."""
+    return sorted(
+        p.relative_to(html_dir).as_posix()
+        for p in html_dir.rglob("*.html")
+        if not p.relative_to(html_dir).parts[0].startswith("_")
+    )
+
+
+def redirect_target(file: Path) -> str | None:
+    """The URL of a ``<meta http-equiv="Refresh">`` redirect page, else None."""
+    match = re.search(r'http-equiv="Refresh" content="\d+; url=([^"]+)"', file.read_text("utf8"))
+    return html.unescape(match.group(1)) if match else None
+
+
+def source_of(path: str) -> Path | None:
+    """The .ipynb or .md under the repository that a page was built from, if any."""
+    stem = ROOT / path.removesuffix(".html")
+    return next((s for s in (stem.with_suffix(".ipynb"), stem.with_suffix(".md")) if s.is_file()),
+                None)
+
+
+def notebook_title(nb: nbformat.NotebookNode) -> str:
+    """The first ``# `` heading in a notebook's markdown cells."""
+    return markdown_title("\n".join(c.source for c in nb.cells if c.cell_type == "markdown"))
+
+
+def markdown_title(text: str) -> str:
+    """The first ``# `` heading of a Markdown text."""
+    return next((line[2:].strip() for line in text.splitlines() if line.startswith("# ")), "")
+
+
+def source_title(source: Path) -> str:
+    """The title of a notebook or Markdown source file."""
+    if source.suffix == ".ipynb":
+        return notebook_title(nbformat.read(source, as_version=4))
+    return markdown_title(source.read_text("utf8"))
+
+
+class Watcher:
+    """Listens to one browser tab and files what it sees under the page it is on now."""
+
+    def __init__(self, tab: Page, base: str) -> None:
+        self.origin = base
+        self.report = PageReport("")
+        tab.on("request", self.on_request)
+        tab.on("requestfailed", self.on_failure)
+        tab.on("response", self.on_response)
+        tab.on("console", self.on_console)
+        tab.on("pageerror", lambda e: self.report.add("console", f"page error: {e}"))
+
+    def local(self, url: str) -> bool:
+        return url.startswith(self.origin) or url.split(":", 1)[0] in ("data", "blob", "about")
+
+    def on_request(self, request) -> None:
+        if not self.local(request.url):
+            self.report.add("external", f"request to {request.url} (blocked)")
+
+    def on_failure(self, request) -> None:
+        # ERR_ABORTED: the page moved on (next navigation) before a late fetch such as the favicon.
+        if self.local(request.url) and request.failure != "net::ERR_ABORTED":
+            self.report.add("http", f"request for {request.url} failed: {request.failure}")
+
+    def on_response(self, response) -> None:
+        if response.status >= 400:
+            self.report.add("http", f"{response.status} for {response.url}")
+
+    def on_console(self, message) -> None:
+        if message.type == "error":
+            self.report.add("console", f"{message.text} ({message.location.get('url')})")
+
+
+async def inspect(tab: Page, report: PageReport) -> None:
+    """Wait for MathJax and fonts, gather the page's facts, file its rendering problems."""
+    await tab.evaluate(WAIT_FOR_RENDERING)
+    facts = report.facts = await tab.evaluate(INSPECT, RAW_TEX)
+    for kind, label in (("unrendered", "unrendered formula"), ("errors", "MathJax error"),
+                        ("strayTex", "raw TeX in prose"), ("fontErrors", "font did not load")):
+        for text in facts[kind]:
+            report.add("math", f"{label}: {text}")
+    for image in facts["images"]:
+        if not image["loaded"]:
+            report.add("http", f"image did not load: {image['src']}")
+
+
+async def visit(tab: Page, watcher: Watcher, path: str, html_dir: Path, shots: Path) -> PageReport:
+    """Open one page over HTTP, inspect it, screenshot it wide and narrow."""
+    report = watcher.report = PageReport(path)
+    base = watcher.origin
+    await tab.set_viewport_size(DESKTOP)
+    query = f"?q={SEARCH_QUERY}" if path == "search.html" else ""
+    await tab.goto(base + path + query, wait_until="load")
+    redirect = redirect_target(html_dir / path)
+    if redirect:
+        target = base + (Path(path).parent / redirect).as_posix().removeprefix("./")
+        try:
+            await tab.wait_for_url(target, timeout=5000, wait_until="commit")
+        except PlaywrightTimeout:
+            report.add("link", f"redirect to {redirect} never arrived")
+        report.facts = {"links": [target], "ids": []}
+        return report
+    if query:
+        summary = await tab.wait_for_selector(".search-summary", timeout=10000)
+        found = re.search(r"found (\d+) page", await summary.text_content() or "")
+        if not found or int(found.group(1)) == 0:
+            report.add("search", f"searching '{SEARCH_QUERY}' found nothing")
+    await inspect(tab, report)
+    report.facts["downloads"] = {}  # .ipynb links -> the served file's text (None: not served)
+    for url in {u for u in report.facts["links"] if u.startswith(base)
+                and urlsplit(u).path.endswith(".ipynb")}:
+        response = await tab.request.get(url)
+        report.facts["downloads"][url] = await response.text() if response.ok else None
+    name = path.removesuffix(".html").replace("/", "__") + ".png"
+    await tab.screenshot(path=shots / "full" / name, full_page=True, animations="disabled")
+    await tab.screenshot(path=shots / "top" / name, animations="disabled")
+    await tab.set_viewport_size(MOBILE)
+    await tab.evaluate(SETTLE)
+    report.overflow = await tab.evaluate(OVERFLOW)
+    await tab.screenshot(path=shots / "mobile" / name, animations="disabled")
+    return report
+
+
+async def visit_file(tab: Page, watcher: Watcher, path: str, html_dir: Path) -> PageReport:
+    """Open one page straight from disk (file://), as a reader without a server does."""
+    report = watcher.report = PageReport(f"{path} (file://)")
+    await tab.goto((html_dir / path).as_uri(), wait_until="load")
+    redirect = redirect_target(html_dir / path)
+    if redirect:
+        target = (html_dir / path).parent.joinpath(redirect).resolve().as_uri()
+        await tab.wait_for_url(target, timeout=5000, wait_until="load")
+    await inspect(tab, report)
+    return report
+
+
+async def copy_first_code_cell(tab: Page) -> tuple[str, str] | None:
+    """Click the copy button of the first code cell; return (clipboard text, cell text)."""
+    cell = await tab.query_selector(".cell_input div.highlight")
+    if cell is None:
+        return None
+    await tab.bring_to_front()  # the clipboard answers the focused tab only
+    await cell.hover()
+    await (await cell.query_selector("button.copybtn")).click()
+    copied = await tab.evaluate("navigator.clipboard.readText()")
+    return copied, await (await cell.query_selector("pre")).text_content() or ""
+
+
+async def visit_all(base: str, paths: list[str], html_dir: Path, shots: Path) -> Crawl:
+    """Visit ``paths`` with WORKERS tabs of one headless Chromium."""
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium",
+                    pytrace=False)
+    crawl, queue = Crawl(base), list(paths)
+
+    async def worker(context) -> None:
+        tab = await context.new_page()
+        watcher = Watcher(tab, base)
+        while queue:
+            path = queue.pop(0)
+            try:
+                visiting = visit(tab, watcher, path, html_dir, shots)
+                crawl.reports[path] = await asyncio.wait_for(visiting, PAGE_TIMEOUT_S)
+            except (TimeoutError, PlaywrightError) as error:
+                report = crawl.reports[path] = watcher.report
+                report.add("load", f"did not load, render and screenshot: {error!r}"[:300])
+                report.facts = {"links": [], "ids": []}
+                continue
+            source = source_of(path)
+            if crawl.clipboard is None and source is not None and source.suffix == ".ipynb":
+                await tab.set_viewport_size(DESKTOP)
+                try:
+                    crawl.clipboard = await copy_first_code_cell(tab)
+                except PlaywrightError as error:
+                    crawl.clipboard = (f"copying failed: {error!r}", "")
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = await browser.new_context(viewport=DESKTOP)
+        await context.grant_permissions(["clipboard-read", "clipboard-write"],
+                                        origin=base.rstrip("/"))
+        await asyncio.gather(*(worker(context) for _ in range(WORKERS)))
+        # Without a server too: the entry page and the page with the most formulas.
+        tab = await context.new_page()
+        watcher = Watcher(tab, html_dir.as_uri() + "/")
+        most_math = max(crawl.reports, key=lambda p: crawl.reports[p].facts.get("mathCount", 0))
+        for path in dict.fromkeys(["index.html", most_math]):
+            crawl.from_disk[path] = await visit_file(tab, watcher, path, html_dir)
+        await browser.close()
+    return crawl
+
+
+def crawl_site(html_dir: Path, shots: Path) -> Crawl:
+    """Serve ``html_dir``, visit every page, then check every internal link and anchor."""
+    for folder in ("full", "top", "mobile"):
+        (shots / folder).mkdir(parents=True, exist_ok=True)
+    with serve(html_dir) as base:
+        crawl = asyncio.run(visit_all(base, page_paths(html_dir), html_dir, shots))
+    rendered_ids = {p: set(r.facts["ids"]) for p, r in crawl.reports.items()}
+    for report in crawl.reports.values():
+        for problem in broken_links(report.facts["links"], base, html_dir, rendered_ids):
+            report.add("link", problem)
+    return crawl
+
+
+def file_ids(file: Path) -> set[str]:
+    """Element ids in a static HTML file (for pages the crawl did not render)."""
+    text = file.read_text("utf8", errors="replace")
+    return {html.unescape(m) for m in re.findall(r'\b(?:id|name)="([^"]+)"', text)}
+
+
+def broken_links(
+    links: list[str], base: str, html_dir: Path, rendered_ids: dict[str, set[str]]
+) -> list[str]:
+    """Internal links whose file is missing under ``html_dir`` or whose ``#fragment`` is no id."""
+    problems = []
+    for link in sorted(set(links)):
+        if not link.startswith(base):
+            continue  # links out are for readers online; only requests out are forbidden
+        parts = urlsplit(link)
+        path = unquote(parts.path).removeprefix("/")
+        if path == "" or path.endswith("/"):
+            path += "index.html"
+        target = html_dir / path
+        if not target.is_file():
+            problems.append(f"link to missing file {path}")
+            continue
+        fragment = unquote(parts.fragment)
+        if fragment and target.suffix == ".html":
+            if fragment not in (rendered_ids.get(path) or file_ids(target)):
+                problems.append(f"link to missing anchor {path}#{fragment}")
+    return problems
+
+
+def undescribed(report: PageReport) -> list[str]:
+    """Sources of the page's content images with no caption and no alt text but their file name
+    (myst-nb's default alt is the image path)."""
+    return [
+        image["src"] for image in report.facts.get("images", [])
+        if not image["caption"] and (
+            not image["alt"] or "_images/" in image["alt"] or image["alt"] == image["src"]
+            or image["alt"].lower().endswith((".png", ".svg", ".jpg", ".jpeg", ".gif")))
+    ]
+
+
+def fail_on(failures: dict[str, list[str]], what: str) -> None:
+    """Fail with every page's problems at once (one block per page), if there are any."""
+    text = "\n".join(f"{page}:\n" + "\n".join(f"  - {p}" for p in problems)
+                     for page, problems in sorted(failures.items()) if problems)
+    if text:
+        pytest.fail(f"{what}:\n{text}", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def crawl() -> Crawl:
+    """Serve the built book and visit every page once (about a second per page)."""
+    if not (HTML_DIR / "index.html").is_file():
+        pytest.fail(
+            f"no built book at {HTML_DIR}: run `make book` first (or set VT_HTML_DIR)",
+            pytrace=False,
+        )
+    shutil.rmtree(SHOTS_DIR, ignore_errors=True)
+    return crawl_site(HTML_DIR, SHOTS_DIR)
+
+
+@pytest.fixture(scope="module")
+def content_pages(crawl: Crawl) -> dict[str, PageReport]:
+    """Pages built from a source file of the book (not search, genindex or redirects)."""
+    pages = {p: r for p, r in crawl.reports.items() if source_of(p) is not None}
+    assert pages, "no page of the build comes from a book source file"
+    return pages
+
+
+@pytest.fixture(scope="module")
+def notebook_pages(content_pages: dict[str, PageReport]) -> dict[str, PageReport]:
+    """Pages built from a notebook."""
+    pages = {p: r for p, r in content_pages.items() if source_of(p).suffix == ".ipynb"}
+    assert pages, "no notebook page in the build"
+    return pages
+
+
+def test_every_page_renders_offline_without_errors(crawl: Crawl) -> None:
+    kinds = ("load", "math", "external", "console", "http", "link", "search")
+    reports = [*crawl.reports.values(), *crawl.from_disk.values()]
+    failures = {r.path: [f"[{k}] {m}" for k in kinds for m in r.problems.get(k, [])]
+                for r in reports}
+    fail_on(failures, "pages that do not render cleanly offline")
+    assert {"index.html", "search.html", "genindex.html"} <= set(crawl.reports)
+    assert len(crawl.from_disk) == 2 and "index.html" in crawl.from_disk
+    assert sum(r.facts.get("mathCount", 0) for r in crawl.reports.values()) > 0
+
+
+def test_notebook_pages_offer_their_ipynb_for_download(
+    notebook_pages: dict[str, PageReport],
+) -> None:
+    failures = {}
+    for path, report in notebook_pages.items():
+        downloads = report.facts.get("downloads", {})
+        problems = [] if downloads else ["no .ipynb download link"]
+        for url, text in downloads.items():
+            try:
+                nb = nbformat.reads(text, as_version=4)
+                nbformat.validate(nb)
+            except (TypeError, ValueError, nbformat.ValidationError) as error:
+                problems.append(f"{url} does not serve a valid notebook: {error!r}"[:300])
+                continue
+            if notebook_title(nb) != source_title(source_of(path)):
+                problems.append(f"{url} is not the notebook of this page")
+        failures[path] = problems
+    fail_on(failures, "notebook pages without a working .ipynb download")
+
+
+def test_pages_link_the_repository(content_pages: dict[str, PageReport]) -> None:
+    config = yaml.safe_load((ROOT / "_config.yml").read_text("utf8"))
+    repo = config["repository"]["url"].rstrip("/")
+    missing = {p: ["no link to " + repo] for p, r in content_pages.items()
+               if not any(u.rstrip("/") == repo for u in r.facts["links"])}
+    fail_on(missing, "pages without the repository link")
+
+
+def test_page_titles_carry_the_chinese_section_names(
+    content_pages: dict[str, PageReport],
+) -> None:
+    failures = {}
+    for path, report in content_pages.items():
+        wanted = CJK_RUN.findall(source_title(source_of(path)))
+        chapter = Path(path).name[0].isdigit()
+        if chapter and not wanted:
+            failures[path] = ["chapter page whose source title has no Chinese section name"]
+        title = report.facts.get("title", "")
+        missing = [w for w in wanted if w not in title]
+        if missing:
+            failures[path] = [f"<title> {title!r} lacks {missing}"]
+    fail_on(failures, "page titles without the Chinese section name")
+
+
+def test_code_cells_have_working_copy_buttons(
+    crawl: Crawl, notebook_pages: dict[str, PageReport]
+) -> None:
+    failures = {p: [f"no copy button on: {c}" for c in r.facts["codeWithoutCopy"]]
+                for p, r in crawl.reports.items() if "codeWithoutCopy" in r.facts}
+    fail_on(failures, "code blocks without a copy button")
+    assert sum(r.facts.get("codeBlocks", 0) for r in notebook_pages.values()) > 0
+    assert crawl.clipboard is not None, "no notebook page has a code cell to copy"
+    copied, code = crawl.clipboard
+    assert copied.strip() == code.strip(), "the copy button did not copy the cell's code"
+
+
+def test_figures_have_alt_text_or_caption(crawl: Crawl) -> None:
+    failures = {p: [f"image {src} has neither alt text nor caption" for src in undescribed(r)]
+                for p, r in crawl.reports.items()}
+    fail_on(failures, "images a screen reader cannot describe")
+
+
+def test_narrow_viewport_has_no_horizontal_overflow(crawl: Crawl) -> None:
+    failures = {
+        p: [f"page is {o['scrollWidth']} px wide at {o['width']} px; sticking out: "
+            + ", ".join(o["elements"])]
+        for p, r in crawl.reports.items() if (o := r.overflow)
+    }
+    fail_on(failures, "pages wider than a 390 px phone screen")
+    assert all((SHOTS_DIR / f / "book__intro.png").is_file() for f in ("full", "top", "mobile"))
+
+
+def test_checker_catches_a_broken_page(tmp_path: Path) -> None:
+    """The same crawl over a deliberately broken two-page site reports every kind of problem."""
+    (tmp_path / "index.html").write_text(
+        '<html><head><title>Broken</title></head><body><article class="bd-article">'
+        '<span class="math">\\(x^2\\)</span><p>Raw $\\frac{a}{b}$ here.</p>'
+        '<img src="https://example.invalid/x.png" alt="">'
+        '<a href="missing.html">gone</a> <a href="other.html#nowhere">no anchor</a>'
+        '<div style="width:900px">wide</div>'
+        '<script>console.error("boom")</script></article></body></html>'
+    )
+    (tmp_path / "other.html").write_text("<html><body><p id='here'>ok</p></body></html>")
+    shots = tmp_path / "shots"
+    report = crawl_site(tmp_path, shots).reports["index.html"]
+    found = report.problems
+    assert any("unrendered formula" in m for m in found["math"])
+    assert any("raw TeX in prose" in m for m in found["math"])
+    assert found["external"] == ["request to https://example.invalid/x.png (blocked)"]
+    assert any("boom" in m for m in found["console"])
+    assert set(found["link"]) == {"link to missing file missing.html",
+                                  "link to missing anchor other.html#nowhere"}
+    assert report.overflow is not None and report.overflow["scrollWidth"] > MOBILE["width"]
+    assert undescribed(report) == ["https://example.invalid/x.png"]
+    assert all((shots / f / "index.png").is_file() for f in ("full", "top", "mobile"))
