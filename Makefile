@@ -33,6 +33,7 @@ nbval: $(STAMP)
 
 ## book: build the HTML book with warnings as errors
 book: $(STAMP)
+	rm -rf _build/html  # no stale pages from an earlier table of contents
 	$(VENV)/bin/jupyter-book build . --builder html -W -n --keep-going
 	@echo "Open file://$(CURDIR)/_build/html/index.html"
 
