@@ -47,6 +47,11 @@ REQUIRED = {
     "seed.double_softmax",
     "seed.residual_concat",
     "seed.ffn_shape",
+    "layernorm.unbiased_ratio",
+    "scalenorm.is_scaled_rmsnorm",
+    "residual.scaled_init",
+    "admin.residual",
+    "rezero.identity_at_init",
 }
 VARIANTS = [(c.id, name) for c in CLAIMS for name in c.wrong]
 
@@ -184,6 +189,11 @@ NUMERIC_REJECTIONS = [
     ("layernorm.definition", "epsilon outside the square root"),
     ("layernorm.jacobian", "missing -xhat xhat^T / n"),
     ("rmsnorm.definition", "epsilon outside the square root"),
+    ("layernorm.unbiased_ratio", "inverted sqrt(n/(n-1))"),
+    ("scalenorm.is_scaled_rmsnorm", "gamma_i = g (missing 1/sqrt(n))"),
+    ("residual.scaled_init", "1/N scaling"),
+    ("admin.residual", "norm inside the branch (Pre-LN)"),
+    ("rezero.identity_at_init", "alpha = 1 (plain residual)"),
     ("postln.definition", "Pre-LN order"),
     ("preln.definition", "Post-LN order"),
     ("seed.scale_outside_exp", "article, normalized: exp(s)/sqrt(d_k) / sum"),

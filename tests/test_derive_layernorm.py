@@ -47,6 +47,22 @@ def test_entries_use_the_biased_variance() -> None:
     assert sp.simplify(entry.subs({ln.x[1]: 1, ln.x[2]: -1})) == 1  # sqrt(1), not sqrt(2)
 
 
+def test_unbiased_and_scale_norm_entries_at_n_5() -> None:
+    t = torch.tensor(VALUES, dtype=torch.float64)
+    values = {ln.x[k + 1]: sp.Float(v, 30) for k, v in enumerate(VALUES)}
+
+    def entries(expr_at: sp.Expr) -> torch.Tensor:
+        exprs = [unroll_sums(expr_at(sp.Integer(r)).subs(ln.n, 5)) for r in range(1, 6)]
+        return torch.tensor([float(e.xreplace(values)) for e in exprs], dtype=torch.float64)
+
+    unbiased = entries(lambda r: ln.unbiased_normalized(r, 0))
+    torch.testing.assert_close(unbiased, (t - t.mean()) / t.std())
+    scale_norm = entries(lambda r: ln.scale_norm_entry(r, sp.Rational(3, 2)))
+    torch.testing.assert_close(scale_norm, 1.5 * t / t.norm())
+    assert ln.unbiased_ratio(sp.Integer(5)) == sp.sqrt(sp.Rational(4, 5))
+    assert ln.scale_norm_gain(ln.g, 4) == ln.g / 2
+
+
 def test_invariance_table_matches_the_paper_and_adds_rmsnorm() -> None:
     table = ln.invariance_table()
     for method, row in ln.PUBLISHED_TABLE_1.items():

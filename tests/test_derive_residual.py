@@ -1,4 +1,5 @@
-"""Residual derivations: unrolled sum, path expansion, sub-layer orders, DeepNorm."""
+"""Residual derivations: unrolled sum, path expansion, sub-layer orders, DeepNorm, Admin,
+ReZero and the variance of scaled branches."""
 
 from __future__ import annotations
 
@@ -45,6 +46,21 @@ def test_sublayer_orders_and_deep_norm() -> None:
     assert rs.post_ln(x, sa, ffn, n1, n2) == n2(n1(x + sa(x)) + ffn(n1(x + sa(x))))
     assert rs.pre_ln(x, sa, ffn, n1, n2) == x + sa(n1(x)) + ffn(n2(x + sa(n1(x))))
     assert rs.deep_norm(x, g, 1, ln) == ln(x + g(x))
+    assert rs.admin(x, g, 1, ln) == ln(x + g(x)) == rs.post_ln(x, g, lambda t: 0, ln, lambda t: t)
+    assert rs.rezero(x, g, 0) == x and rs.rezero(x, g, rs.alpha) == x + rs.alpha * g(x)
+
+
+def test_admin_weights_the_shortcut_entrywise() -> None:
+    omega, v = sp.Matrix([2, 3]), sp.Matrix(sp.symbols("v1:3"))
+    assert rs.admin(v, lambda t: 0 * t, omega, lambda t: t) == sp.Matrix([2 * v[0], 3 * v[1]])
+    weights, values = torch.tensor([2.0, 3.0]), torch.tensor([1.0, -1.0])
+    assert torch.equal(rs.hadamard(weights, values), torch.tensor([2.0, -3.0]))
+
+
+def test_variance_of_a_sum_of_branches() -> None:
+    assert rs.sum_variance(sp.Integer(1)) == rs.N
+    assert rs.sum_variance(rs.residual_scale(rs.N)) == 1
+    assert rs.sum_variance(sp.Integer(1), 5) == 5
 
 
 def test_article_concatenation_doubles_the_width() -> None:

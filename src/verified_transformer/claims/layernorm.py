@@ -132,11 +132,6 @@ def _moments_numeric(entry: Entry) -> bool:
     return for_each_implementation(holds)
 
 
-def _normalized_unbiased(index: sp.Expr, epsilon: sp.Expr = eps) -> sp.Expr:
-    var = sp.Sum((x[k] - ln.mean()) ** 2, (k, 1, n)) / (n - 1)
-    return (x[index] - ln.mean()) / sp.sqrt(var + epsilon)
-
-
 def _normalized_eps_outside(index: sp.Expr, epsilon: sp.Expr = eps) -> sp.Expr:
     return (x[index] - ln.mean()) / (sp.sqrt(ln.variance()) + epsilon)
 
@@ -384,6 +379,65 @@ def _centered_numeric(center: Transform) -> bool:
     return for_each_implementation(holds)
 
 
+# --- unbiased standard deviation ----------------------------------------------------------------
+
+Ratio = Callable[[sp.Expr], sp.Expr]  # n -> factor
+_m = sp.Symbol("m", integer=True, positive=True)  # n = m + 1 >= 2, so n - 1 > 0
+
+
+def _unbiased_ratio_holds(ratio: Ratio) -> bool:
+    """``(x_i - mu)/s == ratio(n) (x_i - mu)/sigma`` at eps = 0, for symbolic ``n = m + 1 >= 2``."""
+    at_least_two = {n: _m + 1}
+    unbiased = ln.unbiased_normalized(i, 0).xreplace(at_least_two)
+    scaled = (ratio(n) * ln.normalized(i, 0)).xreplace(at_least_two)
+    return equal(unbiased, scaled, _scale_free, sums=True)
+
+
+def _unbiased_ratio_numeric(ratio: Ratio) -> bool:
+    """A LayerNorm written with ``x.std()`` (unbiased, eps = 0) equals ``ratio(n)`` times
+    F.layer_norm and nn.LayerNorm (eps = 0), ours and torch's."""
+    rows = randn(3, WIDTH, seed=55) * 2 + 1
+    home_made = (rows - rows.mean(-1, keepdim=True)) / rows.std(-1, keepdim=True)
+    factor = float(ratio(sp.Integer(WIDTH)))
+
+    def holds(F: ModuleType, nn: ModuleType) -> bool:
+        module = nn.LayerNorm(WIDTH, eps=0.0, elementwise_affine=False, dtype=DTYPE)
+        return close(home_made, factor * F.layer_norm(rows, (WIDTH,), eps=0.0)) and close(
+            home_made, factor * module(rows)
+        )
+
+    return for_each_implementation(holds)
+
+
+# --- ScaleNorm ---------------------------------------------------------------------------------
+
+Gain = Callable[[sp.Expr, sp.Expr], sp.Expr]  # (g, n) -> gamma_i
+
+
+def _scale_norm_holds(gain: Gain) -> bool:
+    """``g x_i / ||x||`` equals RMSNorm's entry with ``gamma_i = gain(g, n)``, eps = 0
+    (symbolic n)."""
+    rms = ln.rms_norm_entry(i, 0).xreplace({ln.gamma[i]: gain(ln.g, n)})
+    return equal(ln.scale_norm_entry(i), rms, _scale_free, sums=True)
+
+
+def _scale_norm_numeric(gain: Gain) -> bool:
+    """``g x / ||x||_2`` against F.rms_norm and nn.RMSNorm (eps = 0) with every weight
+    ``gain(g, n)``, ours and torch's."""
+    rows, g = randn(3, WIDTH, seed=56), 1.7
+    scale_norm = g * rows / torch.linalg.vector_norm(rows, dim=-1, keepdim=True)
+    weight = torch.full((WIDTH,), float(gain(sp.Float(g), sp.Integer(WIDTH))), dtype=DTYPE)
+
+    def holds(F: ModuleType, nn: ModuleType) -> bool:
+        module = nn.RMSNorm(WIDTH, eps=0.0, dtype=DTYPE)
+        with torch.no_grad():
+            module.weight.copy_(weight)
+        functional = F.rms_norm(rows, (WIDTH,), weight, 0.0)
+        return close(functional, scale_norm) and close(module(rows), scale_norm)
+
+    return for_each_implementation(holds)
+
+
 a, c = ln.a, ln.c
 
 CLAIMS = (
@@ -404,6 +458,23 @@ CLAIMS = (
         "write no epsilon).",
     ),
     Claim(
+        id="layernorm.unbiased_ratio",
+        statement=r"\frac{x_i-\mu}{s} = \sqrt{\tfrac{n-1}{n}}\,\frac{x_i-\mu}{\sigma},\ "
+        r"s^2=\frac{1}{n-1}\sum_k(x_k-\mu)^2,\ \sigma^2=\frac1n\sum_k(x_k-\mu)^2\ "
+        r"(\epsilon = 0)",
+        source=BA,
+        scope="symbolic n >= 2, eps = 0",
+        formula=ln.unbiased_ratio,
+        symbolic=_unbiased_ratio_holds,
+        wrong={
+            "inverted sqrt(n/(n-1))": lambda size: sp.sqrt(size / (size - 1)),
+            "no square root (n-1)/n": lambda size: (size - 1) / size,
+        },
+        numeric=_unbiased_ratio_numeric,
+        note="A home-made LayerNorm on x.std() (unbiased) is nn.LayerNorm times sqrt((n-1)/n) "
+        "(numerically at n = 6, eps = 0); Ba et al. define the biased one.",
+    ),
+    Claim(
         id="layernorm.moments",
         statement=r"\frac1n\sum_i \hat x_i = 0,\quad \frac1n\sum_i \hat x_i^2 = "
         r"\frac{\sigma^2}{\sigma^2+\epsilon}",
@@ -412,7 +483,7 @@ CLAIMS = (
         formula=ln.normalized,
         symbolic=_moments_hold,
         wrong={
-            "unbiased variance 1/(n-1)": _normalized_unbiased,
+            "unbiased variance 1/(n-1)": ln.unbiased_normalized,
             "epsilon outside the square root": _normalized_eps_outside,
             "not centered": _not_centered,
         },
@@ -543,5 +614,21 @@ CLAIMS = (
             "subtracting x_1 instead of the mean": lambda xk: xk - x[1],
         },
         numeric=_centered_numeric,
+    ),
+    Claim(
+        id="scalenorm.is_scaled_rmsnorm",
+        statement=r"g\,\frac{x}{\lVert x\rVert_2} = \mathrm{RMSNorm}_\gamma(x)\ \text{with}\ "
+        r"\gamma_i = \frac{g}{\sqrt n},\ \epsilon = 0",
+        source="nguyen2019transformers",
+        scope="symbolic n, eps = 0",
+        formula=ln.scale_norm_gain,
+        symbolic=_scale_norm_holds,
+        wrong={
+            "gamma_i = g (missing 1/sqrt(n))": lambda gain, size: gain,
+            "gamma_i = g sqrt(n)": lambda gain, size: gain * sp.sqrt(size),
+        },
+        numeric=_scale_norm_numeric,
+        note="ScaleNorm's single gain g is RMSNorm's per-feature gain with all n entries equal "
+        "to g/sqrt(n) (numerically at n = 6, g = 1.7).",
     ),
 )

@@ -1,4 +1,5 @@
-"""Claims about residual connections, Post-LN / Pre-LN layers and DeepNorm."""
+"""Claims about residual connections, Post-LN / Pre-LN layers, scaled initialization, Admin,
+DeepNorm and ReZero."""
 
 from __future__ import annotations
 
@@ -285,6 +286,69 @@ def _normalized_stream(x: Any, sa: Callable, ffn: Callable, ln1: Callable, ln2: 
     return y + ffn(ln2(y))
 
 
+# --- scaled initialization (GPT-2) --------------------------------------------------------------
+
+Scale = Callable[[Any], Any]  # N -> factor on each branch
+
+
+def _scaled_init_holds(scale: Scale) -> bool:
+    """``Var(sum_i B_i) = N`` and ``Var(sum_i scale(N) B_i) = 1`` (symbolic N)."""
+    return equal(rs.sum_variance(sp.Integer(1)), rs.N) and equal(
+        rs.sum_variance(scale(rs.N)), sp.Integer(1)
+    )
+
+
+def _scaled_init_numeric(scale: Scale) -> bool:
+    """N branch outputs made exactly uncorrelated, of mean 0 and variance 1 over 64 samples (QR of
+    centered normals): their sum has variance N, the scaled sum 1 (N = 1, 2, 12, 48; torch only)."""
+    samples, ok = 64, True
+    for count in (1, 2, 12, 48):
+        z = randn(samples, count, seed=76)
+        q, _ = torch.linalg.qr(z - z.mean(0))
+        outputs = q * samples**0.5  # orthogonal columns of mean 0 and mean square 1
+        factor = float(scale(sp.Integer(count)))
+        total, scaled = outputs.sum(1), (factor * outputs).sum(1)
+        ok = (
+            ok
+            and close(total.var(unbiased=False), torch.tensor(float(count), dtype=DTYPE))
+            and close(scaled.var(unbiased=False), torch.tensor(1.0, dtype=DTYPE))
+        )
+    return ok
+
+
+# --- Admin -------------------------------------------------------------------------------------
+
+AdminFn = Callable[[object, Callable, object, Callable], object]  # (x, f, omega, LN) -> output
+
+
+def _admin_holds(candidate: AdminFn) -> bool:
+    """Entrywise omega on the shortcut (n = 3: symbolic omega, symbolic branch output g, LN with
+    eps); at omega = 1 the expression tree is the first sub-layer of ``postln.definition``."""
+    v, g = _explicit_vector(), sp.Matrix(sp.symbols("g1:4", real=True))
+    omega = sp.Matrix(sp.symbols("omega1:4", positive=True))
+    norm = lambda t: ln.layer_norm(list(t), ln.eps)  # noqa: E731
+    expected = norm(omega.multiply_elementwise(v) + g)
+    if not matrices_equal(candidate(v, lambda _: g, omega, norm), expected, sp.cancel):
+        return False
+    post_ln_sublayer = rs.post_ln(_x, SA, lambda t: 0, LN1, lambda t: t)  # LN_1(x + SA(x))
+    return candidate(_x, SA, sp.Integer(1), LN1) == post_ln_sublayer
+
+
+def _admin_numeric(candidate: AdminFn) -> bool:
+    """With omega = 1 (a vector of ones), two Admin sub-layers built from a Post-LN layer's
+    self-attention, feed-forward network and norms reproduce the layer, ours and torch's."""
+    x = randn(2, TOKENS, D_MODEL, seed=72)
+    ones = torch.ones(D_MODEL, dtype=DTYPE)
+
+    def holds(F: ModuleType, nn: ModuleType) -> bool:
+        layer = encoder_layer(nn, False, seed=73)
+        sa, ffn = sublayers(layer)
+        y = candidate(x, sa, ones, layer.norm1)
+        return close(candidate(y, ffn, ones, layer.norm2), layer(x))
+
+    return for_each_implementation(holds)
+
+
 # --- DeepNorm ----------------------------------------------------------------------------------
 
 G, LN = sp.Function("G"), sp.Function("LN")
@@ -311,6 +375,49 @@ def _deepnorm_numeric(candidate: DeepNormFn) -> bool:
         norm = nn.LayerNorm(D_MODEL, eps=0.0, dtype=DTYPE)
         sa, _ = sublayers(encoder_layer(nn, False, seed=71))
         return close(candidate(x, sa, alpha, norm), norm(x + sa(x) / alpha))
+
+    return for_each_implementation(holds)
+
+
+# --- ReZero ------------------------------------------------------------------------------------
+
+ReZeroFn = Callable[[object, Callable, object], object]  # (x, F, alpha) -> output
+
+
+def _rezero_holds(candidate: ReZeroFn) -> bool:
+    """n = 1..8, F any map (output r an undefined function F_r of all n inputs): the candidate is
+    x + alpha F(x) for symbolic alpha; at alpha = 0 it returns x, and its Jacobian (taken at
+    symbolic alpha, then alpha = 0) is I. Symbols carry no assumptions (faster derivatives)."""
+    scale = sp.Symbol("alpha")
+    for size in range(1, 9):
+        v = sp.Matrix(sp.symbols(f"v1:{size + 1}"))
+        outputs = [sp.Function(f"F_{r}") for r in range(1, size + 1)]
+        branch = lambda h, fs=outputs: sp.Matrix([f(*h) for f in fs])  # noqa: E731
+        general = candidate(v, branch, scale)
+        if not matrices_equal(general, v + scale * branch(v), sp.expand):
+            return False
+        at_init = candidate(v, branch, sp.Integer(0))
+        if at_init != v or general.jacobian(v).xreplace({scale: 0}) != sp.eye(size):
+            return False
+    return True
+
+
+def _rezero_numeric(candidate: ReZeroFn) -> bool:
+    """F = a Pre-LN layer's feed-forward branch after its attention branch: with alpha = 0 the
+    output is x and autograd's Jacobian is I; with alpha = 0.5 it is x + F(x)/2 (ours, torch's)."""
+    x = randn(TOKENS, D_MODEL, seed=74)
+    size = x.numel()
+    eye = torch.eye(size, dtype=DTYPE)
+
+    def holds(F: ModuleType, nn: ModuleType) -> bool:
+        sa, ffn = sublayers(encoder_layer(nn, True, seed=75))
+        branch = lambda t: ffn(sa(t[None])[0])  # noqa: E731
+        jac = autograd_jacobian(lambda t: candidate(t, branch, 0.0), x).reshape(size, size)
+        return (
+            close(candidate(x, branch, 0.0), x)
+            and close(jac, eye)
+            and close(candidate(x, branch, 0.5), x + 0.5 * branch(x))
+        )
 
     return for_each_implementation(holds)
 
@@ -393,6 +500,43 @@ CLAIMS = (
         note="Executable: compared with TransformerEncoderLayer(norm_first=True).",
     ),
     Claim(
+        id="residual.scaled_init",
+        statement=r"\mathrm{Var}\Big(\sum_{i=1}^{N} B_i\Big) = N,\quad "
+        r"\mathrm{Var}\Big(\sum_{i=1}^{N} \tfrac{1}{\sqrt N} B_i\Big) = 1\ "
+        r"(B_i \text{ independent, mean } 0, \text{ variance } 1)",
+        source="radford2019language",
+        scope="symbolic N; numerically N = 1, 2, 12, 48",
+        formula=rs.residual_scale,
+        symbolic=_scaled_init_holds,
+        wrong={
+            "1/N scaling": lambda count: 1 / count,
+            "no scaling": lambda count: sp.Integer(1),
+        },
+        numeric=_scaled_init_numeric,
+        note="GPT-2 states the 1/sqrt(N) factor; the variance argument for it is ours. The "
+        "numeric check uses exactly uncorrelated samples, no layer.",
+    ),
+    Claim(
+        id="admin.residual",
+        statement=r"x_i = \mathrm{LN}\big(\omega_i \odot x_{i-1} + f_i(x_{i-1})\big),\quad "
+        r"\omega_i = \mathbf{1} \implies x_i = \mathrm{LN}\big(x_{i-1} + f_i(x_{i-1})\big)"
+        r"\ \text{(Post-LN)}",
+        source="liu2020understanding",
+        scope="n = 3, symbolic omega (entrywise); expression tree at omega = 1; d_model = 4",
+        formula=rs.admin,
+        symbolic=_admin_holds,
+        wrong={
+            "omega on the branch": lambda x, f, omega, norm: norm(x + rs.hadamard(omega, f(x))),
+            "omega after the norm": lambda x, f, omega, norm: rs.hadamard(omega, norm(x + f(x))),
+            "norm inside the branch (Pre-LN)": lambda x, f, omega, norm: (
+                rs.hadamard(omega, x) + f(norm(x))
+            ),
+        },
+        numeric=_admin_numeric,
+        note="Numerically with omega = 1: two Admin sub-layers are TransformerEncoderLayer("
+        "norm_first=False). The profiling that sets omega is not checked.",
+    ),
+    Claim(
         id="deepnorm.residual",
         statement=r"x_{l+1} = \mathrm{LN}(\alpha x_l + G(x_l)) = "
         r"\mathrm{LN}\!\left(x_l + \tfrac{1}{\alpha}G(x_l)\right)\ (\epsilon = 0,\ \alpha > 0)",
@@ -406,6 +550,25 @@ CLAIMS = (
         },
         numeric=_deepnorm_numeric,
         note="Up-weighting the residual by alpha is down-weighting the branch by 1/alpha.",
+    ),
+    Claim(
+        id="rezero.identity_at_init",
+        statement=r"x_{l+1} = x_l + \alpha_l F_l(x_l),\quad \alpha_l = 0 \implies "
+        r"x_{l+1} = x_l,\ \frac{\partial x_{l+1}}{\partial x_l} = I",
+        source="bachlechner2021rezero",
+        scope="n = 1..8, F an undefined map of all n inputs",
+        formula=rs.rezero,
+        symbolic=_rezero_holds,
+        wrong={
+            "alpha = 1 (plain residual)": lambda x, f, scale: x + f(x),
+            "alpha on the whole sum": lambda x, f, scale: scale * (x + f(x)),
+            "gated shortcut (1 - alpha) x + alpha F(x)": lambda x, f, scale: (
+                (1 - scale) * x + scale * f(x)
+            ),
+        },
+        numeric=_rezero_numeric,
+        note="The gated variant is also the identity at alpha = 0; it is rejected because it is "
+        "not x + alpha F(x) for other alpha.",
     ),
 )
 

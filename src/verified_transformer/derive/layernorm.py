@@ -5,7 +5,10 @@ r"""LayerNorm and RMSNorm, derived for a symbolic width ``n``; Table 1 of Ba et 
 * Jacobian of :math:`\hat x`:
   :math:`J = \frac{1}{\sqrt{\sigma^2+\epsilon}}\left(I - \tfrac1n\mathbf{1}\mathbf{1}^\top
   - \tfrac1n\hat x\hat x^\top\right)`.
-* RMSNorm: :math:`y_i = \gamma_i x_i/\sqrt{\frac1n\sum_k x_k^2 + \epsilon}`.
+* RMSNorm: :math:`y_i = \gamma_i x_i/\sqrt{\frac1n\sum_k x_k^2 + \epsilon}`; ScaleNorm
+  :math:`g\,x/\lVert x\rVert` is RMSNorm with :math:`\gamma_i = g/\sqrt n`, :math:`\epsilon = 0`.
+* The unbiased standard deviation :math:`s` (divisor :math:`n-1`) gives
+  :math:`(x_i-\mu)/s = \sqrt{(n-1)/n}\,(x_i-\mu)/\sigma`.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ gamma = sp.IndexedBase("gamma")
 beta = sp.IndexedBase("beta")
 eps = sp.Symbol("epsilon", positive=True)
 a, c = sp.Symbol("a", positive=True), sp.Symbol("c", real=True)
+g = sp.Symbol("g", real=True)  # ScaleNorm's single gain
 
 Entry = Callable[[sp.Expr], sp.Expr]  # index -> expression of that output component
 
@@ -57,6 +61,28 @@ def layer_norm_entry(index: sp.Expr = i, epsilon: sp.Expr = eps) -> sp.Expr:
 def rms_norm_entry(index: sp.Expr = i, epsilon: sp.Expr = eps) -> sp.Expr:
     """``y_i = gamma_i x_i / sqrt((1/n) sum_k x_k^2 + epsilon)`` (Zhang & Sennrich 2019)."""
     return gamma[index] * x[index] / sp.sqrt(sp.Sum(x[k] ** 2, (k, 1, n)) / n + epsilon)
+
+
+def scale_norm_entry(index: sp.Expr = i, gain: sp.Expr = g) -> sp.Expr:
+    """``g x_i / ||x||`` (Nguyen & Salazar 2019, no epsilon)."""
+    return gain * x[index] / sp.sqrt(sp.Sum(x[k] ** 2, (k, 1, n)))
+
+
+def scale_norm_gain(gain: sp.Expr, size: sp.Expr) -> sp.Expr:
+    """The RMSNorm gain ``gamma_i = g / sqrt(n)`` that turns RMSNorm into ScaleNorm."""
+    return gain / sp.sqrt(size)
+
+
+def unbiased_normalized(index: sp.Expr = i, epsilon: sp.Expr = eps) -> sp.Expr:
+    """``(x_i - mu) / sqrt(s^2 + epsilon)`` with the unbiased ``s^2 = sum_k (x_k - mu)^2 / (n-1)``
+    (what ``x.std()`` gives; a common home-made LayerNorm)."""
+    s2 = sp.Sum((x[k] - mean()) ** 2, (k, 1, n)) / (n - 1)
+    return (x[index] - mean()) / sp.sqrt(s2 + epsilon)
+
+
+def unbiased_ratio(size: sp.Expr) -> sp.Expr:
+    """``sqrt((n-1)/n)``: the unbiased normalization divided by the biased one (epsilon = 0)."""
+    return sp.sqrt((size - 1) / size)
 
 
 def substitute_inputs(expr: sp.Expr, transform: Callable[[sp.Indexed], sp.Expr]) -> sp.Expr:

@@ -8,6 +8,10 @@ r"""Residual connections and the sub-layer orders built on them, derived with Sy
   :math:`\mathrm{LN}_2(y + \mathrm{FFN}(y))`; Pre-LN: :math:`y = x + \mathrm{SA}(\mathrm{LN}_1(x))`,
   output :math:`y + \mathrm{FFN}(\mathrm{LN}_2(y))` (Xiong et al. 2020).
 * DeepNorm: :math:`x_{l+1} = \mathrm{LN}(\alpha x_l + G(x_l))` (Wang et al. 2022).
+* Admin: :math:`x_i = \mathrm{LN}(\omega_i \odot x_{i-1} + f_i(x_{i-1}))` (Liu et al. 2020);
+  ReZero: :math:`x_{l+1} = x_l + \alpha_l F_l(x_l)` (Bachlechner et al. 2021).
+* Scaled initialization: :math:`\mathrm{Var}(\sum_{i=1}^N s B_i) = N s^2` for independent
+  unit-variance branches, so :math:`s = 1/\sqrt N` keeps it at 1 (Radford et al. 2019).
 """
 
 from __future__ import annotations
@@ -20,9 +24,12 @@ from typing import Any
 
 import sympy as sp
 
+from verified_transformer.derive.exact import expand_sums
+
 i, ell, L = sp.symbols("i l L", integer=True)
 H = sp.IndexedBase("H")
 alpha = sp.Symbol("alpha", positive=True)
+N = sp.Symbol("N", integer=True, positive=True)  # number of residual branches
 
 
 def branches(depth: int) -> list[sp.Function]:
@@ -99,6 +106,38 @@ def pre_ln(x: Any, sa: Callable, ffn: Callable, ln1: Callable, ln2: Callable) ->
 def deep_norm(x: Any, g: Callable, scale: Any, ln: Callable) -> Any:
     """DeepNorm sub-layer: ``LN(alpha x + G(x))``; ``alpha = 1`` is the Post-LN sub-layer."""
     return ln(scale * x + g(x))
+
+
+def hadamard(weights: Any, values: Any) -> Any:
+    """``weights (.) values``: entrywise for two SymPy matrices, ``*`` otherwise (scalars,
+    tensors)."""
+    if isinstance(weights, sp.MatrixBase) and isinstance(values, sp.MatrixBase):
+        return weights.multiply_elementwise(values)
+    return weights * values
+
+
+def admin(x: Any, f: Callable, omega: Any, ln: Callable) -> Any:
+    """Admin sub-layer (Liu et al. 2020): ``LN(omega (.) x + f(x))``; ``omega = 1`` is Post-LN."""
+    return ln(hadamard(omega, x) + f(x))
+
+
+def rezero(x: Any, f: Callable, scale: Any) -> Any:
+    """ReZero layer (Bachlechner et al. 2021): ``x + alpha F(x)``, ``alpha = 0`` at init."""
+    return x + scale * f(x)
+
+
+def residual_scale(count: Any) -> Any:
+    """GPT-2's factor on each of ``N`` residual branches at initialization: ``1/sqrt(N)``."""
+    return 1 / sp.sqrt(count)
+
+
+def sum_variance(scale: sp.Expr, count: sp.Expr = N) -> sp.Expr:
+    """``Var(sum_{i=1}^N s B_i) = sum_i sum_j s^2 Cov(B_i, B_j)`` with ``Cov(B_i, B_j) = delta_ij``
+    (independent branches of unit variance), the double sum done by SymPy: ``N s^2``."""
+    j = sp.Symbol("j", integer=True, positive=True)
+    covariance = sp.KroneckerDelta(i, j)
+    inner = expand_sums(sp.Sum(scale**2 * covariance, (j, 1, count)))  # over j: s^2
+    return expand_sums(sp.Sum(inner, (i, 1, count)))
 
 
 def article_concat(h: sp.MatrixBase, f: sp.MatrixBase) -> sp.MatrixBase:
