@@ -16,7 +16,7 @@ is measured in a fresh process per implementation and case: the growth of the pe
 (VmHWM, reset through /proc/self/clear_refs) during one call after a warm-up call, with glibc
 told to serve every block over 64 KiB by mmap, so that a freed tensor leaves the resident set at
 once. The share of the matmul throughput divides the layer's matmul FLOP rate (3x the forward
-FLOPs for a training step) by the GFLOP/s of a 2048^3 float32 matmul measured in the same run.
+FLOPs for a training step) by the best GFLOP/s of a 2048^3 float32 matmul timed in the same rounds.
 Run: ``make bench`` or ``python benchmarks/bench_encoder_layer.py [--rounds N] [--threads T]``.
 """
 
@@ -49,12 +49,10 @@ def layer_flops(batch: int, seq: int, d_model: int, d_ff: int) -> int:
     return projections + feed_forward + attention
 
 
-def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
-    """GFLOP/s of a ``size``-cubed float32 matmul on this machine (best of ``repeats``)."""
+def make_matmul(size: int = 2048) -> Callable[[], object]:
+    """A ``size``-cubed float32 matmul: the reference for this machine's matmul throughput."""
     a, b = torch.randn(size, size), torch.randn(size, size)
-    a @ b
-    best = min(_timed(lambda: a @ b)[0] for _ in range(repeats))
-    return 2 * size**3 / best / 1e9
+    return lambda: a @ b
 
 
 def _timed(call: Callable[[], object]) -> tuple[float, float]:
@@ -148,7 +146,7 @@ def check_equal_outputs(dropout: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=20, help="timed rounds per case")
+    parser.add_argument("--rounds", type=int, default=40, help="timed rounds per case")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads")
     parser.add_argument("--dropout", type=float, default=0.1, help="dropout of both layers")
     parser.add_argument("--memory", nargs=2, metavar=("IMPL", "CASE"), help=argparse.SUPPRESS)
@@ -159,8 +157,8 @@ def main() -> None:
         return
 
     check_equal_outputs(args.dropout)
-    gflops_machine = matmul_gflops()
-    steps = {
+    steps: dict[tuple[str, str], Callable[[], object]] = {("matmul", "2048^3"): make_matmul()}
+    steps |= {
         (case, name): make_step(build(name, args.dropout)[0], training, fused)
         for case, training in CASES.items()
         for name, fused in IMPLEMENTATIONS.items()
@@ -174,7 +172,7 @@ def main() -> None:
         shift = round_index % len(keys)
         for key in keys[shift:] + keys[:shift]:
             results[key].append(_timed(steps[key]))
-    gflops_machine = max(gflops_machine, matmul_gflops())
+    gflops_machine = 2 * 2048**3 / min(wall for wall, _ in results[("matmul", "2048^3")]) / 1e9
     peaks = {
         (case, name): measure_memory_in_subprocess(name, case, args)
         for case in CASES
@@ -188,7 +186,7 @@ def main() -> None:
         f"torch.set_num_threads({args.threads}) (os.cpu_count() = {os.cpu_count()}), "
         f"{args.rounds} interleaved rounds, medians"
     )
-    print(f"matmul throughput (2048^3 float32 matmul): {gflops_machine:.1f} GFLOP/s")
+    print(f"matmul throughput (2048^3 float32 matmul, best round): {gflops_machine:.1f} GFLOP/s")
     print(
         f"layer matmul FLOPs: forward {flops / 1e9:.3f} G, "
         f"training step (3x forward) {3 * flops / 1e9:.3f} G"

@@ -11,8 +11,6 @@ from hypothesis import strategies as st
 
 from verified_transformer.nn import MultiheadAttention, fused_kernels
 
-torch.set_num_threads(1)  # tiny tensors: extra threads only add wake-up latency on a busy machine
-
 TOLERANCE = {
     torch.float64: {"atol": 1e-12, "rtol": 1e-12},
     torch.float32: {"atol": 1e-5, "rtol": 1e-5},

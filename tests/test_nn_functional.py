@@ -18,8 +18,6 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from verified_transformer.nn import functional as F
 from verified_transformer.nn import fused_kernels
 
-torch.set_num_threads(1)  # tiny tensors: extra threads only add wake-up latency on a busy machine
-
 TOLERANCE = {
     torch.float64: {"atol": 1e-12, "rtol": 1e-12},
     torch.float32: {"atol": 1e-5, "rtol": 1e-5},

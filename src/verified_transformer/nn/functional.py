@@ -38,7 +38,8 @@ def softmax(input: Tensor, dim: int, dtype: torch.dtype | None = None) -> Tensor
     :math:`m = \max_j x_j` changes nothing mathematically (softmax is invariant to adding a
     constant to every entry) but keeps ``exp`` from overflowing. ``dtype``, if given, is the
     dtype the input is cast to first. A slice whose entries are all :math:`-\infty` gives NaN,
-    as in torch. Shape: output has the shape of ``input``.
+    as in torch. Shape: output has the shape of ``input``. ``dim`` is required: torch's implicit
+    choice of ``dim`` (``dim=None``) is deprecated there and not offered here.
     """
     if dtype is not None:
         input = input.to(dtype)

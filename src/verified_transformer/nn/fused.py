@@ -12,7 +12,8 @@ The default is *fused* because a user who runs a layer for real wants the fastes
 memory-frugal result, and the two paths are tested equal (to rounding) in the test suite:
 the fused attention kernel never stores the :math:`L \\times S` weight matrix for the backward pass,
 and the fused normalization kernels make one pass over the data instead of several.
-The book switches to the explicit path to show and verify the formulas::
+The switch is one process-wide setting (not per thread). The book switches to the explicit path
+to show and verify the formulas::
 
     from verified_transformer.nn import fused_kernels
 

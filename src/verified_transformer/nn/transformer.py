@@ -43,6 +43,8 @@ class TransformerEncoderLayer(nn.Module):
     ``key_padding_mask`` of :class:`MultiheadAttention` (bool ``True`` = may not attend).
     In eval mode without autograd torch swaps this computation for one fused kernel; we compute
     the same formulas in every mode (fused kernels inside: :mod:`verified_transformer.nn.fused`).
+    A query whose keys are all masked gets a zero attention output (see
+    :class:`MultiheadAttention`), as on torch's training path; torch's fused kernel gives NaN.
     """
 
     __constants__ = ["norm_first"]
@@ -64,6 +66,10 @@ class TransformerEncoderLayer(nn.Module):
         super().__init__()
         check_positive_int("d_model", d_model)
         check_positive_int("nhead", nhead)
+        if d_model % nhead != 0:
+            raise ValueError(
+                f"d_model must be divisible by nhead, got d_model={d_model} and nhead={nhead}"
+            )
         check_positive_int("dim_feedforward", dim_feedforward)
         check_probability("dropout", dropout)
         check_eps("layer_norm_eps", layer_norm_eps)
@@ -96,13 +102,14 @@ class TransformerEncoderLayer(nn.Module):
         is_causal: bool = False,
     ) -> Tensor:
         self._check_inputs(src, src_mask, src_key_padding_mask)
+        mask, padding = src_mask, src_key_padding_mask
         x = src
         if self.norm_first:
-            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
-            x = x + self._ff_block(self.norm2(x))
+            x = _residual(x, self._sa_block(self.norm1(x), mask, padding, is_causal))
+            x = _residual(x, self._ff_block(self.norm2(x)))
         else:
-            x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
-            x = self.norm2(x + self._ff_block(x))
+            x = self.norm1(_residual(x, self._sa_block(x, mask, padding, is_causal)))
+            x = self.norm2(_residual(x, self._ff_block(x)))
         return x
 
     def _sa_block(
@@ -247,6 +254,11 @@ class TransformerEncoder(nn.Module):
         if self.mask_check and not _left_aligned(padded.logical_not()):
             return None
         return padded
+
+
+def _residual(x: Tensor, update: Tensor) -> Tensor:
+    """``x + update``; without autograd, summed in place into the fresh sublayer output."""
+    return x + update if torch.is_grad_enabled() else update.add_(x)
 
 
 def activation_function(activation: str | Activation) -> Activation:
