@@ -52,6 +52,10 @@ REQUIRED = {
     "residual.scaled_init",
     "admin.residual",
     "rezero.identity_at_init",
+    "preln.identity_path",
+    "postln.no_identity_path",
+    "layernorm.scale_with_eps",
+    "layernorm.jacobian_spectrum",
 }
 VARIANTS = [(c.id, name) for c in CLAIMS for name in c.wrong]
 
@@ -196,6 +200,10 @@ NUMERIC_REJECTIONS = [
     ("rezero.identity_at_init", "alpha = 1 (plain residual)"),
     ("postln.definition", "Pre-LN order"),
     ("preln.definition", "Post-LN order"),
+    ("preln.identity_path", "Post-LN form N (I + J)"),
+    ("postln.no_identity_path", "Pre-LN form I + J N"),
+    ("layernorm.scale_with_eps", "eps unchanged (exact invariance)"),
+    ("layernorm.jacobian_spectrum", "eigenvalue 1 along xhat"),
     ("seed.scale_outside_exp", "article, normalized: exp(s)/sqrt(d_k) / sum"),
     ("seed.double_softmax", "article: softmax(exp(s)/sqrt(d_k))"),
 ]

@@ -76,3 +76,20 @@ def test_ratios_equal_proves_and_refutes() -> None:
     delta = ln.DELTA
     assert ln.ratios_equal((delta * x1, delta**2 * (x1**2 + x2**2)), (x1, x1**2 + x2**2))
     assert not ln.ratios_equal((x1 + 1, x1**2 + 1), (x1, x1**2 + 1))
+
+
+def test_scaled_epsilon_and_jacobian_eigenvalues_against_torch() -> None:
+    t = torch.tensor(VALUES, dtype=torch.float64)
+    scale, eps = 0.1, 1e-2
+    moved = float(ln.scaled_epsilon(sp.Float(scale), sp.Float(eps)))
+    torch.testing.assert_close(
+        torch.nn.functional.layer_norm(scale * t, (5,), eps=eps),
+        torch.nn.functional.layer_norm(t, (5,), eps=moved),
+    )
+    var = t.var(unbiased=False)
+    scaled = (var + eps).sqrt() * jacobian(
+        lambda v: torch.nn.functional.layer_norm(v, (5,), eps=eps), t
+    )
+    zero, on_xhat, one = (float(v) for v in ln.jacobian_eigenvalues(sp.Float(var.item()), eps))
+    expected = torch.tensor([zero, on_xhat, one, one, one], dtype=torch.float64)
+    torch.testing.assert_close(torch.linalg.eigvalsh(scaled), expected)

@@ -3,6 +3,7 @@ ReZero and the variance of scaled branches."""
 
 from __future__ import annotations
 
+import pytest
 import sympy as sp
 import torch
 from torch.autograd.functional import jacobian
@@ -67,3 +68,16 @@ def test_article_concatenation_doubles_the_width() -> None:
     h = sp.MatrixSymbol("H", 3, 4)
     assert rs.article_concat(h, h).shape == (3, 8)
     assert rs.residual_add(h, h).shape == (3, 4)
+
+
+def test_sublayer_jacobians_and_their_product() -> None:
+    j, m = sp.symbols("J N", commutative=False)
+    assert rs.pre_ln_sublayer_jacobian(j, m, 1) == 1 + j * m
+    assert rs.post_ln_sublayer_jacobian(j, m, 1) == m * (1 + j)
+    js, ns = rs.noncommutative_jacobians(2), rs.noncommutative_norm_jacobians(2)
+    pre = sp.expand(rs.stack_jacobian(rs.pre_ln_sublayer_jacobian, js, ns, sp.Integer(1)))
+    post = sp.expand(rs.stack_jacobian(rs.post_ln_sublayer_jacobian, js, ns, sp.Integer(1)))
+    assert sp.Integer(1) in sp.Add.make_args(pre)
+    assert sp.Integer(1) not in sp.Add.make_args(post)
+    with pytest.raises(ValueError, match="norms"):
+        rs.stack_jacobian(rs.pre_ln_sublayer_jacobian, js, ns[:1], sp.Integer(1))

@@ -18,7 +18,7 @@ from verified_transformer.claims.numeric import (
     randn,
 )
 from verified_transformer.derive import layernorm as ln
-from verified_transformer.derive.exact import equal, is_zero
+from verified_transformer.derive.exact import equal, expand_sums, is_zero
 
 BA = "ba2016layer"
 ZHANG = "zhang2019root"
@@ -178,6 +178,37 @@ def _invariance_numeric(
     return numeric
 
 
+# --- scaling with epsilon ---------------------------------------------------------------------
+
+EffectiveEps = Callable[[sp.Expr, sp.Expr], sp.Expr]  # (a, eps) -> eps'
+
+
+def _scale_with_eps_holds(effective: EffectiveEps) -> bool:
+    """``xhat_i(a x)`` at eps equals ``xhat_i(x)`` at ``effective(a, eps)`` (symbolic n, a > 0)."""
+    moved = ln.substitute_inputs(ln.normalized(i, eps), lambda xk: a * xk)
+    return equal(moved, ln.normalized(i, effective(a, eps)), _scale_free, sums=True)
+
+
+def _scale_with_eps_numeric(effective: EffectiveEps) -> bool:
+    """``LN_eps(a x) = LN_eps'(x)`` with F.layer_norm and nn.LayerNorm (gain and bias), ours and
+    torch's, at a = 0.01 and eps = 1e-5 (where eps matters)."""
+    rows, gain, bias = randn(3, WIDTH, seed=57) + 1, randn(WIDTH, seed=58), randn(WIDTH, seed=59)
+    scale, epsilon = 0.01, 1e-5
+    moved_eps = float(effective(sp.Float(scale, 30), sp.Float(epsilon, 30)))
+
+    def holds(F: ModuleType, nn: ModuleType) -> bool:
+        module = nn.LayerNorm(WIDTH, eps=moved_eps, dtype=DTYPE)
+        with torch.no_grad():
+            module.weight.copy_(gain)
+            module.bias.copy_(bias)
+        scaled = F.layer_norm(scale * rows, (WIDTH,), gain, bias, epsilon)
+        return close(scaled, F.layer_norm(rows, (WIDTH,), gain, bias, moved_eps)) and close(
+            scaled, module(rows)
+        )
+
+    return for_each_implementation(holds)
+
+
 # --- Jacobian ----------------------------------------------------------------------------------
 
 JacobianFormula = Callable[[sp.Expr, sp.Expr, sp.Expr, sp.Expr, sp.Expr], sp.Expr]
@@ -268,6 +299,66 @@ def _jacobian_without_mean(
     delta: sp.Expr, xi: sp.Expr, xj: sp.Expr, scale: sp.Expr, size: sp.Expr
 ) -> sp.Expr:
     return (delta - xi * xj / size) / scale
+
+
+# --- spectrum of the Jacobian ------------------------------------------------------------------
+
+Eigenvalues = Callable[[sp.Expr, sp.Expr], tuple[sp.Expr, sp.Expr, sp.Expr]]
+_m = sp.Symbol("m", integer=True, positive=True)
+_v = sp.IndexedBase("v")  # a direction orthogonal to 1 and to xhat
+
+
+def _scaled_jacobian(row: sp.Expr, col: sp.Expr) -> sp.Expr:
+    """``sigma_eps J_row,col`` from the closed form of ``layernorm.jacobian``."""
+    return ln.sigma(eps) * _jacobian_at(ln.jacobian_closed_form, row, col, eps)
+
+
+def _spectrum_holds(eigenvalues: Eigenvalues) -> bool:
+    """Symbolic n: ``sigma_eps J 1 = l_1 1``, ``sigma_eps J xhat = l_2 xhat``, ``sigma_eps J v =
+    l_3 v`` for every v with ``sum v = 0`` and ``sum (x - mu) v = 0``, and the trace is
+    ``l_1 + l_2 + (n - 2) l_3`` (so l_3 has multiplicity n - 2)."""
+    on_ones, on_xhat, elsewhere = eigenvalues(ln.variance(), eps)
+    ones = sp.Sum(_scaled_jacobian(i, _m), (_m, 1, n))
+    along = sp.Sum(_scaled_jacobian(i, _m) * ln.normalized(_m), (_m, 1, n))
+    rest = expand_sums(sp.Sum(_scaled_jacobian(i, _m) * _v[_m], (_m, 1, n))).xreplace(
+        {sp.Sum(_v[k], (k, 1, n)): 0, sp.Sum(x[k] * _v[k], (k, 1, n)): 0}  # v orthogonal
+    )
+    trace = sp.Sum(_scaled_jacobian(_m, _m), (_m, 1, n))
+    return (
+        equal(ones, on_ones, sp.cancel, sums=True)
+        and equal(along, on_xhat * ln.normalized(i), sp.cancel, sums=True)
+        and equal(rest, elsewhere * _v[i], sp.cancel, sums=True)
+        and equal(trace, on_ones + on_xhat + (n - 2) * elsewhere, sp.cancel, sums=True)
+    )
+
+
+def _spectrum_numeric(eigenvalues: Eigenvalues) -> bool:
+    """Eigenvalues of ``sqrt(var + eps)`` times autograd's Jacobian of F.layer_norm and
+    nn.LayerNorm, ours and torch's (n = 6, eps = 0.5 so that eps / (var + eps) is far from 0 and
+    1), and the eigenvectors 1 and xhat."""
+    row, epsilon = randn(WIDTH, seed=55), 0.5
+    variance = row.var(unbiased=False)
+    scale = (variance + epsilon).sqrt()
+    xhat = (row - row.mean()) / scale
+    values = [float(v) for v in eigenvalues(sp.Float(variance.item(), 30), sp.Float(epsilon, 30))]
+    expected = torch.tensor(sorted(values[:2] + [values[2]] * (WIDTH - 2)), dtype=DTYPE)
+    ones = torch.ones(WIDTH, dtype=DTYPE)
+
+    def holds(F: ModuleType, nn: ModuleType) -> bool:
+        module = nn.LayerNorm(WIDTH, eps=epsilon, elementwise_affine=False, dtype=DTYPE)
+        ok = True
+        for f in (lambda v: F.layer_norm(v, (WIDTH,), eps=epsilon), module):
+            scaled = scale * autograd_jacobian(f, row)
+            ok = (
+                ok
+                and close(scaled, scaled.T)
+                and close(torch.linalg.eigvalsh(scaled), expected)
+                and close(scaled @ ones, values[0] * ones)
+                and close(scaled @ xhat, values[1] * xhat)
+            )
+        return ok
+
+    return for_each_implementation(holds)
 
 
 # --- Table 1 -----------------------------------------------------------------------------------
@@ -518,6 +609,22 @@ CLAIMS = (
         note="Exact only at eps = 0; with eps > 0 small inputs are not scale invariant.",
     ),
     Claim(
+        id="layernorm.scale_with_eps",
+        statement=r"\mathrm{LN}_\epsilon(a x) = \mathrm{LN}_{\epsilon/a^2}(x)\quad (a > 0)",
+        source=BA,
+        scope="symbolic n, symbolic a > 0 and eps > 0",
+        formula=ln.scaled_epsilon,
+        symbolic=_scale_with_eps_holds,
+        wrong={
+            "eps / a": lambda scale, epsilon: epsilon / scale,
+            "eps unchanged (exact invariance)": lambda scale, epsilon: epsilon,
+            "eps a^2": lambda scale, epsilon: epsilon * scale**2,
+        },
+        numeric=_scale_with_eps_numeric,
+        note="Scaling the input by a acts like dividing eps by a^2: a tiny input is normalized as "
+        "if eps were large (numerically at a = 0.01, eps = 1e-5, with gain and bias).",
+    ),
+    Claim(
         id="layernorm.jacobian",
         statement=r"\frac{\partial \hat x}{\partial x} = \frac{1}{\sqrt{\sigma^2+\epsilon}}"
         r"\left(I - \frac1n\mathbf{1}\mathbf{1}^\top - \frac1n\hat x\hat x^\top\right)",
@@ -545,6 +652,29 @@ CLAIMS = (
         },
         numeric=_nullspace_numeric,
         note="Shifting x along 1, or scaling it along xhat, does not change LN(x) to first order.",
+    ),
+    Claim(
+        id="layernorm.jacobian_spectrum",
+        statement=r"\sigma_\epsilon J:\ \text{eigenvalue } 0 \text{ on } \mathbf{1},\ "
+        r"\tfrac{\epsilon}{\sigma^2+\epsilon} \text{ on } \hat x,\ 1 \text{ on the } n-2 "
+        r"\text{ directions orthogonal to both}\ (\sigma_\epsilon = \sqrt{\sigma^2+\epsilon},\ "
+        r"\hat x = (x-\mu)/\sigma_\epsilon)",
+        source=BA,
+        scope="symbolic n (from the closed form of layernorm.jacobian); numerically n = 6",
+        formula=ln.jacobian_eigenvalues,
+        symbolic=_spectrum_holds,
+        wrong={
+            "eigenvalue 1 along xhat": lambda var, epsilon: (sp.Integer(0), sp.Integer(1), 1),
+            "eigenvalue 0 along xhat (eps factor missing)": lambda var, epsilon: (0, 0, 1),
+            "eigenvalue sigma^2/(sigma^2+eps) along xhat": lambda var, epsilon: (
+                0,
+                var / (var + epsilon),
+                1,
+            ),
+        },
+        numeric=_spectrum_numeric,
+        note="The derivation is ours (Ba et al. give no Jacobian). J is symmetric; 1 and xhat "
+        "are orthogonal, so the rest is n - 2 dimensional (the trace confirms the count).",
     ),
     Claim(
         id="layernorm.invariance_table",

@@ -21,6 +21,7 @@ from verified_transformer.claims.numeric import (
     randn,
     randomize,
     to_sympy,
+    to_tensor,
     twin,
 )
 from verified_transformer.derive import layernorm as ln
@@ -286,6 +287,136 @@ def _normalized_stream(x: Any, sa: Callable, ffn: Callable, ln1: Callable, ln2: 
     return y + ffn(ln2(y))
 
 
+# --- identity path through Pre-LN, none through Post-LN -----------------------------------------
+
+Sublayer = Callable[[Any, Any, Any], Any]  # (J_F, N_LN, I) -> Jacobian of one sub-layer
+Step = Callable[[sp.Matrix, sp.Matrix, sp.Matrix], sp.Matrix]  # (state, A, B) -> next state
+
+
+def _path_terms(sublayer: Sublayer, depth: int) -> tuple[tuple[sp.Expr, ...], list[sp.Symbol]]:
+    """Terms of the expanded product over ``depth`` sub-layers (non-commuting J_l, N_l)."""
+    js, ns = rs.noncommutative_jacobians(depth), rs.noncommutative_norm_jacobians(depth)
+    product = rs.stack_jacobian(sublayer, js, ns, sp.Integer(1))
+    return sp.Add.make_args(sp.expand(product)), ns
+
+
+def _chain_rule_holds(sublayer: Sublayer, step: Step) -> bool:
+    """Sub-layers with explicit 2x2 linear maps A_l (branch) and B_l (norm), L = 1..3: the
+    Jacobian of the composition (``sympy.Matrix.jacobian``) equals the candidate's product."""
+    h = sp.Matrix(sp.symbols("h1:3"))
+    for depth in range(1, 4):
+        a_maps = [sp.Matrix(2, 2, sp.symbols(f"a{t}_1:5")) for t in range(depth)]
+        b_maps = [sp.Matrix(2, 2, sp.symbols(f"b{t}_1:5")) for t in range(depth)]
+        state = h
+        for a_map, b_map in zip(a_maps, b_maps, strict=True):
+            state = step(state, a_map, b_map)
+        product = rs.stack_jacobian(sublayer, a_maps, b_maps, sp.eye(2))
+        if not matrices_equal(state.jacobian(h), product, sp.expand):
+            return False
+    return True
+
+
+def _identity_path_holds(sublayer: Sublayer) -> bool:
+    """L = 1..4: the product expands into the 2^L path terms of ``residual.jacobian_paths`` with
+    J_l N_l for J_l, exactly one of them 1 (= I); chain rule of ``x + A(Bx)``."""
+    for depth in range(1, 5):
+        terms, ns = _path_terms(sublayer, depth)
+        js = rs.noncommutative_jacobians(depth)
+        paths = rs.path_products([j * m for j, m in zip(js, ns, strict=True)])
+        if len(terms) != 2**depth or set(terms) != paths:
+            return False
+    return _chain_rule_holds(sublayer, lambda t, a_map, b_map: t + a_map * (b_map * t))
+
+
+def _no_identity_path_holds(sublayer: Sublayer) -> bool:
+    """L = 1..4: 2^L terms, none is 1 and every one contains every N_l; chain rule of
+    ``B(x + Ax)``."""
+    for depth in range(1, 5):
+        terms, ns = _path_terms(sublayer, depth)
+        if len(terms) != 2**depth or any(t == 1 or not all(t.has(m) for m in ns) for t in terms):
+            return False
+    return _chain_rule_holds(sublayer, lambda t, a_map, b_map: b_map * (t + a_map * t))
+
+
+def _stack_numeric(norm_first: bool) -> Callable[[Sublayer], bool]:
+    """Two encoder layers (d_model = 4, 2 tokens), ours and torch's: the candidate's product of
+    the four sub-layers' Jacobians (J_F, N_LN from autograd) is autograd's Jacobian of the stack,
+    with seeded weights and with every branch output zeroed (out_proj, linear2). Zeroed, the
+    Pre-LN stack's Jacobian is exactly I; the Post-LN one is the product of LayerNorm Jacobians,
+    not I."""
+
+    def numeric(sublayer: Sublayer) -> bool:
+        x = randn(1, 2, D_MODEL, seed=77)
+        eye = torch.eye(x.numel(), dtype=DTYPE)
+
+        def holds(F: ModuleType, nn: ModuleType) -> bool:
+            ok = True
+            for zeroed in (False, True):
+                layers = [encoder_layer(nn, norm_first, seed=s) for s in (78, 79)]
+                if zeroed:
+                    _zero_branches(layers)
+                branches, norms, total = _sublayer_jacobians(layers, norm_first, x)
+                product = rs.stack_jacobian(
+                    sublayer,
+                    [to_sympy(j) for j in branches],
+                    [to_sympy(m) for m in norms],
+                    sp.eye(x.numel()),
+                )
+                ok = ok and close(to_tensor(product), total)
+                if zeroed:
+                    ok = ok and (torch.equal(total, eye) if norm_first else not close(total, eye))
+            return ok
+
+        return for_each_implementation(holds)
+
+    return numeric
+
+
+def _sublayer_jacobians(
+    layers: Sequence[torch.nn.Module], norm_first: bool, x: torch.Tensor
+) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
+    """Autograd Jacobians J_F and N_LN of every sub-layer along the forward pass, and of the
+    whole stack (flattened: ``numel x numel``)."""
+    size = x.numel()
+
+    def jac(f: Callable, at: torch.Tensor) -> torch.Tensor:
+        return autograd_jacobian(f, at).reshape(size, size)
+
+    def stack(t: torch.Tensor) -> torch.Tensor:
+        for layer in layers:
+            t = layer(t)
+        return t
+
+    branches, norms, h = [], [], x
+    for layer in layers:
+        sa, ffn = sublayers(layer)
+        for f, norm in ((sa, layer.norm1), (ffn, layer.norm2)):
+            if norm_first:  # h + F(LN(h))
+                branches.append(jac(f, norm(h)))
+                norms.append(jac(norm, h))
+                h = h + f(norm(h))
+            else:  # LN(h + F(h))
+                branches.append(jac(f, h))
+                norms.append(jac(norm, h + f(h)))
+                h = norm(h + f(h))
+    if not close(h, stack(x)):
+        raise RuntimeError("layers: the sub-layers do not compose to the layers")
+    return branches, norms, jac(stack, x)
+
+
+def _zero_branches(layers: Sequence[torch.nn.Module]) -> None:
+    """Zero out_proj and linear2 (weights and biases): every branch then outputs 0."""
+    with torch.no_grad():
+        for layer in layers:
+            for p in (
+                layer.self_attn.out_proj.weight,
+                layer.self_attn.out_proj.bias,
+                layer.linear2.weight,
+                layer.linear2.bias,
+            ):
+                p.zero_()
+
+
 # --- scaled initialization (GPT-2) --------------------------------------------------------------
 
 Scale = Callable[[Any], Any]  # N -> factor on each branch
@@ -498,6 +629,45 @@ CLAIMS = (
         wrong={"Post-LN order": rs.post_ln, "residual stream normalized too": _normalized_stream},
         numeric=_composition_numeric(norm_first=True),
         note="Executable: compared with TransformerEncoderLayer(norm_first=True).",
+    ),
+    Claim(
+        id="preln.identity_path",
+        statement=r"\frac{\partial}{\partial x}\big(x + F(\mathrm{LN}(x))\big) = "
+        r"I + J_F N_{\mathrm{LN}},\ \prod_{l=L}^{1}(I + J_l N_l) = I + \dots:"
+        r"\ 2^L \text{ paths, exactly one of them } I",
+        source=XIONG,
+        scope="non-commuting J_l, N_l, L = 1..4; 2x2 linear maps, L = 1..3 (chain rule); "
+        "two layers, d_model = 4",
+        formula=rs.pre_ln_sublayer_jacobian,
+        symbolic=_identity_path_holds,
+        wrong={
+            "Post-LN form N (I + J)": rs.post_ln_sublayer_jacobian,
+            "factors swapped I + N J": lambda j, m, e: e + m * j,
+            "no identity J N": lambda j, m, e: j * m,
+        },
+        numeric=_stack_numeric(norm_first=True),
+        note="J_F is taken at LN(x), N_LN at x. Numerically: two Pre-LN layers' Jacobian is the "
+        "product of their four sub-layer Jacobians; with out_proj and linear2 zeroed it is "
+        "exactly I.",
+    ),
+    Claim(
+        id="postln.no_identity_path",
+        statement=r"\frac{\partial}{\partial x}\mathrm{LN}(x + F(x)) = N_{\mathrm{LN}}(I + J_F),"
+        r"\ \prod_{l=L}^{1} N_l(I + J_l):\ 2^L \text{ paths, each through every } N_l,"
+        r"\ \text{none of them } I",
+        source=XIONG,
+        scope="non-commuting J_l, N_l, L = 1..4; 2x2 linear maps, L = 1..3 (chain rule); "
+        "two layers, d_model = 4",
+        formula=rs.post_ln_sublayer_jacobian,
+        symbolic=_no_identity_path_holds,
+        wrong={
+            "Pre-LN form I + J N": rs.pre_ln_sublayer_jacobian,
+            "norm Jacobian on the right (I + J) N": lambda j, m, e: (e + j) * m,
+            "LayerNorm Jacobian left out I + J": lambda j, m, e: e + j,
+        },
+        numeric=_stack_numeric(norm_first=False),
+        note="J_F is taken at x, N_LN at x + F(x). Numerically: two Post-LN layers; with the "
+        "branches zeroed their Jacobian is the product of the LayerNorm Jacobians, not I.",
     ),
     Claim(
         id="residual.scaled_init",

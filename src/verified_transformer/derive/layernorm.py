@@ -9,6 +9,11 @@ r"""LayerNorm and RMSNorm, derived for a symbolic width ``n``; Table 1 of Ba et 
   :math:`g\,x/\lVert x\rVert` is RMSNorm with :math:`\gamma_i = g/\sqrt n`, :math:`\epsilon = 0`.
 * The unbiased standard deviation :math:`s` (divisor :math:`n-1`) gives
   :math:`(x_i-\mu)/s = \sqrt{(n-1)/n}\,(x_i-\mu)/\sigma`.
+* Scaling with :math:`\epsilon > 0`: for :math:`a > 0`,
+  :math:`\mathrm{LN}_\epsilon(a x) = \mathrm{LN}_{\epsilon/a^2}(x)`.
+* With :math:`\sigma_\epsilon = \sqrt{\sigma^2+\epsilon}`, :math:`\sigma_\epsilon J` has
+  eigenvalue 0 on :math:`\mathbf{1}`, :math:`\epsilon/(\sigma^2+\epsilon)` on :math:`\hat x` and 1
+  on the :math:`n-2` directions orthogonal to both.
 """
 
 from __future__ import annotations
@@ -101,6 +106,17 @@ def jacobian_closed_form(
 ) -> sp.Expr:
     """``(delta_ij - 1/n - xhat_i xhat_j / n) / sqrt(sigma^2 + epsilon)``."""
     return (delta - 1 / size - xhat_i * xhat_j / size) / scale
+
+
+def scaled_epsilon(scale: sp.Expr, epsilon: sp.Expr) -> sp.Expr:
+    """The epsilon that makes ``LN_eps(a x) = LN_{eps'}(x)`` for ``a > 0``: ``eps / a^2``."""
+    return epsilon / scale**2
+
+
+def jacobian_eigenvalues(variance: sp.Expr, epsilon: sp.Expr) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
+    """Eigenvalues of ``sqrt(sigma^2 + eps) J`` along ``1``, along ``xhat`` and on the ``n - 2``
+    directions orthogonal to both: ``(0, eps / (sigma^2 + eps), 1)``."""
+    return sp.Integer(0), epsilon / (variance + epsilon), sp.Integer(1)
 
 
 # --- explicit vectors --------------------------------------------------------------------------

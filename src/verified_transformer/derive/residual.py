@@ -6,7 +6,8 @@ r"""Residual connections and the sub-layer orders built on them, derived with Sy
   into :math:`2^{L-l}` products, one per path, among them :math:`I` (Veit et al. 2016).
 * Post-LN: :math:`y = \mathrm{LN}_1(x + \mathrm{SA}(x))`, output
   :math:`\mathrm{LN}_2(y + \mathrm{FFN}(y))`; Pre-LN: :math:`y = x + \mathrm{SA}(\mathrm{LN}_1(x))`,
-  output :math:`y + \mathrm{FFN}(\mathrm{LN}_2(y))` (Xiong et al. 2020).
+  output :math:`y + \mathrm{FFN}(\mathrm{LN}_2(y))` (Xiong et al. 2020). Sub-layer Jacobians:
+  Pre-LN :math:`I + J_F N_{LN}`, Post-LN :math:`N_{LN}(I + J_F)`.
 * DeepNorm: :math:`x_{l+1} = \mathrm{LN}(\alpha x_l + G(x_l))` (Wang et al. 2022).
 * Admin: :math:`x_i = \mathrm{LN}(\omega_i \odot x_{i-1} + f_i(x_{i-1}))` (Liu et al. 2020);
   ReZero: :math:`x_{l+1} = x_l + \alpha_l F_l(x_l)` (Bachlechner et al. 2021).
@@ -86,6 +87,37 @@ def path_products(jacobians: Sequence[sp.Symbol]) -> set[sp.Expr]:
 def noncommutative_jacobians(depth: int) -> list[sp.Symbol]:
     """Non-commuting symbols ``J_0, ..., J_{depth-1}`` standing for the branch Jacobians."""
     return list(sp.symbols(f"J_0:{depth}", commutative=False))
+
+
+def noncommutative_norm_jacobians(depth: int) -> list[sp.Symbol]:
+    """Non-commuting symbols ``N_0, ..., N_{depth-1}`` standing for the LayerNorm Jacobians."""
+    return list(sp.symbols(f"N_0:{depth}", commutative=False))
+
+
+def pre_ln_sublayer_jacobian(branch: Any, norm: Any, identity: Any) -> Any:
+    """Jacobian of ``x + F(LN(x))``: ``I + J_F N_LN`` (``J_F`` at ``LN(x)``, ``N_LN`` at ``x``)."""
+    return identity + branch * norm
+
+
+def post_ln_sublayer_jacobian(branch: Any, norm: Any, identity: Any) -> Any:
+    """Jacobian of ``LN(x + F(x))``: ``N_LN (I + J_F)`` (``J_F`` at ``x``, ``N_LN`` at
+    ``x + F(x)``)."""
+    return norm * (identity + branch)
+
+
+def stack_jacobian(
+    sublayer: Callable[[Any, Any, Any], Any],
+    branches: Sequence[Any],
+    norms: Sequence[Any],
+    identity: Any,
+) -> Any:
+    """Product of ``sublayer(J_i, N_i, I)`` over the sub-layers, the last one leftmost."""
+    if len(branches) != len(norms):
+        raise ValueError(f"norms: expected {len(branches)} Jacobians, got {len(norms)}")
+    product = identity
+    for branch, norm in zip(branches, norms, strict=True):
+        product = sublayer(branch, norm, identity) * product
+    return product
 
 
 # --- sub-layer orders ----------------------------------------------------------------------------
