@@ -8,14 +8,9 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tolerances import PATH, TOLERANCE
 
 from verified_transformer.nn import MultiheadAttention, fused_kernels
-
-TOLERANCE = {
-    torch.float64: {"atol": 1e-12, "rtol": 1e-12},
-    torch.float32: {"atol": 1e-5, "rtol": 1e-5},
-}
-PATH = pytest.mark.parametrize("fused", [True, False], ids=["fused", "explicit"])
 
 
 def twin_modules(dtype=torch.float64, device="cpu", **options):

@@ -13,18 +13,14 @@ import torch
 import torch.nn.functional as TF
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from tolerances import PATH, TOLERANCE
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from verified_transformer.nn import functional as F
 from verified_transformer.nn import fused_kernels
 
-TOLERANCE = {
-    torch.float64: {"atol": 1e-12, "rtol": 1e-12},
-    torch.float32: {"atol": 1e-5, "rtol": 1e-5},
-}
 SETTINGS = settings(max_examples=25, deadline=None, derandomize=True)
 DTYPES = st.sampled_from([torch.float64, torch.float32])
-PATH = pytest.mark.parametrize("fused", [True, False], ids=["fused", "explicit"])
 
 
 def assert_same_values_and_grads(ours, theirs, tensors, dtype, seed=0):

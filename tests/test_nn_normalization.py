@@ -9,15 +9,11 @@ import pytest
 import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from tolerances import PATH, TOLERANCE
 
 from verified_transformer.nn import LayerNorm, RMSNorm, fused_kernels
 
-TOLERANCE = {
-    torch.float64: {"atol": 1e-12, "rtol": 1e-12},
-    torch.float32: {"atol": 1e-5, "rtol": 1e-5},
-}
 SETTINGS = settings(max_examples=15, deadline=None, derandomize=True)
-PATH = pytest.mark.parametrize("fused", [True, False], ids=["fused", "explicit"])
 PAIRS = [(LayerNorm, torch.nn.LayerNorm), (RMSNorm, torch.nn.RMSNorm)]
 
 

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as TF
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tolerances import PATH, TOLERANCE
 
 from verified_transformer.nn import (
     LayerNorm,
@@ -18,11 +19,6 @@ from verified_transformer.nn import (
     fused_kernels,
 )
 
-TOLERANCE = {
-    torch.float64: {"atol": 1e-12, "rtol": 1e-12},
-    torch.float32: {"atol": 1e-5, "rtol": 1e-5},
-}
-PATH = pytest.mark.parametrize("fused", [True, False], ids=["fused", "explicit"])
 ACTIVATIONS = ["relu", "gelu", TF.relu, TF.gelu, torch.tanh, torch.nn.GELU(approximate="tanh")]
 
 
