@@ -5,11 +5,13 @@ from __future__ import annotations
 import inspect
 import math
 
+import nn_helpers
 import pytest
 import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from tolerances import PATH, TOLERANCE
+from nn_helpers import assert_same_outputs_and_grads
+from tolerances import PATH
 
 from verified_transformer.nn import LayerNorm, RMSNorm, fused_kernels
 
@@ -18,25 +20,11 @@ PAIRS = [(LayerNorm, torch.nn.LayerNorm), (RMSNorm, torch.nn.RMSNorm)]
 
 
 def randomize(module: torch.nn.Module) -> None:
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for parameter in module.parameters():
-            parameter.normal_()
+    nn_helpers.randomize(module, std=1.0)
 
 
 def assert_same_forward_and_grads(ours, theirs, x, dtype):
-    mine, reference = x.clone().requires_grad_(), x.clone().requires_grad_()
-    out_mine, out_reference = ours(mine), theirs(reference)
-    torch.testing.assert_close(out_mine, out_reference, **TOLERANCE[dtype])
-    upstream = torch.randn_like(out_reference)
-    out_mine.backward(upstream)
-    out_reference.backward(upstream)
-    torch.testing.assert_close(mine.grad, reference.grad, **TOLERANCE[dtype])
-    reference_parameters = dict(theirs.named_parameters())
-    for name, parameter in ours.named_parameters():
-        torch.testing.assert_close(
-            parameter.grad, reference_parameters[name].grad, **TOLERANCE[dtype]
-        )
+    assert_same_outputs_and_grads(ours, theirs, (x,), dtype)
 
 
 @pytest.mark.parametrize(("ours", "theirs"), PAIRS)

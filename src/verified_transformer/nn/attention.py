@@ -8,7 +8,9 @@ from torch import Tensor, nn
 
 from verified_transformer.nn._checks import (
     additive_mask,
-    check_floating,
+    check_attention_masks,
+    check_causal_hint,
+    check_multihead_inputs,
     check_positive_int,
     check_probability,
 )
@@ -46,7 +48,11 @@ class MultiheadAttention(nn.Module):
     ``key_padding_mask`` is :math:`(N, S)` (``(S,)`` unbatched), ``True`` = padding. Float masks
     are added to the scores; both masks may be given together. ``is_causal=True`` is a hint that
     ``attn_mask`` is the causal mask: as in torch, ``attn_mask`` must then be given, and it is
-    the mask that is applied, so a wrong hint cannot change the result.
+    the mask that is applied, so a wrong hint cannot change the result. (torch may instead apply
+    its own causal mask to all keys, the ``bias_k`` and zero keys included, and then differs.)
+
+    All checks of a call are made once, in :func:`check_multihead_call`; the layers check their
+    arguments under their own names and then call :meth:`_attention`, the formula alone.
 
     **Fully masked query rows** (every key masked) get all-zero weights and a zero attention
     output, so the layer returns ``out_proj.bias`` there and gradients stay finite. This matches
@@ -136,25 +142,42 @@ class MultiheadAttention(nn.Module):
         average_attn_weights: bool = True,
         is_causal: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
-        batched = self._check_inputs(query, key, value)
-        batch_first = self.batch_first or not batched
-        seq = int(batch_first and batched)
-        batch = query.size(1 - seq) if batched else 1
-        target, source = query.size(seq), key.size(seq)
-        check_attention_masks(
-            attn_mask, key_padding_mask, query.dtype, batch, target, source, self.num_heads, batched
+        check_multihead_call(self, query, key, value, attn_mask, key_padding_mask, is_causal)
+        return self._attention(
+            query, key, value, key_padding_mask, need_weights, attn_mask, average_attn_weights
         )
+
+    def _attention_checked(
+        self, query: Tensor, key: Tensor, value: Tensor, padding: Tensor | None, mask: Tensor | None
+    ) -> Tensor:
+        """For a layer that has checked these arguments: the attention output, without weights.
+
+        Through ``__call__`` when hooks are registered, so that they fire as in torch (the
+        arguments are then checked again); else straight to the formula.
+        """
+        if self._forward_hooks or self._forward_pre_hooks or _global_hooks():
+            return self(query, key, value, padding, need_weights=False, attn_mask=mask)[0]
+        return self._attention(query, key, value, padding, False, mask)[0]
+
+    def _attention(
+        self,
+        query: Tensor,
+        key: Tensor,
+        value: Tensor,
+        key_padding_mask: Tensor | None,
+        need_weights: bool,
+        attn_mask: Tensor | None,
+        average_attn_weights: bool = True,
+    ) -> tuple[Tensor, Tensor | None]:
+        """The formula on checked arguments (the layers check theirs under their own names)."""
+        batched = query.dim() == 3
+        batch_first = self.batch_first or not batched
         if not batched:  # add a batch of one, keeping "query is key is value" for self-attention
             unsqueezed = {id(x): x.unsqueeze(0) for x in (query, key, value)}
             query, key, value = (unsqueezed[id(x)] for x in (query, key, value))
             if key_padding_mask is not None:
                 key_padding_mask = key_padding_mask.unsqueeze(0)
-        if is_causal and attn_mask is None:
-            raise ValueError(
-                "is_causal=True is a hint that attn_mask is the causal mask, so attn_mask must "
-                "be given (for example nn.Transformer.generate_square_subsequent_mask(L))"
-            )
-        mask = self._merged_mask(attn_mask, key_padding_mask, query.dtype, batch, target)
+        mask = self._merged_mask(attn_mask, key_padding_mask, query, batch_first)
         q, k, v = self._project_heads(query, key, value, batch_first)
         k, v, mask = self._extend_keys(k, v, mask)
         dropout_p = self.dropout if self.training else 0.0
@@ -168,64 +191,22 @@ class MultiheadAttention(nn.Module):
             weights = weights.mean(dim=1)
         return output, weights if batched else weights.squeeze(0)
 
-    def _check_inputs(self, query: Tensor, key: Tensor, value: Tensor) -> bool:
-        """Check dims, dtypes and feature sizes; return True for batched (3-D) inputs."""
-        for name, tensor in (("query", query), ("key", key), ("value", value)):
-            check_floating(name, tensor)
-        if query.dim() not in (2, 3):
-            raise ValueError(
-                f"query must be 3-D (batched) or 2-D (unbatched), got shape {list(query.shape)}"
-            )
-        if key.dim() != query.dim() or value.dim() != query.dim():
-            raise ValueError(
-                f"key and value must be {query.dim()}-D like query, got key {list(key.shape)} "
-                f"and value {list(value.shape)}"
-            )
-        dtype = self.out_proj.weight.dtype
-        if {query.dtype, key.dtype, value.dtype} != {dtype}:
-            raise TypeError(
-                f"query, key and value must have the parameters' dtype {dtype}, got "
-                f"{query.dtype}, {key.dtype} and {value.dtype}"
-            )
-        for name, tensor, size, size_name in (
-            ("query", query, self.embed_dim, "embed_dim"),
-            ("key", key, self.kdim, "kdim"),
-            ("value", value, self.vdim, "vdim"),
-        ):
-            if tensor.size(-1) != size:
-                raise ValueError(
-                    f"{name} must have last dimension {size_name}={size}, got shape "
-                    f"{list(tensor.shape)}"
-                )
-        if key.shape[:-1] != value.shape[:-1]:
-            raise ValueError(
-                "key and value must have the same sequence length and batch size, got key "
-                f"{list(key.shape)} and value {list(value.shape)}"
-            )
-        batch_dim = 0 if self.batch_first else 1
-        if query.dim() == 3 and query.size(batch_dim) != key.size(batch_dim):
-            raise ValueError(
-                "query and key must have the same batch size (dimension "
-                f"{batch_dim}), got query {list(query.shape)} and key {list(key.shape)}"
-            )
-        return query.dim() == 3
-
     def _merged_mask(
         self,
         attn_mask: Tensor | None,
         key_padding_mask: Tensor | None,
-        dtype: torch.dtype,
-        batch: int,
-        target: int,
+        query: Tensor,
+        batch_first: bool,
     ) -> Tensor | None:
         """Both masks as one additive mask broadcastable to :math:`(N, h, L, S)`, or None."""
-        attn_mask = additive_mask(attn_mask, "attn_mask", dtype)
-        padding = additive_mask(key_padding_mask, "key_padding_mask", dtype)
+        batch, target = (query.size(0), query.size(1)) if batch_first else query.shape[1::-1]
+        attn_mask = additive_mask(attn_mask, query.dtype)
+        padding = additive_mask(key_padding_mask, query.dtype)
         if attn_mask is not None:
             heads = self.num_heads if attn_mask.dim() == 3 else 1
-            attn_mask = attn_mask.view(-1, heads, target, attn_mask.size(-1))
+            attn_mask = attn_mask.reshape(-1, heads, target, attn_mask.size(-1))
         if padding is not None:
-            padding = padding.view(batch, 1, 1, -1)
+            padding = padding.reshape(batch, 1, 1, -1)
             return padding if attn_mask is None else attn_mask + padding
         return attn_mask
 
@@ -281,43 +262,27 @@ class MultiheadAttention(nn.Module):
         return k, v, mask
 
 
-def check_attention_masks(
+def _global_hooks() -> bool:
+    """True when forward hooks are registered for all modules (``register_module_forward_hook``)."""
+    module = torch.nn.modules.module
+    return bool(module._global_forward_hooks or module._global_forward_pre_hooks)
+
+
+def check_multihead_call(
+    module: MultiheadAttention,
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
     attn_mask: Tensor | None,
     key_padding_mask: Tensor | None,
-    dtype: torch.dtype,
-    batch: int,
-    target: int,
-    source: int,
-    num_heads: int,
-    batched: bool,
-    names: tuple[str, str] = ("attn_mask", "key_padding_mask"),
+    is_causal: bool,
 ) -> None:
-    r"""Check ``attn_mask`` :math:`(L, S)` or :math:`(Nh, L, S)` and ``key_padding_mask``.
-
-    Each must be bool or of the input's float ``dtype``; ``names`` are the argument names used in
-    the messages (a Transformer layer calls them ``src_mask`` and ``src_key_padding_mask``).
-    """
-    attn_name, padding_name = names
-    for name, mask in ((attn_name, attn_mask), (padding_name, key_padding_mask)):
-        if mask is None:
-            continue
-        if not isinstance(mask, Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor or None, got {type(mask).__name__}")
-        if mask.dtype not in (torch.bool, dtype):
-            raise TypeError(
-                f"{name} must be bool or have the input's dtype {dtype}, got {mask.dtype}"
-            )
-    if attn_mask is not None and tuple(attn_mask.shape) not in (
-        (target, source),
-        (batch * num_heads, target, source),
-    ):
-        raise ValueError(
-            f"{attn_name} must have shape (L, S) = {[target, source]} or (N*num_heads, L, S) = "
-            f"{[batch * num_heads, target, source]}, got {list(attn_mask.shape)}"
-        )
-    padding_shape = (batch, source) if batched else (source,)
-    if key_padding_mask is not None and tuple(key_padding_mask.shape) != padding_shape:
-        raise ValueError(
-            f"{padding_name} must have shape {'(N, S)' if batched else '(S,)'} = "
-            f"{list(padding_shape)}, got {list(key_padding_mask.shape)}"
-        )
+    """Every check of one :meth:`MultiheadAttention.forward` call (see ``_checks``)."""
+    batched = check_multihead_inputs(module, query, key, value)
+    seq = int(module.batch_first and batched)
+    batch = query.size(1 - seq) if batched else 1
+    target, source = query.size(seq), key.size(seq)
+    check_attention_masks(
+        attn_mask, key_padding_mask, query.dtype, batch, target, source, module.num_heads, batched
+    )
+    check_causal_hint(is_causal, attn_mask, "is_causal", "attn_mask")

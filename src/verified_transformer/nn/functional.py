@@ -23,6 +23,7 @@ from verified_transformer.nn._checks import (
     check_affine,
     check_eps,
     check_floating,
+    check_mask_type,
     check_normalized_input,
     check_probability,
     normalized_shape_tuple,
@@ -173,9 +174,9 @@ def scaled_dot_product_attention(
     if is_causal:
         attn_mask = causal_mask(query.size(-2), key.size(-2), query.dtype, query.device)
     elif attn_mask is not None and attn_mask.dtype == torch.bool:
-        attn_mask = additive_mask(attn_mask.logical_not(), "attn_mask", query.dtype)
+        attn_mask = additive_mask(attn_mask.logical_not(), query.dtype)
     else:
-        attn_mask = additive_mask(attn_mask, "attn_mask", query.dtype)
+        attn_mask = additive_mask(attn_mask, query.dtype)
     return attend(query, key, value, attn_mask, dropout_p, need_weights=False, scale=scale)[0]
 
 
@@ -294,10 +295,7 @@ def _scores_shape(query: Tensor, key: Tensor, value: Tensor, enable_gqa: bool) -
 
 def _check_mask(name: str, mask: Tensor, scores_shape: tuple[int, ...], dtype: torch.dtype) -> None:
     """Check that ``mask`` is bool or ``dtype`` and broadcasts to ``scores_shape`` (not beyond)."""
-    if not isinstance(mask, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor or None, got {type(mask).__name__}")
-    if mask.dtype not in (torch.bool, dtype):
-        raise TypeError(f"{name} must be bool or have the query's dtype {dtype}, got {mask.dtype}")
+    check_mask_type(name, mask, dtype, owner="query")
     try:
         fits = tuple(torch.broadcast_shapes(mask.shape, scores_shape)) == scores_shape
     except RuntimeError:

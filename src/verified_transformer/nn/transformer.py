@@ -11,12 +11,13 @@ import torch.nn.functional as torch_functional
 from torch import Tensor, nn
 
 from verified_transformer.nn._checks import (
+    check_activation,
     check_eps,
-    check_floating,
     check_positive_int,
     check_probability,
+    check_self_attention,
 )
-from verified_transformer.nn.attention import MultiheadAttention, check_attention_masks
+from verified_transformer.nn.attention import MultiheadAttention
 from verified_transformer.nn.normalization import LayerNorm
 
 Activation = Callable[[Tensor], Tensor]
@@ -73,7 +74,7 @@ class TransformerEncoderLayer(nn.Module):
         check_positive_int("dim_feedforward", dim_feedforward)
         check_probability("dropout", dropout)
         check_eps("layer_norm_eps", layer_norm_eps)
-        activation = activation_function(activation)
+        activation = check_activation(activation)
         factory = {"device": device, "dtype": dtype}
         self.self_attn = MultiheadAttention(
             d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, **factory
@@ -101,7 +102,7 @@ class TransformerEncoderLayer(nn.Module):
         src_key_padding_mask: Tensor | None = None,
         is_causal: bool = False,
     ) -> Tensor:
-        self._check_inputs(src, src_mask, src_key_padding_mask)
+        self._check_inputs(src, src_mask, src_key_padding_mask, is_causal)
         mask, padding = src_mask, src_key_padding_mask
         x = src
         if self.norm_first:
@@ -116,16 +117,7 @@ class TransformerEncoderLayer(nn.Module):
         self, x: Tensor, mask: Tensor | None, padding: Tensor | None, is_causal: bool
     ) -> Tensor:
         """``dropout1(self_attn(x, x, x))`` without the weights."""
-        attended = self.self_attn(
-            x,
-            x,
-            x,
-            attn_mask=mask,
-            key_padding_mask=padding,
-            need_weights=False,
-            is_causal=is_causal,
-        )[0]
-        return self.dropout1(attended)
+        return self.dropout1(self.self_attn._attention_checked(x, x, x, padding, mask))
 
     def _ff_block(self, x: Tensor) -> Tensor:
         """``dropout2(linear2(dropout(activation(linear1(x)))))``."""
@@ -136,30 +128,12 @@ class TransformerEncoderLayer(nn.Module):
             hidden = self.activation(hidden)
         return self.dropout2(self.linear2(self.dropout(hidden)))
 
-    def _check_inputs(self, src: Tensor, mask: Tensor | None, padding: Tensor | None) -> None:
-        """Check ``src`` and the masks here, so the messages use this layer's argument names."""
-        check_floating("src", src)
-        d_model = self.self_attn.embed_dim
-        if src.dim() not in (2, 3) or src.size(-1) != d_model:
-            raise ValueError(
-                f"src must have shape (S, N, d_model), (N, S, d_model) or (S, d_model) with "
-                f"d_model={d_model}, got {list(src.shape)}"
-            )
-        batched = src.dim() == 3
-        seq = int(self.self_attn.batch_first and batched)
-        batch = src.size(1 - seq) if batched else 1
-        length = src.size(seq)
-        check_attention_masks(
-            mask,
-            padding,
-            src.dtype,
-            batch,
-            length,
-            length,
-            self.self_attn.num_heads,
-            batched,
-            names=("src_mask", "src_key_padding_mask"),
-        )
+    def _check_inputs(
+        self, src: Tensor, mask: Tensor | None, padding: Tensor | None, is_causal: bool = False
+    ) -> None:
+        """Check ``src`` and the masks once, in this layer's argument names."""
+        names = ("src", "src_mask", "src_key_padding_mask", "is_causal")
+        check_self_attention(self.self_attn, src, mask, padding, is_causal, names)
 
 
 class TransformerEncoder(nn.Module):
@@ -259,20 +233,6 @@ class TransformerEncoder(nn.Module):
 def _residual(x: Tensor, update: Tensor) -> Tensor:
     """``x + update``; without autograd, summed in place into the fresh sublayer output."""
     return x + update if torch.is_grad_enabled() else update.add_(x)
-
-
-def activation_function(activation: str | Activation) -> Activation:
-    """``"relu"`` -> ``F.relu``, ``"gelu"`` -> ``F.gelu``, a callable -> itself."""
-    if isinstance(activation, str):
-        known = {"relu": torch_functional.relu, "gelu": torch_functional.gelu}
-        if activation not in known:
-            raise ValueError(f'activation must be "relu", "gelu" or a callable, got {activation!r}')
-        return known[activation]
-    if not callable(activation):
-        raise TypeError(
-            f'activation must be "relu", "gelu" or a callable, got {type(activation).__name__}'
-        )
-    return activation
 
 
 def _left_aligned(keep: Tensor) -> bool:
