@@ -1,8 +1,10 @@
-"""One call that makes a chapter notebook deterministic.
+"""What every chapter notebook's one set-up cell calls.
 
 Every notebook starts with ``from verified_transformer.notebook import setup; setup()``, so that
 re-executing it top to bottom reproduces its stored outputs byte for byte (seeds, deterministic
-kernels, print options and figure style are fixed here, in one place).
+kernels, print options and figure style are fixed here, in one place). ``setup(explicit=True)``
+also switches this book's modules to their explicit formulas for the whole notebook.
+:func:`verify` runs one claim of the ledger and prints its verdict.
 """
 
 from __future__ import annotations
@@ -11,11 +13,20 @@ import random
 
 import torch
 
+from verified_transformer.nn import set_fused_kernels
+
 FIGSIZE = (6.4, 3.6)
 
 
-def setup(seed: int = 0) -> None:
-    """Seed every RNG, force deterministic kernels, fix print options and the figure style."""
+def setup(seed: int = 0, *, explicit: bool = False) -> None:
+    """Seed every RNG, force deterministic kernels, fix print options and the figure style.
+
+    ``explicit=True`` selects the explicit formulas of :mod:`verified_transformer.nn` instead of
+    torch's fused kernels (:func:`verified_transformer.nn.set_fused_kernels`) until changed.
+    """
+    if not isinstance(explicit, bool):
+        raise TypeError(f"explicit must be a bool, got {type(explicit).__name__}")
+    set_fused_kernels(not explicit)
     random.seed(seed)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
@@ -42,4 +53,26 @@ def setup(seed: int = 0) -> None:
             "axes.spines.top": False,
             "axes.spines.right": False,
         }
+    )
+
+
+def verify(claim_id: str) -> None:
+    """Run one claim's ledger checks (symbolic, wrong variants, numeric) and display the verdict.
+
+    Raises ``AssertionError`` with the check's error when the claim fails, so a notebook that
+    states a wrong formula stops there.
+    """
+    from IPython.display import Markdown, display
+
+    from verified_transformer.claims import check, get
+
+    result = check(get(claim_id))
+    assert result.passed, result.error
+    numeric = {True: "passes", None: "does not apply"}[result.numeric]
+    display(
+        Markdown(
+            f"Ledger check `{claim_id}`: the symbolic check holds, "
+            f"{sum(result.rejected.values())} of {len(result.rejected)} "
+            f"wrong variants are rejected, the numeric check {numeric}."
+        )
     )
