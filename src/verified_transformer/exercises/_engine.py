@@ -1,0 +1,239 @@
+r"""The machinery behind every checker: run a reader's answer, compare, name the mistake.
+
+An implementation exercise is a list of :class:`Case` inputs, a reference (what the answer must
+return, computed by our code and by torch, which are first checked to agree) and a table of
+known mistakes, each a *running* implementation of that mistake. :func:`compare` calls the
+candidate on every case and answers in one or two sentences:
+
+* "Correct: ..." when every output matches the reference within the case's tolerance;
+* the name of the mistake whose implementation returns what the candidate returns on every case;
+* otherwise the first case where it differs, with both outputs, shortened.
+
+A candidate that raises gets its exception in one line (type and message), never a traceback.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class Case:
+    """One input of an implementation exercise: ``candidate(*args, **kwargs)``."""
+
+    label: str  # e.g. "x of shape (2, 8), float64, eps=1e-05"
+    args: tuple[Any, ...]
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    atol: float = 1e-12
+    rtol: float = 1e-10
+
+
+def tolerances(dtype: torch.dtype) -> dict[str, float]:
+    """``atol``/``rtol`` by dtype: near 1e-12 in float64, near 1e-6 in float32 (GUIDE section 3)."""
+    if dtype == torch.float64:
+        return {"atol": 1e-12, "rtol": 1e-10}
+    return {"atol": 1e-5, "rtol": 1e-5}
+
+
+def describe(tensor: Tensor) -> str:
+    """``shape (2, 8), float64``: how a case names one tensor."""
+    return f"shape {tuple(tensor.shape)}, {str(tensor.dtype).removeprefix('torch.')}"
+
+
+def exception_line(exc: BaseException) -> str:
+    """The exception as one line, ``TypeError: message`` (first line, at most 200 characters)."""
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if len(message) > 200:
+        message = message[:197] + "..."
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def short(value: Any, limit: int = 6) -> str:
+    """A value shortened for a verdict: at most ``limit`` entries of a flattened tensor."""
+    if isinstance(value, Tensor):
+        flat = value.detach().reshape(-1)
+        if flat.dtype == torch.bool:
+            items = ["T" if bool(v) else "F" for v in flat[:limit]]
+        elif flat.is_floating_point():
+            items = [_number(float(v)) for v in flat[:limit]]
+        else:
+            items = [str(int(v)) for v in flat[:limit]]
+        more = ", ..." if flat.numel() > limit else ""
+        return f"[{', '.join(items)}{more}] ({describe(value)})"
+    if isinstance(value, float):
+        return _number(value)
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _number(x: float) -> str:
+    if math.isnan(x) or math.isinf(x):
+        return str(x)
+    return f"{x:.4g}"
+
+
+def clone(value: Any) -> Any:
+    """A fresh copy of a case argument, so that a candidate which writes in place harms nothing."""
+    if isinstance(value, Tensor):
+        return value.detach().clone()
+    return value
+
+
+def same(output: Any, expected: Any, atol: float, rtol: float) -> bool:
+    """Equal within tolerance: tensors of the same shape and dtype (NaN equals NaN, and infinities
+    of the same sign equal each other), or numbers, or tuples of those."""
+    if isinstance(expected, Tensor):
+        if not isinstance(output, Tensor) or output.shape != expected.shape:
+            return False
+        if output.dtype != expected.dtype:
+            return False
+        if expected.dtype == torch.bool or not expected.is_floating_point():
+            return bool(torch.equal(output, expected))
+        return bool(torch.allclose(output.detach(), expected, atol=atol, rtol=rtol, equal_nan=True))
+    if isinstance(expected, tuple):
+        return (
+            isinstance(output, tuple)
+            and len(output) == len(expected)
+            and all(same(o, e, atol, rtol) for o, e in zip(output, expected, strict=True))
+        )
+    if isinstance(expected, bool):
+        return isinstance(output, bool) and output == expected
+    if isinstance(expected, (int, float)):
+        if isinstance(output, bool) or not isinstance(output, (int, float)):
+            return False
+        return math.isclose(float(output), float(expected), rel_tol=rtol, abs_tol=atol)
+    return bool(output == expected)
+
+
+def _mismatch(name: str, case: Case, output: Any, expected: Any) -> str:
+    """Why ``output`` is not ``expected`` on ``case``, in one sentence."""
+    where = f"on {case.label}"
+    if isinstance(expected, Tensor):
+        if not isinstance(output, Tensor):
+            return f"{name} returned {_kind(output)} {where}; expected a tensor."
+        if output.shape != expected.shape:
+            return (
+                f"{name} returned shape {tuple(output.shape)} {where}; "
+                f"expected shape {tuple(expected.shape)}."
+            )
+        if output.dtype != expected.dtype:
+            return (
+                f"{name} returned dtype {str(output.dtype).removeprefix('torch.')} {where}; "
+                f"expected {str(expected.dtype).removeprefix('torch.')}."
+            )
+        if expected.is_floating_point():
+            diff = (output.detach() - expected).abs()
+            diff = torch.where(torch.isnan(diff), torch.full_like(diff, math.inf), diff)
+            both_nan = torch.isnan(output) & torch.isnan(expected)
+            same_inf = torch.isinf(expected) & (output == expected)
+            diff = diff.masked_fill(both_nan | same_inf, 0.0)
+            index = int(diff.reshape(-1).argmax())
+            position = tuple(int(i) for i in torch.unravel_index(torch.tensor(index), diff.shape))
+            got = float(output.reshape(-1)[index])
+            want = float(expected.reshape(-1)[index])
+            return (
+                f"{name} differs {where}: it returns {short(output)}, expected {short(expected)} "
+                f"(largest difference at index {position}: {_number(got)} instead of "
+                f"{_number(want)})."
+            )
+        return f"{name} differs {where}: it returns {short(output)}, expected {short(expected)}."
+    if isinstance(expected, tuple) and not isinstance(output, tuple):
+        return f"{name} returned {_kind(output)} {where}; expected a tuple."
+    if isinstance(expected, float) and (
+        isinstance(output, bool) or not isinstance(output, (int, float))
+    ):
+        return f"{name} returned {_kind(output)} {where}; expected a float."
+    return f"{name} differs {where}: it returns {short(output)}, expected {short(expected)}."
+
+
+def _makes(mistake: Callable[..., Any], output: Any, case: Case) -> bool:
+    """Whether ``output`` is what the implementation of ``mistake`` returns on ``case``."""
+    try:
+        made = mistake(*[clone(a) for a in case.args], **case.kwargs)
+    except Exception:  # noqa: BLE001 (a mistake undefined on this input is not this candidate)
+        return False
+    return same(output, made, case.atol, case.rtol)
+
+
+def _kind(value: Any) -> str:
+    return "None" if value is None else f"a {type(value).__name__}"
+
+
+def compare(
+    name: str,
+    candidate: Any,
+    cases: Sequence[Case],
+    reference: Callable[..., Any],
+    mistakes: Mapping[str, Callable[..., Any]],
+    agrees_with: str,
+) -> str:
+    """Run ``candidate`` on every case and say, in one or two sentences, how it did.
+
+    ``reference(*args, **kwargs)`` gives the expected output; ``mistakes`` maps the sentence
+    naming each known mistake to an implementation of it; ``agrees_with`` names what the
+    reference was checked against (for the "Correct" sentence).
+    """
+    if not callable(candidate):
+        return (
+            f"Cannot check: the answer to this exercise is a function {name}(...), "
+            f"got a {type(candidate).__name__}."
+        )
+    outputs, expected = [], []
+    for case in cases:
+        want = reference(*[clone(a) for a in case.args], **case.kwargs)
+        try:
+            got = candidate(*[clone(a) for a in case.args], **case.kwargs)
+        except Exception as exc:  # the reader's code may raise anything: summarize it
+            return f"{name} raised {exception_line(exc)} (on {case.label})."
+        outputs.append(got)
+        expected.append(want)
+    if all(
+        same(o, e, c.atol, c.rtol) for o, e, c in zip(outputs, expected, cases, strict=True)
+    ):
+        return f"Correct: {name} {agrees_with}, on all {len(cases)} inputs."
+    for sentence, mistake in mistakes.items():
+        if all(_makes(mistake, o, c) for o, c in zip(outputs, cases, strict=True)):
+            return f"Not correct: {name} {sentence}."
+    for o, e, c in zip(outputs, expected, cases, strict=True):
+        if not same(o, e, c.atol, c.rtol):
+            return "Not correct: " + _mismatch(name, c, o, e)
+    raise AssertionError("unreachable: some output differs")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One option of a predict-then-run exercise: its letter, its text, and a test that decides,
+    from what the experiment measured, whether the option is what happens."""
+
+    letter: str
+    text: str
+    holds: Callable[[Any], bool]
+
+
+def choose(candidate: Any, choices: Sequence[Choice], measured: Any, explain: str) -> str:
+    """Compare a predicted option letter with what running the experiment shows.
+
+    ``measured`` is what the experiment returned; exactly one option must hold for it (else the
+    experiment itself is ambiguous, a RuntimeError). ``explain`` is a sentence with the numbers.
+    """
+    letters = [c.letter for c in choices]
+    if not isinstance(candidate, str) or candidate.strip().lower() not in letters:
+        return (
+            f"Cannot check: answer with one of the letters {', '.join(repr(x) for x in letters)}, "
+            f"got {short(candidate)}."
+        )
+    holding = [c for c in choices if c.holds(measured)]
+    if len(holding) != 1:
+        raise RuntimeError(
+            f"the experiment is ambiguous: options {[c.letter for c in holding]} all hold"
+        )
+    truth = holding[0]
+    if candidate.strip().lower() == truth.letter:
+        return f"Correct: ({truth.letter}) {truth.text}. {explain}"
+    return f"Not what happens: running it shows ({truth.letter}) {truth.text}. {explain}"

@@ -1,0 +1,288 @@
+r"""Checkers for the normalization exercises: LayerNorm, RMSNorm and the LayerNorm Jacobian.
+
+Each ``check_*`` takes the reader's function and returns the verdict sentence of
+:func:`verified_transformer.exercises._engine.compare`. The references are our
+:mod:`verified_transformer.nn.functional` on its explicit path, checked equal to torch's kernel
+on every case before the candidate is judged; each known mistake is a running implementation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.autograd.functional import jacobian
+
+from verified_transformer.exercises._engine import Case, compare, describe, tolerances
+from verified_transformer.nn import functional as vtf
+from verified_transformer.nn import fused_kernels
+
+
+def _generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _agreed(ours: Tensor, theirs: Tensor, dtype: torch.dtype, what: str) -> Tensor:
+    """``theirs`` after checking that our implementation gives the same (a broken reference would
+    make every verdict wrong, so it stops the checker instead)."""
+    if not torch.allclose(ours, theirs, **tolerances(dtype)):
+        raise RuntimeError(f"reference check failed: our {what} differs from torch's")
+    return theirs
+
+
+# LayerNorm -------------------------------------------------------------------------------------
+
+
+def layer_norm_cases() -> list[Case]:
+    """Inputs for ``layer_norm(x, weight, bias, eps)`` over the last dimension: several shapes,
+    float64 and float32, a large ``eps`` and a nearly constant input (where ``eps`` matters)."""
+    g = _generator(0)
+    cases = []
+    specs = [
+        ((5,), torch.float64, 1e-5, 1.0),
+        ((2, 3, 8), torch.float64, 1e-5, 1.0),
+        ((4, 6), torch.float64, 0.1, 1.0),
+        ((3, 16), torch.float64, 1e-5, 1e-3),  # variance 1e-6: eps is not negligible
+        ((2, 3, 8), torch.float32, 1e-5, 1.0),
+        ((4, 6), torch.float32, 0.1, 1.0),
+    ]
+    for shape, dtype, eps, spread in specs:
+        x = (torch.randn(shape, generator=g, dtype=torch.float64) * spread + 0.5).to(dtype)
+        n = shape[-1]
+        weight = (1.0 + 0.5 * torch.randn(n, generator=g, dtype=torch.float64)).to(dtype)
+        bias = (0.3 * torch.randn(n, generator=g, dtype=torch.float64)).to(dtype)
+        label = f"x of {describe(x)}, eps={eps:g}"
+        cases.append(Case(label, (x, weight, bias, eps), **tolerances(dtype)))
+    return cases
+
+
+def layer_norm_reference(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
+    r""":math:`\gamma \odot (x - \mu)/\sqrt{\sigma^2 + \epsilon} + \beta` over the last dimension
+    (biased variance), from torch's kernel, checked against our explicit path."""
+    theirs = F.layer_norm(x, x.shape[-1:], weight, bias, eps)
+    with fused_kernels(False):
+        ours = vtf.layer_norm(x, x.shape[-1:], weight, bias, eps)
+    return _agreed(ours, theirs, x.dtype, "layer_norm")
+
+
+def _ln_variant(unbiased: bool, eps_outside: bool, center: bool = True) -> Any:
+    def variant(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
+        mu = x.mean(-1, keepdim=True) if center else torch.zeros_like(x[..., :1])
+        var = ((x - mu) ** 2).sum(-1, keepdim=True) / (x.shape[-1] - (1 if unbiased else 0))
+        if eps_outside:
+            xhat = (x - mu) / (var.sqrt() + eps)
+        else:
+            xhat = (x - mu) / (var + eps).sqrt()
+        return weight * xhat + bias
+
+    return variant
+
+
+def _ln_batch_axis(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
+    if x.dim() == 1:  # a single token: dimension 0 is the feature dimension
+        return layer_norm_reference(x, weight, bias, eps)
+    dims = tuple(range(x.dim() - 1))  # every token of the batch, feature by feature
+    mu = x.mean(dims, keepdim=True)
+    var = x.var(dims, unbiased=False, keepdim=True)
+    return weight * (x - mu) / (var + eps).sqrt() + bias
+
+
+def _ln_all_axes(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
+    mu, var = x.mean(), x.var(unbiased=False)
+    return weight * (x - mu) / (var + eps).sqrt() + bias
+
+
+def _ln_plain(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
+    return layer_norm_reference(x, torch.ones_like(weight), torch.zeros_like(bias), eps)
+
+
+def _ln_bias_first(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
+    xhat = layer_norm_reference(x, torch.ones_like(weight), torch.zeros_like(bias), eps)
+    return (xhat + bias) * weight
+
+
+def _ln_swapped(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
+    return layer_norm_reference(x, bias, weight, eps)
+
+
+LAYER_NORM_MISTAKES = {
+    "uses the unbiased variance (divides by n - 1) and adds eps outside the square root, "
+    "as The Annotated Transformer does": _ln_variant(unbiased=True, eps_outside=True),
+    "uses the unbiased variance (divides by n - 1, not n)": _ln_variant(True, False),
+    "adds eps outside the square root (divides by sigma + eps, not sqrt(sigma^2 + eps))":
+        _ln_variant(False, True),
+    "does not subtract the mean (that is RMSNorm with a bias)":
+        _ln_variant(False, False, center=False),
+    "normalizes over the batch axis, each feature over all tokens (as BatchNorm does), not "
+    "each token over its features": _ln_batch_axis,
+    "normalizes over the whole tensor, not over each token's features": _ln_all_axes,
+    "ignores weight and bias": _ln_plain,
+    "adds the bias before multiplying by the weight: (x_hat + beta) * gamma": _ln_bias_first,
+    "swaps weight and bias": _ln_swapped,
+}
+
+
+def check_layer_norm(candidate: Any) -> str:
+    """Verdict on ``layer_norm(x, weight, bias, eps)``, normalizing over the last dimension."""
+    return compare(
+        "layer_norm", candidate, layer_norm_cases(), layer_norm_reference, LAYER_NORM_MISTAKES,
+        "matches torch.nn.functional.layer_norm and ours (float64 to 1e-12, float32 to 1e-5)",
+    )
+
+
+# RMSNorm ---------------------------------------------------------------------------------------
+
+
+def rms_norm_cases() -> list[Case]:
+    """Inputs for ``rms_norm(x, weight, eps)``: shapes, dtypes, a mean far from zero."""
+    g = _generator(1)
+    cases = []
+    for shape, dtype, eps, offset in [
+        ((6,), torch.float64, 1e-6, 0.0),
+        ((2, 3, 8), torch.float64, 1e-6, 1.5),
+        ((4, 5), torch.float64, 0.1, 0.5),
+        ((2, 3, 8), torch.float32, 1e-6, 1.5),
+    ]:
+        x = (torch.randn(shape, generator=g, dtype=torch.float64) + offset).to(dtype)
+        weight = (1.0 + 0.5 * torch.randn(shape[-1], generator=g, dtype=torch.float64)).to(dtype)
+        label = f"x of {describe(x)}, eps={eps:g}"
+        cases.append(Case(label, (x, weight, eps), **tolerances(dtype)))
+    return cases
+
+
+def rms_norm_reference(x: Tensor, weight: Tensor, eps: float) -> Tensor:
+    r""":math:`\gamma \odot x / \sqrt{\frac1n \sum_k x_k^2 + \epsilon}` over the last dimension."""
+    theirs = F.rms_norm(x, x.shape[-1:], weight, eps)
+    with fused_kernels(False):
+        ours = vtf.rms_norm(x, x.shape[-1:], weight, eps)
+    return _agreed(ours, theirs, x.dtype, "rms_norm")
+
+
+RMS_NORM_MISTAKES = {
+    "subtracts the mean first (that is LayerNorm without a bias, not RMSNorm)":
+        lambda x, w, eps: layer_norm_reference(x, w, torch.zeros_like(w), eps),
+    "adds eps outside the square root":
+        lambda x, w, eps: w * x / ((x * x).mean(-1, keepdim=True).sqrt() + eps),
+    "sums the squares instead of averaging them":
+        lambda x, w, eps: w * x / ((x * x).sum(-1, keepdim=True) + eps).sqrt(),
+    "ignores the weight": lambda x, w, eps: rms_norm_reference(x, torch.ones_like(w), eps),
+}
+
+
+def check_rms_norm(candidate: Any) -> str:
+    """Verdict on ``rms_norm(x, weight, eps)``, normalizing over the last dimension."""
+    return compare(
+        "rms_norm", candidate, rms_norm_cases(), rms_norm_reference, RMS_NORM_MISTAKES,
+        "matches torch.nn.functional.rms_norm and ours",
+    )
+
+
+# The LayerNorm Jacobian ------------------------------------------------------------------------
+
+
+def layer_norm_jacobian_cases() -> list[Case]:
+    """Vectors ``x`` of a few sizes and two values of ``eps``, in float64."""
+    g = _generator(2)
+    cases = []
+    for n, eps in [(3, 1e-5), (5, 0.1), (8, 1e-5), (6, 0.5)]:
+        x = torch.randn(n, generator=g, dtype=torch.float64) * 2.0 + 1.0
+        cases.append(Case(f"x of {describe(x)}, eps={eps:g}", (x, eps)))
+    return cases
+
+
+def layer_norm_jacobian_reference(x: Tensor, eps: float) -> Tensor:
+    r""":math:`\partial \hat x / \partial x` by autograd through ``torch.nn.functional.layer_norm``
+    (no gain or bias), checked against the closed form
+    :math:`\frac{1}{\sqrt{\sigma^2+\epsilon}}(I - \frac1n \mathbf 1 \mathbf 1^\top -
+    \frac1n \hat x \hat x^\top)` with :math:`\hat x = (x-\mu)/\sqrt{\sigma^2+\epsilon}`."""
+    n = x.shape[-1]
+    theirs = jacobian(lambda v: F.layer_norm(v, (n,), eps=eps), x)
+    return _agreed(_ln_jacobian_form(x, eps, True, True, True), theirs, x.dtype, "Jacobian")
+
+
+def _ln_jacobian_form(x: Tensor, eps: float, ones: bool, outer: bool, scale: bool) -> Tensor:
+    n = x.shape[-1]
+    var = x.var(unbiased=False)
+    xhat = (x - x.mean()) / (var + eps).sqrt()
+    j = torch.eye(n, dtype=x.dtype)
+    if ones:
+        j = j - torch.ones(n, n, dtype=x.dtype) / n
+    if outer:
+        j = j - torch.outer(xhat, xhat) / n
+    return j / (var + eps).sqrt() if scale else j
+
+
+LAYER_NORM_JACOBIAN_MISTAKES = {
+    "leaves out the term -x_hat x_hat^T / n (it differentiates the mean but not the variance)":
+        lambda x, eps: _ln_jacobian_form(x, eps, True, False, True),
+    "leaves out the term -1 1^T / n (it differentiates the variance but not the mean)":
+        lambda x, eps: _ln_jacobian_form(x, eps, False, True, True),
+    "leaves out the factor 1 / sqrt(sigma^2 + eps)":
+        lambda x, eps: _ln_jacobian_form(x, eps, True, True, False),
+}
+
+
+def check_layer_norm_jacobian(candidate: Any) -> str:
+    """Verdict on ``layer_norm_jacobian(x, eps)``: the :math:`(n, n)` matrix
+    :math:`\\partial \\hat x_i / \\partial x_j` of LayerNorm without gain and bias."""
+    return compare(
+        "layer_norm_jacobian", candidate, layer_norm_jacobian_cases(),
+        layer_norm_jacobian_reference, LAYER_NORM_JACOBIAN_MISTAKES,
+        "matches autograd through torch.nn.functional.layer_norm (to 1e-12)",
+    )
+
+
+# The spectrum of the LayerNorm Jacobian --------------------------------------------------------
+
+
+def spectrum_cases() -> list[Case]:
+    """``(n, var, eps)``: sizes, variances and epsilons where the three eigenvalues differ."""
+    return [Case(f"n={n}, var={var:g}, eps={eps:g}", (n, var, eps))
+            for n, var, eps in [(3, 1.0, 0.5), (4, 2.0, 0.1), (6, 0.25, 0.25), (8, 1.0, 1e-5)]]
+
+
+def spectrum_reference(n: int, var: float, eps: float) -> Tensor:
+    r"""The eigenvalues, ascending, of autograd's Jacobian of ``F.layer_norm`` (no gain or bias) at
+    an ``x`` of ``n`` features whose biased variance is ``var``; checked against the closed form
+    :math:`0` (on :math:`\mathbf 1`), :math:`\epsilon / s^3` (on :math:`\hat x`) and :math:`1/s`
+    (:math:`n - 2` times), :math:`s = \sqrt{\sigma^2 + \epsilon}`."""
+    z = torch.randn(n, generator=_generator(n), dtype=torch.float64)
+    z = (z - z.mean()) / z.var(unbiased=False).sqrt()
+    x = 0.7 + z * var**0.5  # variance exactly var (up to rounding), mean 0.7
+    j = jacobian(lambda v: F.layer_norm(v, (n,), eps=eps), x)
+    theirs = torch.linalg.eigvalsh((j + j.T) / 2)  # J is symmetric
+    closed_form = _spectrum(n, var, eps, "right")
+    _agreed(closed_form, theirs, torch.float64, "Jacobian spectrum")
+    return closed_form  # exact zeros, where autograd's has rounding noise
+
+
+def _spectrum(n: int, var: float, eps: float, along_xhat: str) -> Tensor:
+    s = (var + eps) ** 0.5
+    value = {"right": eps / s**3, "one": 1 / s, "zero": 0.0, "ratio": var / (var + eps) / s,
+             "unscaled": eps / (var + eps)}[along_xhat]
+    rest = 1.0 if along_xhat == "unscaled" else 1 / s
+    return torch.tensor(sorted([0.0, value] + [rest] * (n - 2)), dtype=torch.float64)
+
+
+LAYERNORM_SPECTRUM_MISTAKES = {
+    "gives the eigenvalue 1/sqrt(sigma^2 + eps) along x_hat too: it leaves out the "
+    "-x_hat x_hat^T / n term": lambda n, v, e: _spectrum(n, v, e, "one"),
+    "gives the eigenvalue 0 along x_hat: that holds only for eps = 0":
+        lambda n, v, e: _spectrum(n, v, e, "zero"),
+    "gives sigma^2 / (sigma^2 + eps) / s along x_hat, the part the projection removes, not "
+    "the part that stays": lambda n, v, e: _spectrum(n, v, e, "ratio"),
+    "leaves out the factor 1 / sqrt(sigma^2 + eps) (those are the eigenvalues of s J)":
+        lambda n, v, e: _spectrum(n, v, e, "unscaled"),
+}
+
+
+def check_layernorm_spectrum(candidate: Any) -> str:
+    """Verdict on ``layernorm_spectrum(n, var, eps)``: the ``n`` eigenvalues, ascending, as a
+    float64 tensor."""
+    return compare(
+        "layernorm_spectrum", candidate, spectrum_cases(), spectrum_reference,
+        LAYERNORM_SPECTRUM_MISTAKES,
+        "gives the eigenvalues of autograd's Jacobian of torch.nn.functional.layer_norm",
+    )

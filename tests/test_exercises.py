@@ -1,0 +1,551 @@
+"""The exercise checkers: right answers pass (also when written differently from the solutions),
+named mistakes are named, crashes and wrong shapes get one clear sentence, and the registry, the
+exercise notebooks and the index page agree.
+
+The candidates below are written here, independently of the checkers' own mistake tables.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from verified_transformer import exercises
+from verified_transformer.exercises import (
+    BY_ID,
+    CHAPTERS,
+    EXERCISES,
+    KINDS,
+    attention,
+    check,
+    layers,
+    normalization,
+    predictions,
+    residuals,
+    schedules,
+)
+from verified_transformer.exercises.__main__ import markdown_page
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = ROOT / "book" / "appendix_exercises.md"
+
+
+# Right answers, written differently from the worked solutions ---------------------------------
+
+
+def ln_var(x, weight, bias, eps):
+    return (x - x.mean(-1, keepdim=True)) / torch.sqrt(
+        torch.var(x, -1, unbiased=False, keepdim=True) + eps) * weight + bias
+
+
+def ln_mean_of_squares(x, weight, bias, eps):
+    mean = x.sum(-1, keepdim=True) / x.shape[-1]
+    mean_sq = (x * x).sum(-1, keepdim=True) / x.shape[-1]
+    return torch.addcmul(bias, (x - mean) * torch.rsqrt(mean_sq - mean * mean + eps), weight)
+
+
+def rms_by_norm(x, weight, eps):
+    n = x.shape[-1]
+    return weight * x / torch.sqrt(torch.linalg.vector_norm(x, dim=-1, keepdim=True) ** 2 / n + eps)
+
+
+def softmax_logsumexp(x, dim):
+    return torch.exp(x - torch.logsumexp(x, dim, keepdim=True))
+
+
+def softmax_loop_free_max(x, dim):
+    shifted = x - x.amax(dim, keepdim=True)
+    return shifted.exp() / shifted.exp().sum(dim, keepdim=True)
+
+
+def attention_einsum(q, k, v, mask):
+    scores = torch.einsum("...le,...se->...ls", q, k) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        scores = scores + mask
+    return torch.einsum("...ls,...se->...le", torch.softmax(scores, -1), v)
+
+
+def attention_scale_q_first(q, k, v, mask=None):
+    scores = (q * q.shape[-1] ** -0.5) @ k.mT
+    return F.softmax(scores if mask is None else scores.masked_fill(mask == -math.inf, -math.inf),
+                     dim=-1) @ v
+
+
+def split_heads_unflatten(x, num_heads):
+    return x.unflatten(-1, (num_heads, -1)).permute(0, 2, 1, 3)
+
+
+def causal_mask_where(size, dtype):
+    i = torch.arange(size)
+    return torch.where(i[None, :] > i[:, None], torch.tensor(-math.inf, dtype=dtype),
+                       torch.tensor(0.0, dtype=dtype))
+
+
+def key_padding_compare(lengths, max_len):
+    return torch.stack([torch.arange(max_len) >= n for n in lengths])
+
+
+def post_ln_long_hand(x, layer):
+    a = layer.self_attn(x, x, x)[0]
+    h = layer.norm1(x + a)
+    f = layer.linear2(torch.relu(layer.linear1(h)))
+    return layer.norm2(h + f)
+
+
+def pre_ln_long_hand(x, layer):
+    h = layer.norm1(x)
+    x = x + layer.self_attn(h, h, h, need_weights=False)[0]
+    return x + layer.linear2(F.relu(layer.linear1(layer.norm2(x))))
+
+
+def softmax_jacobian_loops(z):
+    p = torch.softmax(z, -1)
+    n = p.shape[-1]
+    return torch.stack([torch.stack([p[i] * ((1.0 if i == j else 0.0) - p[j]) for j in range(n)])
+                        for i in range(n)])
+
+
+def ln_jacobian_autograd(x, eps):
+    def f(v):
+        return (v - v.mean()) / torch.sqrt(v.var(unbiased=False) + eps)
+
+    return torch.autograd.functional.jacobian(f, x)
+
+
+def noam_branches(step, d_model, warmup_steps):
+    if step < warmup_steps:
+        return step / (math.sqrt(d_model) * warmup_steps**1.5)
+    return 1 / math.sqrt(d_model * step)
+
+
+def score_variance_sum_of_terms(d_k):
+    return sum(1.0 for _ in range(d_k))  # d_k independent terms q_i k_i, each of variance 1
+
+
+def spectrum_numerically(n, var, eps):
+    x = torch.linspace(-1, 1, n, dtype=torch.float64)
+    x = x / x.std(unbiased=False) * math.sqrt(var)
+    return torch.linalg.eigvalsh(ln_jacobian_autograd(x, eps))
+
+
+RIGHT = [
+    ("layer_norm", ln_var), ("layer_norm", ln_mean_of_squares), ("rms_norm", rms_by_norm),
+    ("softmax", softmax_logsumexp), ("softmax", softmax_loop_free_max),
+    ("attention", attention_einsum), ("attention", attention_scale_q_first),
+    ("split_heads", split_heads_unflatten), ("causal_mask", causal_mask_where),
+    ("key_padding_mask", key_padding_compare), ("post_ln_layer", post_ln_long_hand),
+    ("pre_ln_layer", pre_ln_long_hand), ("softmax_jacobian", softmax_jacobian_loops),
+    ("layer_norm_jacobian", ln_jacobian_autograd), ("noam_lr", noam_branches),
+    ("score_variance", score_variance_sum_of_terms), ("layernorm_spectrum", spectrum_numerically),
+    ("branch_scale", lambda n: n**-0.5),
+]
+
+
+@pytest.mark.parametrize(("exercise_id", "candidate"), RIGHT,
+                         ids=[f"{e}-{c.__name__}" for e, c in RIGHT])
+def test_right_answers_written_differently_are_accepted(exercise_id, candidate) -> None:
+    verdict = check(exercise_id, candidate)
+    assert verdict.startswith("Correct:"), verdict
+
+
+# Common mistakes, written here, and the name the checker must give them ------------------------
+
+
+def ln_unbiased(x, weight, bias, eps):
+    centered = x - x.mean(-1, keepdim=True)
+    return centered / torch.sqrt(x.var(-1, keepdim=True) + eps) * weight + bias
+
+
+def ln_eps_outside(x, weight, bias, eps):
+    return (x - x.mean(-1, keepdim=True)) / (x.std(-1, unbiased=False, keepdim=True) + eps) \
+        * weight + bias
+
+
+def ln_annotated(x, weight, bias, eps):  # The Annotated Transformer's LayerNorm
+    mean, std = x.mean(-1, keepdim=True), x.std(-1, keepdim=True)
+    return weight * (x - mean) / (std + eps) + bias
+
+
+def ln_batchnorm(x, weight, bias, eps):
+    return F.batch_norm(x.reshape(-1, x.shape[-1]), None, None, weight, bias, True, 0.0,
+                        eps).reshape(x.shape) if x.dim() > 1 else F.layer_norm(
+        x, x.shape, weight, bias, eps)
+
+
+def ln_no_affine(x, weight, bias, eps):
+    return F.layer_norm(x, x.shape[-1:], eps=eps)
+
+
+def rms_centered(x, weight, eps):
+    return F.layer_norm(x, x.shape[-1:], weight, None, eps)
+
+
+def softmax_naive(x, dim):
+    e = torch.exp(x)
+    return e / torch.sum(e, dim=dim, keepdim=True)
+
+
+def softmax_last_dim(x, dim):
+    return F.softmax(x, dim=-1)
+
+
+def attention_over_queries(q, k, v, mask):
+    s = q @ k.transpose(-1, -2) / math.sqrt(q.size(-1))
+    if mask is not None:
+        s = s + mask
+    return torch.softmax(s, dim=-2) @ v
+
+
+def attention_one_over_dk(q, k, v, mask):
+    s = q @ k.transpose(-1, -2) / q.size(-1)
+    if mask is not None:
+        s = s + mask
+    return s.softmax(-1) @ v
+
+
+def attention_scale_outside_exp(q, k, v, mask):  # the article's exp(q k) / sqrt(d_k), normalized
+    s = q @ k.transpose(-1, -2)
+    if mask is not None:
+        s = s + mask
+    a = torch.exp(s - s.amax(-1, keepdim=True)) / math.sqrt(q.size(-1))
+    return a / a.sum(-1, keepdim=True) @ v
+
+
+def heads_by_reshape(x, num_heads):
+    n, length, e = x.shape
+    return x.reshape(n, num_heads, length, e // num_heads)
+
+
+def mask_nothing(size, dtype):
+    return torch.zeros(size, size, dtype=dtype)
+
+
+def mask_past(size, dtype):
+    return torch.full((size, size), -math.inf, dtype=dtype).tril(-1)
+
+
+def mask_zero_one(size, dtype):
+    return torch.triu(torch.ones(size, size, dtype=dtype), diagonal=1)
+
+
+def padding_inverted(lengths, max_len):
+    return torch.arange(max_len)[None, :] < lengths[:, None]
+
+
+def pre_ln_as_post(x, layer):
+    return post_ln_long_hand(x, layer)
+
+
+def pre_ln_norm_stream(x, layer):
+    x = layer.norm1(x)
+    x = x + layer.self_attn(x, x, x)[0]
+    x = layer.norm2(x)
+    return x + layer.linear2(F.relu(layer.linear1(x)))
+
+
+def post_ln_as_pre(x, layer):
+    return pre_ln_long_hand(x, layer)
+
+
+def jacobian_diag_only(z):
+    return torch.diag(torch.softmax(z, -1))
+
+
+def ln_jacobian_no_outer(x, eps):
+    n = x.numel()
+    return (torch.eye(n, dtype=x.dtype) - 1 / n) / torch.sqrt(x.var(unbiased=False) + eps)
+
+
+def noam_no_warmup(step, d_model, warmup_steps):
+    return 1 / math.sqrt(d_model * step)
+
+
+def score_std(d_k):
+    return d_k**0.5
+
+
+def spectrum_eps_zero(n, var, eps):
+    return torch.tensor([0.0, 0.0] + [(var + eps) ** -0.5] * (n - 2), dtype=torch.float64)
+
+
+MISTAKES = [
+    ("layer_norm", ln_unbiased, "uses the unbiased variance"),
+    ("layer_norm", ln_eps_outside, "adds eps outside the square root"),
+    ("layer_norm", ln_annotated, "The Annotated Transformer"),
+    ("layer_norm", ln_batchnorm, "normalizes over the batch axis"),
+    ("layer_norm", ln_no_affine, "ignores weight and bias"),
+    ("rms_norm", rms_centered, "subtracts the mean"),
+    ("softmax", softmax_naive, "no max-shift: exp overflows for large scores"),
+    ("softmax", softmax_last_dim, "ignores dim"),
+    ("attention", attention_over_queries, "softmax over the query axis"),
+    ("attention", attention_one_over_dk, "scales by 1/d_k instead of 1/sqrt(d_k)"),
+    ("attention", attention_scale_outside_exp, "outside the exponential"),
+    ("split_heads", heads_by_reshape, "without the transpose"),
+    ("causal_mask", mask_nothing, "blocks nothing"),
+    ("causal_mask", mask_past, "blocks the past instead of the future"),
+    ("causal_mask", mask_zero_one, "0/1 float mask"),
+    ("key_padding_mask", padding_inverted, "inverted"),
+    ("pre_ln_layer", pre_ln_as_post, "Post-LN"),
+    ("pre_ln_layer", pre_ln_norm_stream, "normalizes the residual stream too"),
+    ("post_ln_layer", post_ln_as_pre, "Pre-LN"),
+    ("softmax_jacobian", jacobian_diag_only, "diag(p) alone"),
+    ("layer_norm_jacobian", ln_jacobian_no_outer, "-x_hat x_hat^T / n"),
+    ("noam_lr", noam_no_warmup, "has no warm-up"),
+    ("score_variance", score_std, "standard deviation"),
+    ("layernorm_spectrum", spectrum_eps_zero, "eigenvalue 0 along x_hat"),
+    ("branch_scale", lambda n: 1 / n, "scales by 1/N"),
+]
+
+
+@pytest.mark.parametrize(("exercise_id", "candidate", "name"), MISTAKES,
+                         ids=[f"{e}-{c.__name__}" for e, c, _ in MISTAKES])
+def test_common_mistakes_are_named(exercise_id, candidate, name) -> None:
+    verdict = check(exercise_id, candidate)
+    assert verdict.startswith("Not correct:") and name in verdict, verdict
+
+
+TABLES = {
+    "layer_norm": normalization.LAYER_NORM_MISTAKES,
+    "rms_norm": normalization.RMS_NORM_MISTAKES,
+    "layer_norm_jacobian": normalization.LAYER_NORM_JACOBIAN_MISTAKES,
+    "softmax": attention.SOFTMAX_MISTAKES,
+    "softmax_jacobian": attention.SOFTMAX_JACOBIAN_MISTAKES,
+    "split_heads": attention.SPLIT_HEADS_MISTAKES,
+    "attention": attention.ATTENTION_MISTAKES,
+    "causal_mask": attention.CAUSAL_MASK_MISTAKES,
+    "key_padding_mask": attention.KEY_PADDING_MASK_MISTAKES,
+    "post_ln_layer": layers.POST_LN_MISTAKES,
+    "pre_ln_layer": layers.PRE_LN_MISTAKES,
+    "noam_lr": schedules.NOAM_MISTAKES,
+    "score_variance": attention.SCORE_VARIANCE_MISTAKES,
+    "layernorm_spectrum": normalization.LAYERNORM_SPECTRUM_MISTAKES,
+    "branch_scale": residuals.BRANCH_SCALE_MISTAKES,
+}
+TABLE_ROWS = [(e, name, f) for e, table in TABLES.items() for name, f in table.items()]
+
+
+@pytest.mark.parametrize(("exercise_id", "name", "mistake"), TABLE_ROWS,
+                         ids=[f"{e}-{i}" for i, (e, _, _) in enumerate(TABLE_ROWS)])
+def test_every_mistake_in_the_tables_is_recognized_as_itself(exercise_id, name, mistake) -> None:
+    """No mistake is shadowed by another, and none is accepted as correct."""
+    if exercise_id in ("post_ln_layer", "pre_ln_layer"):
+        base = mistake
+
+        def mistake(x, layer):
+            with torch.no_grad():
+                return base(x, layer)
+    assert check(exercise_id, mistake) == f"Not correct: {exercise_id} {name}."
+
+
+def test_every_exercise_checked_by_running_has_a_mistake_table() -> None:
+    implement = {e.id for e in EXERCISES if e.kind == "implement"}
+    assert implement <= set(TABLES)
+    assert set(TABLES) - implement == {"score_variance", "layernorm_spectrum", "branch_scale"}
+
+
+FORMULAS = [
+    ("layernorm_formula", r"y_i = \gamma_i \frac{x_i - \mu}{\sqrt{\sigma^2 + \epsilon}} + \beta_i",
+     r"y_i = \gamma_i \frac{x_i - \mu}{\sigma + \epsilon} + \beta_i", "epsilon outside"),
+    ("softmax_formula", r"\frac{\exp(z_i)}{\sum_{k=1}^{n} \exp(z_k)}",
+     r"\frac{e^{z_i}}{1 + \sum_{k=1}^{n} e^{z_k}}", "extra 1"),
+    ("attention_formula", r"\mathrm{softmax}(Q K^\top / \sqrt{d_k}) V",
+     r"\mathrm{softmax}(Q K^\top) V", "scal"),
+    ("score_variance", r"d_k", r"\sqrt{d_k}", "standard deviation"),
+    ("layernorm_spectrum", r"\frac{\epsilon}{\sigma^2 + \epsilon}", r"0", "epsilon = 0"),
+    ("branch_scale", r"N^{-1/2}", r"\frac{1}{N}", "1/N"),
+    ("preln_formula", r"y = x + \mathrm{SA}(\mathrm{LN}_1(x)), \mathrm{out} = y + "
+     r"\mathrm{FFN}(\mathrm{LN}_2(y))", r"y = \mathrm{LN}_1(x + \mathrm{SA}(x)), \mathrm{out} "
+     r"= \mathrm{LN}_2(y + \mathrm{FFN}(y))", "Post-LN"),
+]
+
+
+@pytest.mark.parametrize(("exercise_id", "right", "wrong", "name"), FORMULAS,
+                         ids=[f[0] for f in FORMULAS])
+def test_formula_answers_go_to_check_formula(exercise_id, right, wrong, name) -> None:
+    """Written another way than the worked solution (mu and sigma, exp, a power), a formula is
+    accepted; a classic wrong one is named; a formula that cannot be read gets one line."""
+    assert BY_ID[exercise_id].claim is not None
+    verdict = check(exercise_id, right)
+    assert verdict.startswith("Correct: equal to"), verdict
+    verdict = check(exercise_id, wrong)
+    assert verdict.startswith("Not correct:") and name in verdict, verdict
+    verdict = check(exercise_id, r"\frac{1}{")
+    assert verdict.startswith("Cannot check") and "\n" not in verdict, verdict
+
+
+def test_every_derive_exercise_names_a_claim_that_takes_a_formula() -> None:
+    from verified_transformer.claims import get
+
+    derive = [e for e in EXERCISES if e.kind == "derive"]
+    assert derive and all(e.claim and get(e.claim).takes for e in derive)
+    assert {e.id for e in derive} == {f[0] for f in FORMULAS} | {"postln_formula"}
+
+
+# Crashes, wrong types and shapes, unknown ids ----------------------------------------------------
+
+
+def test_a_crashing_candidate_gets_one_line() -> None:
+    def crashes(x, weight, bias, eps):
+        return x / 0 + undefined_name  # noqa: F821
+
+    verdict = check("layer_norm", crashes)
+    assert verdict.startswith("layer_norm raised NameError: name 'undefined_name' is not defined")
+    assert "\n" not in verdict and "Traceback" not in verdict
+
+    def long_message(x, dim):
+        raise ValueError("first line\n" + "x" * 1000)
+
+    verdict = check("softmax", long_message)
+    assert "ValueError: first line" in verdict and "\n" not in verdict and len(verdict) < 400
+
+
+def test_wrong_return_type_and_shape_get_a_clear_sentence() -> None:
+    verdict = check("softmax", lambda x, dim: x.tolist())
+    assert "returned a list" in verdict and "expected a tensor" in verdict
+    verdict = check("softmax", lambda x, dim: torch.softmax(x, dim).sum(dim))
+    assert "returned shape" in verdict and "expected shape" in verdict
+    verdict = check("softmax", lambda x, dim: torch.softmax(x.float(), dim))
+    assert "returned dtype float32" in verdict and "expected float64" in verdict
+    verdict = check("noam_lr", lambda step, d, w: torch.tensor(1.0))
+    assert "returned a Tensor" in verdict and "expected a float" in verdict
+    verdict = check("layer_norm", lambda x, weight, bias, eps: None)
+    assert "returned None" in verdict and "expected a tensor" in verdict, verdict
+    verdict = check("attention", 3)
+    assert verdict.startswith("Cannot check: the answer to this exercise is a function")
+
+
+def test_an_unknown_difference_shows_both_outputs() -> None:
+    verdict = check("softmax", lambda x, dim: torch.softmax(x, dim) + 1e-3)
+    assert verdict.startswith("Not correct: softmax differs on x of shape (5,)")
+    assert "expected [" in verdict and "instead of" in verdict
+
+
+def test_unknown_id_lists_the_known_ids() -> None:
+    with pytest.raises(KeyError) as info:
+        check("layernorm", ln_var)
+    message = str(info.value)
+    assert "unknown exercise 'layernorm'" in message
+    assert all(e.id in message for e in EXERCISES)
+
+
+def test_the_candidate_cannot_change_the_inputs_of_later_cases() -> None:
+    def in_place(x, weight, bias, eps):
+        out = F.layer_norm(x, x.shape[-1:], weight, bias, eps)
+        x.zero_()
+        return out
+
+    assert check("layer_norm", in_place).startswith("Correct:")
+
+
+# Predict exercises: exactly one option is what happens ----------------------------------------
+
+PREDICT = [e for e in EXERCISES if e.kind == "predict"]
+LETTERED = [e for e in PREDICT if e.id not in ("mha_parameters", "residual_paths")]
+
+
+@pytest.mark.parametrize("exercise", LETTERED, ids=lambda e: e.id)
+def test_exactly_one_letter_is_correct(exercise) -> None:
+    verdicts = {letter: check(exercise.id, letter) for letter in "abcd"}
+    correct = [letter for letter, v in verdicts.items() if v.startswith("Correct:")]
+    assert len(correct) == 1, verdicts
+    assert all(v.startswith("Not what happens:") for k, v in verdicts.items() if k not in correct)
+    assert check(exercise.id, correct[0].upper()).startswith("Correct:")
+    assert check(exercise.id, "z").startswith("Cannot check: answer with one of the letters")
+    assert check(exercise.id, 1).startswith("Cannot check")
+
+
+def test_numeric_predictions_are_computed() -> None:
+    counts = tuple(sum(p.numel() for p in nn.MultiheadAttention(512, h).parameters())
+                   for h in (8, 16))
+    assert counts == (4 * 512 * 512 + 4 * 512,) * 2
+    assert check("mha_parameters", counts).startswith("Correct.")
+    assert check("mha_parameters", (counts[0], counts[0] // 2)).startswith("Not what happens")
+    assert check("mha_parameters", [1, 2]).startswith("Cannot check")
+    assert check("residual_paths", (2**6, math.comb(6, 2))).startswith("Correct.")
+    assert check("residual_paths", (6, 2)).startswith("Not what happens")
+    assert predictions.residual_path_counts(3) == (8, 3)
+
+
+# The registry, the notebooks and the index page ----------------------------------------------
+
+
+def test_at_least_four_exercises_per_chapter_and_every_kind() -> None:
+    for chapter in CHAPTERS:
+        mine = [e for e in EXERCISES if e.chapter == chapter]
+        assert len(mine) >= 4, chapter
+        assert len({e.kind for e in mine}) >= 2, chapter
+    assert {e.kind for e in EXERCISES} == set(KINDS)
+    assert len(BY_ID) == len(EXERCISES)
+
+
+def _notebook(chapter: int) -> nbformat.NotebookNode:
+    return nbformat.read(ROOT / f"notebooks/{chapter:02d}_exercises.ipynb", as_version=4)
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
+def test_each_worked_solution_passes_its_checker(exercise) -> None:
+    """The notebook states the exercise under its label, shows how to call the checker, and
+    the solution's cell calls it and stores "Correct" (nbval re-runs that cell under make test)."""
+    nb = _notebook(exercise.chapter)
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert re.search(rf":label: {exercise.label}\n", markdown), exercise.label
+    assert f"solution-start}} {exercise.label}\n" in markdown, exercise.label
+    call = f'check("{exercise.id}", '
+    assert call in markdown, f"the exercise does not show how to call {call}"
+    verdicts = [
+        "".join(o.get("text", "") for o in c.outputs)
+        for c in nb.cells if c.cell_type == "code" and call in c.source
+    ]
+    assert verdicts, f"no code cell calls {call}"
+    lines = [line for v in verdicts for line in v.splitlines()]
+    assert any(line.startswith("Correct") for line in lines), verdicts
+
+
+def test_the_index_page_is_current() -> None:
+    """Fails when book/appendix_exercises.md differs from what the registry generates:
+    regenerate with ``python -m verified_transformer.exercises --markdown
+    book/appendix_exercises.md``."""
+    assert PAGE.read_text(encoding="utf-8") == markdown_page(EXERCISES)
+
+
+def test_the_index_page_links_every_exercise() -> None:
+    page = markdown_page(EXERCISES)
+    for e in EXERCISES:
+        assert f"<{e.label}>" in page and f"| {e.kind} |" in page
+    assert exercises.__doc__ and "$$" not in page
+
+
+def test_the_key_padding_reference_is_what_multihead_attention_ignores() -> None:
+    """With the reference mask, each padded sequence's real tokens get the output of the same
+    sequence without its padding: True really is "ignore this key" for nn.MultiheadAttention."""
+    lengths = torch.tensor([3, 1, 4])
+    mask = attention.key_padding_mask_reference(lengths, 4)
+    torch.manual_seed(0)
+    mha = nn.MultiheadAttention(8, 2, batch_first=True, dtype=torch.float64).eval()
+    x = torch.randn(3, 4, 8, dtype=torch.float64)
+    with torch.no_grad():
+        padded = mha(x, x, x, key_padding_mask=mask)[0]
+        for n, length in enumerate(lengths.tolist()):
+            alone = x[n:n + 1, :length]
+            expected = mha(alone, alone, alone)[0][0]
+            assert torch.allclose(padded[n, :length], expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("chapter", sorted(CHAPTERS))
+def test_no_stored_verdict_is_a_failure_to_check(chapter) -> None:
+    """Every candidate a page feeds the checker is readable: a worked solution or a
+    demonstrated mistake, never a "Cannot check" (a typo in a solution's formula) or a crash."""
+    nb = _notebook(chapter)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "check(" in cell.source:
+            text = "".join(o.get("text", "") for o in cell.outputs)
+            assert text.strip(), f"a checker cell stores no verdict: {cell.source[:80]}"
+            for line in text.splitlines():
+                assert not line.startswith("Cannot check") and " raised " not in line, line
