@@ -26,6 +26,7 @@ def prose_words(markdown: str) -> int:
     """Number of words in ``markdown`` outside code fences and ``$$`` display math."""
     words = 0
     fence: str | None = None  # the opening marker of the code fence we are in
+    directives: list[str] = []  # the opening markers of the MyST directives we are in
     in_math = False
     for line in markdown.splitlines():
         match = FENCE.match(line)
@@ -33,8 +34,14 @@ def prose_words(markdown: str) -> int:
             if match and match.group(1).startswith(fence) and not match.group(2).strip():
                 fence = None
             continue
-        if match and not in_math and not match.group(2).strip().startswith("{"):
-            fence = match.group(1)
+        if match and not in_math:
+            marker, info = match.group(1), match.group(2).strip()
+            if info.startswith("{"):  # a directive: its body is prose, its closing fence is not
+                directives.append(marker)
+            elif not info and directives and marker.startswith(directives[-1]):
+                directives.pop()
+            else:
+                fence = marker
             continue
         if in_math:
             if "$$" in line:
