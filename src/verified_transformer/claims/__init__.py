@@ -1,26 +1,69 @@
-"""The claims ledger: every formula the book states, with its source and its checks.
+"""The claims ledger: every result the book states, with its kind, display, source and checks.
 
-``CLAIMS`` lists them in book order; :func:`check` runs one, :func:`check_all` all of them.
+``CLAIMS`` lists them in book order (:data:`~verified_transformer.claims.order.BOOK_ORDER`);
+:func:`check` runs one, :func:`check_all` all of them, :func:`verdict` says in one line what was
+checked, :func:`check_formula` checks a reader's own formula against a claim.
 ``python -m verified_transformer.claims`` prints the ledger (``--json``, ``--markdown PATH``).
+
+Registering claims: a topic module (``claims/<topic>.py``) exports ``CLAIMS``, a tuple of
+:class:`Claim`; list the module in ``MODULES`` below (one line per module) and add each id to
+``BOOK_ORDER`` in ``claims/order.py`` where the book states it. Topic modules do not import each
+other; what several of them need lives in ``claims/fixtures.py`` (numeric helpers in
+``claims/numeric.py``, derivations in ``verified_transformer.derive``).
 """
 
 from __future__ import annotations
 
-from verified_transformer.claims import attention, layernorm, residual, seed, softmax
-from verified_transformer.claims.ledger import Claim, Result, check
+import importlib
 
-CLAIMS: tuple[Claim, ...] = (
-    *attention.CLAIMS[:3],
-    *softmax.CLAIMS,
-    *attention.CLAIMS[3:],
-    *residual.CLAIMS[:3],
-    *layernorm.CLAIMS,
-    *residual.CLAIMS[3:],
-    *seed.CLAIMS,
+from verified_transformer.claims.formula import check_formula
+from verified_transformer.claims.ledger import (
+    KINDS,
+    Claim,
+    Result,
+    check,
+    describe,
+    set_translator,
+    verdict,
+)
+from verified_transformer.claims.order import BOOK_ORDER
+from verified_transformer.claims.report import label
+
+MODULES: tuple[str, ...] = (
+    "verified_transformer.claims.attention",
+    "verified_transformer.claims.softmax",
+    "verified_transformer.claims.residual",
+    "verified_transformer.claims.layernorm",
+    "verified_transformer.claims.seed",
+    "verified_transformer.claims.positions",
+    "verified_transformer.claims.training",
+)
+
+
+def _registered() -> dict[str, Claim]:
+    found: dict[str, Claim] = {}
+    for name in MODULES:
+        for claim in importlib.import_module(name).CLAIMS:
+            if claim.id in found:
+                raise RuntimeError(f"claims: duplicate claim id {claim.id!r} (in {name})")
+            found[claim.id] = claim
+    return found
+
+
+REGISTERED: dict[str, Claim] = _registered()
+# Differences between BOOK_ORDER and the registered claims (tests/test_claims.py requires none;
+# an unordered claim is still listed, after the ordered ones, so nothing goes missing).
+ORDER_PROBLEMS: tuple[str, ...] = tuple(
+    [f"{i!r} is in BOOK_ORDER but no module registers it" for i in BOOK_ORDER
+     if i not in REGISTERED]
+    + [f"{i!r} is registered but not in BOOK_ORDER" for i in REGISTERED if i not in BOOK_ORDER]
+    + [f"{i!r} appears twice in BOOK_ORDER" for i in set(BOOK_ORDER) if BOOK_ORDER.count(i) > 1]
+)
+CLAIMS: tuple[Claim, ...] = tuple(
+    [REGISTERED[i] for i in dict.fromkeys(BOOK_ORDER) if i in REGISTERED]
+    + [c for i, c in REGISTERED.items() if i not in BOOK_ORDER]
 )
 BY_ID: dict[str, Claim] = {c.id: c for c in CLAIMS}
-if len(BY_ID) != len(CLAIMS):
-    raise RuntimeError("claims: duplicate claim ids in the ledger")
 
 
 def get(claim_id: str) -> Claim:
@@ -36,4 +79,21 @@ def check_all() -> list[Result]:
     return [check(c) for c in CLAIMS]
 
 
-__all__ = ["BY_ID", "CLAIMS", "Claim", "Result", "check", "check_all", "get"]
+__all__ = [
+    "BOOK_ORDER",
+    "BY_ID",
+    "CLAIMS",
+    "KINDS",
+    "MODULES",
+    "ORDER_PROBLEMS",
+    "Claim",
+    "Result",
+    "check",
+    "check_all",
+    "check_formula",
+    "describe",
+    "get",
+    "label",
+    "set_translator",
+    "verdict",
+]

@@ -10,36 +10,34 @@ from types import ModuleType
 import sympy as sp
 import torch
 
+from verified_transformer.claims.fixtures import (
+    mha,
+    projections_match_attention,
+    weights,
+)
+from verified_transformer.claims.formula import (
+    CandidateError,
+    Numeric,
+    Reader,
+    Vocabulary,
+    format_number,
+    scalar_reader,
+)
+from verified_transformer.claims.latex import latex
 from verified_transformer.claims.ledger import Claim
+from verified_transformer.claims.notation import read_program
 from verified_transformer.claims.numeric import (
     DTYPE,
     close,
     for_each_implementation,
     randn,
-    randomize,
     to_sympy,
     to_tensor,
-    twin,
 )
 from verified_transformer.derive import attention as at
 from verified_transformer.derive.exact import equal, is_zero, matrices_equal
 
 VASWANI = "vaswani2017attention"
-
-
-def _mha(nn: ModuleType, embed_dim: int, num_heads: int, seed: int = 0) -> torch.nn.Module:
-    """``nn.MultiheadAttention`` (batch_first, no biases) with torch's seeded weights loaded."""
-    reference = randomize(
-        torch.nn.MultiheadAttention(embed_dim, num_heads, bias=False, batch_first=True), seed
-    )
-    module = nn.MultiheadAttention(embed_dim, num_heads, bias=False, batch_first=True)
-    return twin(reference, module)
-
-
-def _weights(mha: torch.nn.Module) -> tuple[torch.Tensor, ...]:
-    """``W^Q, W^K, W^V, W^O`` as right-multiplied matrices (``Q = X W^Q``)."""
-    w_q, w_k, w_v = mha.in_proj_weight.detach().chunk(3)
-    return w_q.T, w_k.T, w_v.T, mha.out_proj.weight.detach().T
 
 
 # --- Q, K, V ---------------------------------------------------------------------------------
@@ -59,39 +57,6 @@ def _projections_hold(definitions: at.Definitions) -> bool:
         and output.shape == (at.n, at.d_v)
         and not at.shape_mismatches(output)
     )
-
-
-def projections_reach_input(definitions: at.Definitions) -> bool:
-    """The definitions resolve (no undefined or circular quantity) to functions of X."""
-    try:
-        resolved = at.resolve(definitions)
-    except ValueError:
-        return False
-    return all(at.X in rhs.atoms(sp.MatrixSymbol) for rhs in resolved.values())
-
-
-def projections_match_attention(definitions: at.Definitions) -> bool:
-    """Q, K, V from the definitions, then softmax(QK^T/sqrt(d_k))V W^O, equal one-head MHA."""
-    x = randn(1, 4, 3, seed=10)
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        mha = _mha(nn, 3, 1, seed=11)
-        w_q, w_k, w_v, w_o = _weights(mha)
-        values = {
-            at.X: to_sympy(x[0]),
-            at.W_Q: to_sympy(w_q),
-            at.W_K: to_sympy(w_k),
-            at.W_V: to_sympy(w_v),
-        }
-        q, k, v = (
-            sp.Matrix(at.resolve(definitions)[name].xreplace(values).doit())
-            for name in ("Q", "K", "V")
-        )
-        expected = to_tensor(at.attention(q, k, v) * to_sympy(w_o))
-        out, _ = mha(x, x, x, need_weights=False)
-        return close(out[0], expected)
-
-    return for_each_implementation(holds)
 
 
 # --- variance of q.k ---------------------------------------------------------------------------
@@ -211,16 +176,16 @@ def _multihead_numeric(combine: Combine) -> bool:
     heads_count, width = 3, 2
 
     def holds(F: ModuleType, nn: ModuleType) -> bool:
-        mha = _mha(nn, 6, heads_count, seed=19)
-        w_q, w_k, w_v, w_o = _weights(mha)
+        module = mha(nn, 6, heads_count, seed=19)
+        w_q, w_k, w_v, w_o = weights(module)
         q, k, v = x[0] @ w_q, x[0] @ w_k, x[0] @ w_v
         heads, blocks = [], []
         for t in range(heads_count):
             part = slice(t * width, (t + 1) * width)
-            weights = torch.softmax(q[:, part] @ k[:, part].T / math.sqrt(width), dim=-1)
-            heads.append(to_sympy(weights @ v[:, part]))
+            probs = torch.softmax(q[:, part] @ k[:, part].T / math.sqrt(width), dim=-1)
+            heads.append(to_sympy(probs @ v[:, part]))
             blocks.append(to_sympy(w_o[part]))
-        out, _ = mha(x, x, x, need_weights=False)
+        out, _ = module(x, x, x, need_weights=False)
         return close(out[0], to_tensor(sp.Matrix(combine(heads, blocks))))
 
     return for_each_implementation(holds)
@@ -266,12 +231,12 @@ def _equivariance_numeric(make: SelfAttention) -> bool:
     perm = torch.tensor([3, 0, 4, 2, 1])
 
     def holds(F: ModuleType, nn: ModuleType) -> bool:
-        one_head = _mha(nn, WIDTH, 1, seed=22)
-        w_q, w_k, w_v, w_o = _weights(one_head)
+        one_head = mha(nn, WIDTH, 1, seed=22)
+        w_q, w_k, w_v, w_o = weights(one_head)
         sa = make((to_sympy(w_q), to_sympy(w_k), to_sympy(w_v)))
         expected = to_tensor(sa(to_sympy(x[0])) * to_sympy(w_o))
         matches = close(one_head(x, x, x, need_weights=False)[0][0], expected)
-        two_heads = _mha(nn, 4, 2, seed=23)
+        two_heads = mha(nn, 4, 2, seed=23)
         out = two_heads(y, y, y, need_weights=False)[0]
         permuted = two_heads(y[:, perm], y[:, perm], y[:, perm], need_weights=False)[0]
         return matches and close(permuted, out[:, perm])
@@ -296,7 +261,8 @@ def _renormalizes(mask: MaskFn) -> bool:
             kept_total = sp.Add(*[sp.exp(v) for v, kept in zip(z, keep, strict=True) if kept])
             for value, v, kept in zip(got, z, keep, strict=True):
                 expected = sp.exp(v) / kept_total if kept else sp.Integer(0)
-                if not equal(value / total, expected, sp.cancel):
+                weight = value / total
+                if weight.has(sp.nan) or not equal(weight, expected, sp.cancel):
                     return False
     return True
 
@@ -330,10 +296,10 @@ def _renormalizes_numeric(mask: MaskFn) -> bool:
     def holds(F: ModuleType, nn: ModuleType) -> bool:
         identity = torch.eye(5, dtype=DTYPE)[None]
         weights = F.scaled_dot_product_attention(q, k, identity, attn_mask=keep)[0]
-        mha = _mha(nn, 4, 1, seed=27)
+        module = mha(nn, 4, 1, seed=27)
         blocked = ~torch.tensor([[True, True, False, True, True]] * 5)
-        _, free = mha(x, x, x)
-        _, masked = mha(x, x, x, attn_mask=blocked)
+        _, free = module(x, x, x)
+        _, masked = module(x, x, x, attn_mask=blocked)
         renormalized = free * ~blocked
         renormalized = renormalized / renormalized.sum(-1, keepdim=True)
         return close(weights, candidate) and close(masked, renormalized)
@@ -371,10 +337,10 @@ def _causal_numeric(keep_for: Callable[[int], list[list[bool]]]) -> bool:
     def holds(F: ModuleType, nn: ModuleType) -> bool:
         causal = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         explicit = F.scaled_dot_product_attention(q, k, v, attn_mask=keep)
-        mha = _mha(nn, 4, 2, seed=32)
-        out = mha(x, x, x, attn_mask=~keep, need_weights=False)[0]
-        reference = mha(x, x, x, attn_mask=float_mask, need_weights=False)[0]
-        later = mha(changed, changed, changed, attn_mask=~keep, need_weights=False)[0]
+        module = mha(nn, 4, 2, seed=32)
+        out = module(x, x, x, attn_mask=~keep, need_weights=False)[0]
+        reference = module(x, x, x, attn_mask=float_mask, need_weights=False)[0]
+        later = module(changed, changed, changed, attn_mask=~keep, need_weights=False)[0]
         return (
             close(causal, explicit) and close(out, reference) and close(later[:, :-1], out[:, :-1])
         )
@@ -382,14 +348,259 @@ def _causal_numeric(keep_for: Callable[[int], list[list[bool]]]) -> bool:
     return for_each_implementation(holds)
 
 
+# --- displays: generated from the formulas the checks consume -------------------------------------
+
+
+def _space(rows: sp.Expr, cols: sp.Expr) -> str:
+    return rf"\mathbb{{R}}^{{{latex(rows)}\times {latex(cols)}}}"
+
+
+def _projections_display(definitions: at.Definitions) -> tuple[str, ...]:
+    shown = [
+        rf"{name} = {latex(rhs)} \in {_space(*rhs.shape)}" for name, rhs in definitions.items()
+    ]
+    q, k, v = (definitions[name] for name in ("Q", "K", "V"))
+    scores, output = q * k.T, at.attention(at.Q, at.K, at.V)
+    shown.append(
+        rf"QK^\top \in {_space(*scores.shape)},\quad {latex(output)} \in "
+        rf"{_space(*(scores * v).shape)}"
+    )
+    return (r",\quad ".join(shown[:3]), shown[3])
+
+
+def _moments_display(moments: Callable[[sp.Expr], tuple[sp.Expr, sp.Expr]]) -> tuple[str, ...]:
+    mean, var = moments(at.d_k)
+    return (
+        rf"E[q\cdot k] = {latex(mean)},\quad \operatorname{{Var}}[q\cdot k] = {latex(var)}"
+        r"\quad (q_i, k_i \text{ independent, mean } 0, \text{ variance } 1)",
+    )
+
+
+def _scaled_variance_display(scale: Callable[[sp.Expr], sp.Expr]) -> tuple[str, ...]:
+    return (rf"\operatorname{{Var}}\left[{latex(scale(at.d_k))}\, q\cdot k\right] = 1",)
+
+
+def _definition_display(attention: AttentionFn) -> tuple[str, ...]:
+    return (
+        rf"\operatorname{{Attention}}(Q, K, V) = {latex(attention(at.Q, at.K, at.V))}",
+        rf"\operatorname{{softmax}}(z)_i = "
+        rf"{latex(sp.exp(_Z[at.i]) / sp.Sum(sp.exp(_Z[_k]), (_k, 1, _m)))}"
+        r"\ \text{over each row}",
+    )
+
+
+_Z, _k, _m = sp.IndexedBase("z"), sp.Symbol("k", integer=True), sp.Symbol("m", integer=True)
+
+
+def _multihead_display(combine: Combine) -> tuple[str, ...]:
+    heads, blocks = at.heads_and_blocks(2)
+    concat = r"\operatorname{Concat}(" + ", ".join(latex(h) for h in heads) + ")W^O"
+    return (f"{concat} = {latex(combine(heads, blocks))}\\quad (h = 2)",)
+
+
+def _equivariance_display(make: SelfAttention) -> tuple[str, ...]:
+    """The definition of SA is shown as Attention(XW^Q, XW^K, XW^V) only if ``make`` computes
+    exactly that (two tokens, symbolic entries); otherwise what ``make`` computes is shown."""
+    defs = at.projections()
+    x, weights = at.symbol_matrix("x", 2, WIDTH), WEIGHT_SYMBOLS
+    got = make(weights)(x)
+    w_q, w_k, w_v = weights
+    expected = at.attention(x * w_q, x * w_k, x * w_v)
+    if matrices_equal(sp.Matrix(got), expected, sp.cancel):
+        args = ", ".join(latex(defs[name]) for name in ("Q", "K", "V"))
+        definition = rf"\mathrm{{SA}}(X) = \operatorname{{Attention}}({args})"
+    else:
+        definition = rf"\mathrm{{SA}}(X)_{{11}} = {latex(sp.Matrix(got)[0, 0])}"
+    return (
+        r"\mathrm{SA}(PX) = P\,\mathrm{SA}(X)\ \text{for every permutation matrix } P",
+        definition,
+    )
+
+
+def _mask_display(mask: MaskFn) -> tuple[str, ...]:
+    """The softmax of the masked logits, computed from ``mask`` for n = 3 with the second key
+    masked, and the mask values themselves."""
+    z = sp.symbols("z_1:4", real=True)
+    logits = mask(list(z), [True, False, True])
+    exps = [sp.exp(v) for v in logits]
+    weights = sp.Matrix([[sp.simplify(e / sp.Add(*exps)) for e in exps]])
+    zk = sp.Symbol("z_k", real=True)
+    kept, masked = (sp.simplify(mask([zk], [flag])[0] - zk) for flag in (True, False))
+    return (
+        rf"\operatorname{{softmax}}(z + m) = {latex(weights)}"
+        r"\quad (n = 3,\ \text{the second key masked})",
+        rf"m_k = {latex(kept)}\ \text{{(kept)}},\quad m_k = {latex(masked)}\ \text{{(masked)}}",
+    )
+
+
+def _causal_display(keep_for: Callable[[int], list[list[bool]]]) -> tuple[str, ...]:
+    """The mask for n = 4, and which outputs depend on which inputs (n = 3, scalar tokens), both
+    computed from ``keep_for``."""
+    size = 4
+    keep = keep_for(size)
+    cells = r" \\ ".join(
+        " & ".join("0" if keep[r][c] else r"-\infty" for c in range(size)) for r in range(size)
+    )
+    w = tuple(sp.Matrix([[sp.Symbol(name, positive=True)]]) for name in ("w_q", "w_k", "w_v"))
+    x = at.symbol_matrix("x", 3, 1)
+    out = at.attention(x * w[0], x * w[1], x * w[2], keep=keep_for(3))
+    depends = sp.Matrix(3, 3, lambda r, c: int(sp.diff(out[r, 0], x[c, 0]) != 0))
+    return (
+        rf"M = \begin{{pmatrix}}{cells}\end{{pmatrix}}\quad (n = 4)",
+        r"\left[\frac{\partial\,\mathrm{out}_r}{\partial x_c} \ne 0\right]_{rc} = "
+        rf"{latex(depends)}\quad (n = 3)",
+    )
+
+
+# --- what check_formula accepts for the attention definition ------------------------------------
+
+
+def _read_attention(candidate: object) -> object:
+    if isinstance(candidate, str):
+        text = candidate
+
+        def attention(q: sp.MatrixBase, k: sp.MatrixBase, v: sp.MatrixBase) -> sp.MatrixBase:
+            env = {
+                "Q": q,
+                "K": k,
+                "V": v,
+                "d_k": sp.Integer(q.cols),
+                "d": sp.Integer(q.cols),
+                "softmax": at.row_softmax,
+            }
+            out = read_program(text, env)
+            if not isinstance(out, sp.MatrixBase) or out.shape != (q.rows, v.cols):
+                shape = getattr(out, "shape", "a scalar")
+                raise CandidateError(
+                    f"the formula gives {shape}, expected an n x d_v matrix "
+                    f"({q.rows} x {v.cols} here)"
+                )
+            return out
+
+        attention(*_symbols(*SIZES[1]))  # read it once now, so errors surface here
+        return attention
+    if callable(candidate):
+        return Numeric(candidate)
+    raise CandidateError(
+        f"expected a LaTeX string or a Python function of (Q, K, V), got {type(candidate).__name__}"
+    )
+
+
+def _symbols(rows: int, keys: int, dk: int, dv: int) -> tuple[sp.Matrix, ...]:
+    return (
+        at.symbol_matrix("q", rows, dk),
+        at.symbol_matrix("k", keys, dk),
+        at.symbol_matrix("v", keys, dv),
+    )
+
+
+def _attention_values(formula: object, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor):
+    if isinstance(formula, Numeric):
+        try:
+            out = torch.as_tensor(formula.function(q, k, v), dtype=DTYPE)
+        except Exception as exc:
+            raise CandidateError(f"the function raised {type(exc).__name__}: {exc}") from None
+        if out.shape != (q.shape[0], v.shape[1]):
+            raise CandidateError(f"the function returned shape {tuple(out.shape)}")
+        return out
+    return to_tensor(formula(to_sympy(q), to_sympy(k), to_sympy(v)))
+
+
+_ATTENTION_POINT = (
+    torch.tensor([[1.0, 0.0], [0.5, -1.0]], dtype=DTYPE),
+    torch.tensor([[1.0, 2.0], [0.0, 1.0], [-1.0, 0.5]], dtype=DTYPE),
+    torch.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, -1.0]], dtype=DTYPE),
+)
+
+
+def _attention_same(a: object, b: object) -> bool | None:
+    if isinstance(a, Numeric) or isinstance(b, Numeric):
+        return _attention_witness(a, b) is None
+    for size in SIZES:
+        q, k, v = _symbols(*size)
+        if not matrices_equal(sp.Matrix(a(q, k, v)), sp.Matrix(b(q, k, v)), _numerator):
+            return False
+    return True
+
+
+def _attention_witness(a: object, b: object) -> str | None:
+    got, want = (_attention_values(f, *_ATTENTION_POINT) for f in (a, b))
+    diff = (got - want).abs()
+    if diff.max() <= 1e-9:
+        return None
+    r, c = divmod(int(diff.argmax()), diff.shape[1])
+    q, k, v = (t.tolist() for t in _ATTENTION_POINT)
+    return (
+        f"at Q = {q}, K = {k}, V = {v} (d_k = 2) the candidate gives output[{r + 1},{c + 1}] = "
+        f"{format_number(got[r, c].item())} but the claim gives {format_number(want[r, c].item())}"
+    )
+
+
+_ATTENTION_READER = Reader(
+    takes="LaTeX in Q, K, V, d_k with softmax (row-wise), transposes K^\\top, \\frac, \\sqrt; or a "
+    "Python function (Q, K, V) -> output of float64 tensors of shapes (n, d_k), (m, d_k), (m, d_v)",
+    convert=_read_attention,
+    same=_attention_same,
+    witness=_attention_witness,
+    names={
+        "1/d_k scaling": "attention scaled by 1/d_k instead of 1/sqrt(d_k)",
+        "no scaling": "unscaled dot-product attention (no 1/sqrt(d_k))",
+        "softmax over queries (columns)": "attention with the softmax over the queries (columns)",
+    },
+)
+
+
+def _blocks_too_much(size: int) -> list[list[bool]]:
+    """Only the diagonal kept: every earlier position is blocked too."""
+    return [[c == r for c in range(size)] for r in range(size)]
+
+
+def _window_of_two(size: int) -> list[list[bool]]:
+    """A sliding window (c = r - 1 or r): blocks positions more than one step back."""
+    return [[r - 1 <= c <= r for c in range(size)] for r in range(size)]
+
+
+_DK_VOCABULARY = Vocabulary(
+    names={"d_k": at.d_k, "d": at.d_k, "e": sp.E},
+    families={},
+    indices={},
+    allowed=frozenset({at.d_k}),
+)
+_DK_POINTS = [(f"d_k = {d}", {at.d_k: d}) for d in (1, 4, 9, 64)]
+_VARIANCE_READER = scalar_reader(
+    takes="Var[q.k] as a SymPy expression or LaTeX in d_k (the mean is taken as 0)",
+    vocabulary=_DK_VOCABULARY,
+    build=lambda expr: (lambda dim: (sp.Integer(0), expr.xreplace({at.d_k: dim}))),
+    expression=lambda moments: moments(at.d_k)[1],
+    points=_DK_POINTS,
+    output="Var[q.k]",
+    names={
+        "Var = sqrt(d_k)": "Var[q.k] = sqrt(d_k), the standard deviation in place of the variance",
+        "Var = 1": "Var[q.k] = 1, the variance of one product q_i k_i",
+        "Var = d_k^2": "Var[q.k] = d_k^2",
+    },
+)
+_SCALE_READER = scalar_reader(
+    takes="the scale s(d_k) with Var[s q.k] = 1, as a SymPy expression or LaTeX in d_k",
+    vocabulary=_DK_VOCABULARY,
+    build=lambda expr: (lambda dim: expr.xreplace({at.d_k: dim})),
+    expression=lambda scale: scale(at.d_k),
+    points=_DK_POINTS,
+    output="s",
+    names={"1/d_k scaling": "the scale 1/d_k (too small)", "no scaling": "no scaling (s = 1)"},
+)
+
+MHA_TORCH = ("torch.nn.MultiheadAttention",)
+SDPA_TORCH = ("torch.nn.functional.scaled_dot_product_attention",)
+
 CLAIMS = (
     Claim(
         id="attention.qkv_projections",
-        statement=r"Q = XW^Q \in \mathbb{R}^{n\times d_k},\ "
-        r"K = XW^K \in \mathbb{R}^{n\times d_k},\ "
-        r"V = XW^V \in \mathbb{R}^{n\times d_v},\ QK^\top \in \mathbb{R}^{n\times n}",
+        kind="definition",
+        render=_projections_display,
         source=VASWANI,
         scope="symbolic n, d_model, d_k, d_v",
+        proof="checked",
         formula=at.projections(),
         symbolic=_projections_hold,
         wrong={
@@ -402,12 +613,13 @@ CLAIMS = (
             "no projection Q = X": {"Q": at.X, "K": at.X * at.W_K, "V": at.X * at.W_V},
         },
         numeric=projections_match_attention,
+        compared=MHA_TORCH,
         note="Matrix symbols of symbolic size: every product must conform for all sizes.",
     ),
     Claim(
         id="attention.dot_product_variance",
-        statement=r"q_i, k_i \text{ independent, mean } 0, \text{ variance } 1:\ "
-        r"E[q\cdot k] = 0,\ \operatorname{Var}[q\cdot k] = d_k",
+        kind="identity",
+        render=_moments_display,
         source=VASWANI,
         scope="symbolic d_k; d_k = 1..8 by monomials",
         formula=lambda dim: (sp.Integer(0), dim),
@@ -415,56 +627,76 @@ CLAIMS = (
         wrong={
             "Var = sqrt(d_k)": lambda dim: (sp.Integer(0), sp.sqrt(dim)),
             "Var = 1": lambda dim: (sp.Integer(0), sp.Integer(1)),
+            "Var = d_k^2": lambda dim: (sp.Integer(0), dim**2),
         },
         numeric=_moments_numeric,
-        note="Needs only the first two moments: the numeric check enumerates +-1 components.",
+        reader=_VARIANCE_READER,
+        note="Vaswani et al. state it in their footnote 4. Needs only the first two moments: the "
+        "numeric check enumerates +-1 components.",
     ),
     Claim(
         id="attention.scaled_variance",
-        statement=r"\operatorname{Var}\!\left[\frac{q\cdot k}{\sqrt{d_k}}\right] = 1",
+        kind="identity",
+        render=_scaled_variance_display,
         source=VASWANI,
         scope="symbolic d_k",
         formula=lambda dim: 1 / sp.sqrt(dim),
         symbolic=_scaled_variance_holds,
         wrong={"1/d_k scaling": lambda dim: 1 / dim, "no scaling": lambda dim: sp.Integer(1)},
         numeric=_scaled_variance_numeric,
-        note="Numerically, the candidate scale is the default scale of our SDPA and torch's.",
+        compared=SDPA_TORCH,
+        reader=_SCALE_READER,
+        note="Numerically, the candidate scale is the default scale of our SDPA and torch's. The "
+        "variants give too small (1/d_k) and too large (1) a variance.",
     ),
     Claim(
         id="attention.scaled_dot_product_definition",
-        statement=r"\operatorname{Attention}(Q,K,V) = "
-        r"\operatorname{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right)V",
+        kind="definition",
+        render=_definition_display,
         source=VASWANI,
         scope="(n, m, d_k, d_v) = (1,1,1,1), (2,3,2,2)",
+        proof="checked",
         formula=at.attention,
         symbolic=_definition_holds,
         wrong={
             "1/d_k scaling": lambda q, k, v: at.row_softmax(q * k.T / q.cols) * v,
+            "no scaling": lambda q, k, v: at.row_softmax(q * k.T) * v,
             "softmax over queries (columns)": _column_softmax,
         },
         numeric=_definition_numeric,
-        note="Matrix form against the entrywise sum; numerically against SDPA at (4, 6, 3, 2).",
+        compared=SDPA_TORCH,
+        reader=_ATTENTION_READER,
+        note="Matrix form against the entrywise sum of equation (1); numerically against SDPA at "
+        "(4, 6, 3, 2). The variants scale too much, too little, or normalize the wrong axis.",
     ),
     Claim(
         id="attention.multihead_concat",
-        statement=r"\operatorname{Concat}(\mathrm{head}_1,\dots,\mathrm{head}_h)W^O = "
-        r"\sum_{i=1}^{h} \mathrm{head}_i W^O_i",
+        kind="identity",
+        render=_multihead_display,
         source=VASWANI,
+        origin="derived",
         scope="h = 1..8; symbolic n, d_v, d_model",
+        proof="checked",
         formula=at.sum_of_heads,
         symbolic=_multihead_holds,
         wrong={
             "mean of heads": lambda heads, blocks: at.sum_of_heads(heads, blocks) / len(heads),
             "blocks paired in reverse": lambda heads, blocks: at.sum_of_heads(heads, blocks[::-1]),
+            "twice the sum": lambda heads, blocks: 2 * at.sum_of_heads(heads, blocks),
         },
         numeric=_multihead_numeric,
-        note="W^O_i is the i-th block of d_v rows of W^O (block matrix product).",
+        compared=MHA_TORCH,
+        note="Derived here from the multi-head definition of Vaswani et al.: W^O_i is the i-th "
+        "block of d_v rows of W^O (block matrix product).",
     ),
     Claim(
         id="attention.permutation_equivariance",
-        statement=r"\mathrm{SA}(PX) = P\,\mathrm{SA}(X) \text{ for every permutation matrix } P",
+        kind="identity",
+        render=_equivariance_display,
         source=VASWANI,
+        origin="derived",
         scope="n = 1..3 tokens, all permutations; symbolic entries",
+        proof="checked",
         formula=at.self_attention,
         symbolic=_equivariant,
         wrong={
@@ -472,14 +704,18 @@ CLAIMS = (
             "positions added to X": _positional_self_attention,
         },
         numeric=_equivariance_numeric,
-        note="Self-attention without positional information cannot see token order.",
+        compared=MHA_TORCH,
+        note="Derived here: self-attention without positional information cannot see token "
+        "order.",
     ),
     Claim(
         id="attention.mask_renormalizes",
-        statement=r"\operatorname{softmax}(z + m)_i = \frac{e^{z_i}}{\sum_{k\ \mathrm{kept}} "
-        r"e^{z_k}} \text{ (kept)},\ 0 \text{ (masked)},\quad m_k \in \{0, -\infty\}",
+        kind="identity",
+        render=_mask_display,
         source=VASWANI,
+        origin="derived",
         scope="n = 1..4, every mask with a kept entry",
+        proof="checked",
         formula=at.masked_logits,
         symbolic=_renormalizes,
         wrong={
@@ -489,16 +725,22 @@ CLAIMS = (
             "logits multiplied by the mask": lambda z, keep: [
                 v * int(kept) for v, kept in zip(z, keep, strict=True)
             ],
+            "mask inverted (-oo on the kept logits)": lambda z, keep: [
+                v + (-sp.oo if kept else 0) for v, kept in zip(z, keep, strict=True)
+            ],
         },
         numeric=_renormalizes_numeric,
-        note="Boolean masks: True = attend in SDPA, True = blocked in MultiheadAttention.",
+        compared=SDPA_TORCH + MHA_TORCH,
+        note="Boolean masks: True = attend in SDPA, True = blocked in MultiheadAttention. The "
+        "variants block nothing (0/1 added), too little (multiplied) and the wrong entries.",
     ),
     Claim(
         id="attention.causal_mask",
-        statement=r"M_{rc} = -\infty \text{ for } c > r:\ "
-        r"\frac{\partial\,\mathrm{out}_r}{\partial x_c} = 0 \iff c > r",
+        kind="identity",
+        render=_causal_display,
         source=VASWANI,
         scope="n = 1..3, scalar tokens",
+        proof="checked",
         formula=at.causal_keep,
         symbolic=_causal_holds,
         wrong={
@@ -509,9 +751,13 @@ CLAIMS = (
                 [c < r for c in range(size)] for r in range(size)
             ],
             "no mask": lambda size: [[True] * size for _ in range(size)],
+            "only the diagonal kept (blocks the past)": _blocks_too_much,
+            "window of two (blocks the distant past)": _window_of_two,
         },
         numeric=_causal_numeric,
-        note="Exact derivatives; numerically is_causal=True, the boolean mask and torch's "
-        "square subsequent mask agree.",
+        compared=SDPA_TORCH + MHA_TORCH,
+        note="Exact derivatives: output r must depend on every c <= r and on no c > r. Variants "
+        "err both ways: reading the future (no mask, upper triangle) and blocking the past "
+        "(diagonal only, a window, the diagonal masked).",
     ),
 )

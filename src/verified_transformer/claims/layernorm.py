@@ -1,4 +1,10 @@
-"""Claims about LayerNorm and RMSNorm, and Table 1 of Ba, Kiros & Hinton (2016)."""
+"""Claims about LayerNorm and RMSNorm, and Table 1 of Ba, Kiros & Hinton (2016).
+
+The two definitions are compared, not proved: numerically with PyTorch's kernels and our code,
+and symbolically by properties derived another way that together determine the formula (the
+moments of the output and its covariance with the input: Cauchy-Schwarz then forces the
+normalized output to be the centered input over ``sqrt(sigma^2 + epsilon)``).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,8 @@ import sympy as sp
 import torch
 from torch.autograd.functional import jacobian as autograd_jacobian
 
+from verified_transformer.claims.formula import Point, Vocabulary, entry_reader, scalar_reader
+from verified_transformer.claims.latex import latex
 from verified_transformer.claims.ledger import Claim
 from verified_transformer.claims.numeric import (
     DTYPE,
@@ -59,27 +67,62 @@ def _transformed(transform: Transform, rows: torch.Tensor, scalars: dict) -> tor
 # --- definition --------------------------------------------------------------------------------
 
 
-def _reference_layer_norm(index: sp.Expr) -> sp.Expr:
-    """Ba et al. (2016), eqs. 3-4, with PyTorch's epsilon added to the biased variance."""
-    mu = sp.Sum(x[k], (k, 1, n)) / n
-    var = sp.Sum((x[k] - mu) ** 2, (k, 1, n)) / n
-    return ln.gamma[index] * (x[index] - mu) / sp.sqrt(var + eps) + ln.beta[index]
-
-
 def _unbiased_layer_norm(index: sp.Expr, epsilon: sp.Expr = eps) -> sp.Expr:
-    var = sp.Sum((x[k] - ln.mean()) ** 2, (k, 1, n)) / (n - 1)
-    return ln.gamma[index] * (x[index] - ln.mean()) / sp.sqrt(var + epsilon) + ln.beta[index]
+    var = sp.Sum((x[k] - ln.mu) ** 2, (k, 1, n)) / (n - 1)
+    return ln.gamma[index] * (x[index] - ln.mu) / sp.sqrt(var + epsilon) + ln.beta[index]
 
 
 def _eps_outside_layer_norm(index: sp.Expr, epsilon: sp.Expr = eps) -> sp.Expr:
-    return (
-        ln.gamma[index] * (x[index] - ln.mean()) / (sp.sqrt(ln.variance()) + epsilon)
-        + (ln.beta[index])
+    return ln.gamma[index] * (x[index] - ln.mu) / (sp.sqrt(ln.sigma2) + epsilon) + ln.beta[index]
+
+
+def _sign_flipped_layer_norm(index: sp.Expr, epsilon: sp.Expr = eps) -> sp.Expr:
+    return ln.gamma[index] * (ln.mu - x[index]) / sp.sqrt(ln.sigma2 + epsilon) + ln.beta[index]
+
+
+def _uncentered_layer_norm(index: sp.Expr, epsilon: sp.Expr = eps) -> sp.Expr:
+    return ln.gamma[index] * x[index] / sp.sqrt(ln.sigma2 + epsilon) + ln.beta[index]
+
+
+def _gain_on_bias_layer_norm(index: sp.Expr, epsilon: sp.Expr = eps) -> sp.Expr:
+    return ln.gamma[index] * ((x[index] - ln.mu) / sp.sqrt(ln.sigma2 + epsilon) + ln.beta[index])
+
+
+# Moments of the data computed another way than the definition under test: the second moment
+# minus the squared mean (not the mean of squared deviations).
+_MEAN = sp.Sum(x[k], (k, 1, n)) / n
+_SECOND = sp.Sum(x[k] ** 2, (k, 1, n)) / n
+_VARIANCE_OTHER_WAY = _SECOND - _MEAN**2
+
+
+def _normalized_properties(z: Callable[[sp.Expr], sp.Expr], center: sp.Expr, var: sp.Expr) -> bool:
+    """``(1/n) sum z_k = 0``-type properties: with ``m = center`` and ``V = var``,
+    mean of z is ``0`` when centered, mean of z^2 is ``V/(V+eps)`` and mean of (x - m) z is
+    ``V/sqrt(V+eps)``. By Cauchy-Schwarz the last two force ``z_k = (x_k - m)/sqrt(V+eps)``."""
+    square = sp.Sum(z(k) ** 2, (k, 1, n)) / n
+    covariance = sp.Sum((x[k] - center) * z(k), (k, 1, n)) / n
+    return equal(square, var / (var + eps), sp.cancel, sums=True) and equal(
+        covariance, var / sp.sqrt(var + eps), sp.cancel, sums=True
     )
 
 
 def _definition_holds(entry: Entry) -> bool:
-    return equal(entry(i, eps), _reference_layer_norm(i), sp.cancel, sums=True)
+    """Affine in gain and bias (``dy_i/dbeta_i = 1``, ``y_i - beta_i`` proportional to
+    ``gamma_i``), and the normalized part has mean 0, mean square ``V/(V+eps)`` and covariance
+    ``V/sqrt(V+eps)`` with x, V = E[x^2] - E[x]^2 (symbolic n)."""
+    y = ln.unabbreviate(entry(i, eps))
+    if not equal(sp.diff(y, ln.beta[i]), sp.Integer(1)):
+        return False
+    unit = y.xreplace({ln.beta[i]: 0})
+    z_i = sp.diff(unit, ln.gamma[i])
+    if not equal(unit, ln.gamma[i] * z_i, sp.cancel, sums=True) or z_i.has(ln.gamma, ln.beta):
+        return False
+
+    def z(t: sp.Expr) -> sp.Expr:
+        return z_i.xreplace({i: t})
+
+    centered = is_zero(sp.Sum(z(k), (k, 1, n)) / n, sp.cancel, sums=True)
+    return centered and _normalized_properties(z, _MEAN, _VARIANCE_OTHER_WAY)
 
 
 def _definition_numeric(entry: Entry) -> bool:
@@ -89,7 +132,8 @@ def _definition_numeric(entry: Entry) -> bool:
         randn(WIDTH, seed=41),
         randn(WIDTH, seed=42),
     )
-    expected = _values(entry, rows, 1e-5, gamma=gain, beta=bias)
+    rows = torch.cat([rows, 1e-3 * rows[:1]])  # a small row, where epsilon matters
+    expected = _values(lambda t, e: ln.unabbreviate(entry(t, e)), rows, 1e-5, gamma=gain, beta=bias)
 
     def holds(F: ModuleType, nn: ModuleType) -> bool:
         module = nn.LayerNorm(WIDTH, dtype=DTYPE)
@@ -106,27 +150,36 @@ def _definition_numeric(entry: Entry) -> bool:
 
 
 def _moments_hold(entry: Entry) -> bool:
-    """Mean of the normalized entries 0, biased variance sigma^2/(sigma^2+eps) (symbolic n)."""
-    mean = sp.Sum(entry(k, eps), (k, 1, n)) / n
-    second = sp.Sum(entry(k, eps) ** 2, (k, 1, n)) / n
-    var = ln.variance()
-    return is_zero(mean, sp.cancel, sums=True) and equal(
-        second, var / (var + eps), sp.cancel, sums=True
-    )
+    """Mean and mean square of the normalized entries equal :func:`derive.layernorm.
+    normalized_moments` (symbolic n)."""
+    first, second = (ln.unabbreviate(m) for m in ln.normalized_moments(eps))
+    mean = sp.Sum(ln.unabbreviate(entry(k, eps)), (k, 1, n)) / n
+    square = sp.Sum(ln.unabbreviate(entry(k, eps)) ** 2, (k, 1, n)) / n
+    return equal(mean, first, sp.cancel, sums=True) and equal(square, second, sp.cancel, sums=True)
 
 
 def _moments_numeric(entry: Entry) -> bool:
     rows, epsilon = randn(3, 8, seed=43) + 2, 0.5
     var = rows.var(-1, unbiased=False, keepdim=True)
-    expected_var = (var / (var + epsilon)).squeeze(-1)
-    candidate = _values(entry, rows, epsilon)
+    claimed = ln.normalized_moments(sp.Float(epsilon, 30))
+    expected_mean = torch.tensor(
+        [
+            float(ln.unabbreviate(claimed[0]).xreplace({ln.sigma2: v}))
+            for v in var.flatten().tolist()
+        ],
+        dtype=DTYPE,
+    )
+    expected_var = torch.tensor(
+        [float(claimed[1].xreplace({ln.sigma2: v})) for v in var.flatten().tolist()], dtype=DTYPE
+    )
+    candidate = _values(lambda t, e: ln.unabbreviate(entry(t, e)), rows, epsilon)
 
     def holds(F: ModuleType, nn: ModuleType) -> bool:
         y = F.layer_norm(rows, (8,), eps=epsilon)
         return (
             close(y, candidate)
-            and close(y.mean(-1), torch.zeros(3, dtype=DTYPE))
-            and close(y.var(-1, unbiased=False), expected_var)
+            and close(y.mean(-1), expected_mean)
+            and close((y**2).mean(-1), expected_var)
         )
 
     return for_each_implementation(holds)
@@ -304,30 +357,18 @@ def _jacobian_without_mean(
 # --- spectrum of the Jacobian ------------------------------------------------------------------
 
 Eigenvalues = Callable[[sp.Expr, sp.Expr], tuple[sp.Expr, sp.Expr, sp.Expr]]
-_m = sp.Symbol("m", integer=True, positive=True)
-_v = sp.IndexedBase("v")  # a direction orthogonal to 1 and to xhat
-
-
-def _scaled_jacobian(row: sp.Expr, col: sp.Expr) -> sp.Expr:
-    """``sigma_eps J_row,col`` from the closed form of ``layernorm.jacobian``."""
-    return ln.sigma(eps) * _jacobian_at(ln.jacobian_closed_form, row, col, eps)
 
 
 def _spectrum_holds(eigenvalues: Eigenvalues) -> bool:
-    """Symbolic n: ``sigma_eps J 1 = l_1 1``, ``sigma_eps J xhat = l_2 xhat``, ``sigma_eps J v =
-    l_3 v`` for every v with ``sum v = 0`` and ``sum (x - mu) v = 0``, and the trace is
-    ``l_1 + l_2 + (n - 2) l_3`` (so l_3 has multiplicity n - 2)."""
+    """Symbolic n, from :func:`derive.layernorm.scaled_jacobian_actions`: ``sigma_eps J 1 =
+    l_1 1``, ``sigma_eps J xhat = l_2 xhat``, ``sigma_eps J v = l_3 v`` for every v orthogonal to
+    1 and xhat, and the trace is ``l_1 + l_2 + (n - 2) l_3`` (so l_3 has multiplicity n - 2)."""
     on_ones, on_xhat, elsewhere = eigenvalues(ln.variance(), eps)
-    ones = sp.Sum(_scaled_jacobian(i, _m), (_m, 1, n))
-    along = sp.Sum(_scaled_jacobian(i, _m) * ln.normalized(_m), (_m, 1, n))
-    rest = expand_sums(sp.Sum(_scaled_jacobian(i, _m) * _v[_m], (_m, 1, n))).xreplace(
-        {sp.Sum(_v[k], (k, 1, n)): 0, sp.Sum(x[k] * _v[k], (k, 1, n)): 0}  # v orthogonal
-    )
-    trace = sp.Sum(_scaled_jacobian(_m, _m), (_m, 1, n))
+    ones, along, rest, trace = ln.scaled_jacobian_actions()
     return (
         equal(ones, on_ones, sp.cancel, sums=True)
         and equal(along, on_xhat * ln.normalized(i), sp.cancel, sums=True)
-        and equal(rest, elsewhere * _v[i], sp.cancel, sums=True)
+        and equal(rest, elsewhere * ln.ORTHOGONAL_DIRECTION[i], sp.cancel, sums=True)
         and equal(trace, on_ones + on_xhat + (n - 2) * elsewhere, sp.cancel, sums=True)
     )
 
@@ -418,13 +459,17 @@ def _flipped(method: str, transformation: str) -> dict[str, tuple[bool, ...]]:
 # --- RMSNorm -----------------------------------------------------------------------------------
 
 
-def _reference_rms_norm(index: sp.Expr) -> sp.Expr:
-    """Zhang & Sennrich (2019), eq. 4, with PyTorch's epsilon inside the root."""
-    return ln.gamma[index] * x[index] / sp.sqrt(sp.Sum(x[k] ** 2, (k, 1, n)) / n + eps)
-
-
 def _rms_definition_holds(entry: Entry) -> bool:
-    return equal(entry(i, eps), _reference_rms_norm(i), sp.cancel, sums=True)
+    """Proportional to ``gamma_i`` with no bias, and ``z = y / gamma`` has mean square
+    ``M/(M+eps)`` and ``(1/n) sum x_k z_k = M/sqrt(M+eps)``, with the mean square computed
+    another way, ``M = E[(x - mu)^2] + mu^2`` (symbolic n); by Cauchy-Schwarz these force
+    ``z = x / sqrt(M + eps)``."""
+    y = entry(i, eps)
+    z_i = sp.diff(y, ln.gamma[i])
+    if not equal(y, ln.gamma[i] * z_i, sp.cancel, sums=True) or z_i.has(ln.gamma, ln.beta):
+        return False
+    mean_square = sp.Sum((x[k] - _MEAN) ** 2, (k, 1, n)) / n + _MEAN**2
+    return _normalized_properties(lambda t: z_i.xreplace({i: t}), 0, mean_square)
 
 
 def _rms_definition_numeric(entry: Entry) -> bool:
@@ -529,31 +574,331 @@ def _scale_norm_numeric(gain: Gain) -> bool:
     return for_each_implementation(holds)
 
 
+# --- displays: generated from the formulas the checks consume -------------------------------------
+
 a, c = ln.a, ln.c
+XHAT = sp.IndexedBase("xhat")
+SIGMA_EPS = sp.Symbol("sigma_eps", positive=True)
+ONE = sp.Symbol(r"\mathbf{1}")
+
+
+def _layer_norm_display(entry: Entry) -> tuple[str, ...]:
+    return (
+        f"y_i = {latex(entry(i, eps))}",
+        f"{latex(ln.mu)} = {latex(ln.mean_definition())}",
+        f"{latex(ln.sigma2)} = {latex(ln.variance_definition())}",
+    )
+
+
+def _moments_display(entry: Entry) -> tuple[str, ...]:
+    first, second = ln.normalized_moments(eps)
+    hat = XHAT[k]
+    return (
+        rf"{latex(sp.Sum(hat, (k, 1, n)) / n)} = {latex(first)},\quad "
+        rf"{latex(sp.Sum(hat**2, (k, 1, n)) / n)} = {latex(second)}",
+        rf"\hat x_i = {latex(entry(i, eps))}",
+    )
+
+
+def _invariance_display(name: str, epsilon: sp.Expr) -> Callable[[Transform], tuple[str, ...]]:
+    def render(transform: Transform) -> tuple[str, ...]:
+        condition = r"\epsilon = 0" if epsilon == 0 else ""
+        tail = rf"\quad ({condition})" if condition else ""
+        return (
+            rf"\mathrm{{{name}}}(x') = \mathrm{{{name}}}(x)\quad\text{{for }} "
+            rf"x'_k = {latex(transform(x[k]))}{tail}",
+        )
+
+    return render
+
+
+def _scale_with_eps_display(effective: EffectiveEps) -> tuple[str, ...]:
+    return (
+        rf"\mathrm{{LN}}_\epsilon(a x) = \mathrm{{LN}}_{{{latex(effective(a, eps))}}}(x)"
+        r"\quad (a > 0)",
+    )
+
+
+def _jacobian_parts(formula: JacobianFormula) -> tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr]:
+    """``formula`` = (p delta_ij + q + r xhat_i xhat_j) / s: the coefficients p, q, r and the rest
+    (0 for a formula of that shape), read off the formula itself."""
+    delta, u, w = sp.Symbol("delta"), sp.Symbol("u"), sp.Symbol("w")
+    scaled = sp.expand(formula(delta, u, w, SIGMA_EPS, n) * SIGMA_EPS)
+    p = scaled.coeff(delta)
+    r = scaled.coeff(u * w)
+    q = sp.expand(scaled - p * delta - r * u * w)
+    rest = sp.Integer(0) if not q.has(delta, u, w) else q
+    return p, q, r, rest
+
+
+def _jacobian_matrix_display(formula: JacobianFormula) -> str:
+    p, q, r, rest = _jacobian_parts(formula)
+    if rest != 0:
+        entry = formula(sp.KroneckerDelta(i, ln.j), XHAT[i], XHAT[ln.j], SIGMA_EPS, n)
+        return rf"J_{{ij}} = {latex(entry)}"
+    identity, ones, outer = sp.Symbol("I"), sp.Symbol(r"\mathbf{1}\mathbf{1}^\top"), sp.Symbol(
+        r"\hat x\hat x^\top"
+    )
+    inner = latex(sp.Add(p * identity, q * ones, r * outer, evaluate=True))
+    return rf"J = \frac{{1}}{{\sigma_\epsilon}}\left({inner}\right)"
+
+
+def _jacobian_display(formula: JacobianFormula) -> tuple[str, ...]:
+    entry = formula(sp.KroneckerDelta(i, ln.j), XHAT[i], XHAT[ln.j], SIGMA_EPS, n)
+    return (
+        rf"\frac{{\partial \hat x_i}}{{\partial x_j}} = {latex(entry)}",
+        _jacobian_matrix_display(formula),
+        rf"\sigma_\epsilon = \sqrt{{\sigma^2 + \epsilon}},\quad \hat x_i = "
+        rf"{latex(ln.normalized_formula(i, eps))}",
+    )
+
+
+def _nullspace_display(formula: JacobianFormula) -> tuple[str, ...]:
+    """``J 1`` and ``J xhat`` (at eps = 0) as computed from ``formula`` itself (symbolic n)."""
+    ones = sp.Sum(_jacobian_at(formula, i, k, eps), (k, 1, n))
+    along = sp.Sum(_jacobian_at(formula, i, k, 0) * ln.normalized(k, 0), (k, 1, n))
+    on_ones, on_xhat = (sp.cancel(expand_sums(e)) for e in (ones, along))
+    return (
+        _jacobian_matrix_display(formula),
+        rf"(J\mathbf{{1}})_i = {latex(on_ones)},\quad (J\hat x)_i = {latex(on_xhat)}"
+        r"\ \text{at}\ \epsilon = 0",
+    )
+
+
+def _spectrum_display(eigenvalues: Eigenvalues) -> tuple[str, ...]:
+    on_ones, on_xhat, elsewhere = eigenvalues(ln.sigma2, eps)
+
+    def times(value: sp.Expr, vector: str) -> str:
+        value = sp.sympify(value)
+        if value == 0:
+            return "0"
+        return vector if value == 1 else rf"{latex(value)}\,{vector}"
+
+    ones, hat = r"\mathbf{1}", r"\hat x"
+    return (
+        rf"\sigma_\epsilon J\mathbf{{1}} = {times(on_ones, ones)}",
+        rf"\sigma_\epsilon J\hat x = {times(on_xhat, hat)}",
+        rf"\sigma_\epsilon J v = {times(elsewhere, 'v')}\quad"
+        r"\text{for } v \perp \mathbf{1},\ v \perp \hat x",
+    )
+
+
+_SHORT = {"batch norm": "BN", "weight norm": "WN", "layer norm": "LN", "RMS norm": "RMS"}
+
+
+def _table_display(table: dict[str, tuple[bool, ...]]) -> tuple[str, ...]:
+    """Table 1 transposed (a row per transformation, a column per method) so that it fits the
+    text column; a check mark marks an invariance."""
+    methods = list(table)
+    head = " & ".join(rf"\text{{{_SHORT.get(m, m)}}}" for m in methods)
+    rows = [
+        rf"\text{{{t}}} & "
+        + " & ".join(r"\checkmark" if table[m][r] else "-" for m in methods)
+        for r, t in enumerate(ln.TRANSFORMATIONS)
+    ]
+    body = r" \\ ".join([" & " + head] + rows)
+    legend = r",\ ".join(rf"\text{{{_SHORT.get(m, m)} = {m}}}" for m in methods)
+    return (r"\begin{array}{l|" + "c" * len(methods) + "}" + body + r"\end{array}", legend)
+
+
+def _rms_display(entry: Entry) -> tuple[str, ...]:
+    return (rf"\mathrm{{RMSNorm}}(x)_i = {latex(entry(i, eps))}",)
+
+
+def _centered_display(center: Transform) -> tuple[str, ...]:
+    return (
+        rf"\mathrm{{LN}}_{{\gamma,0}}(x') = \mathrm{{RMSNorm}}_\gamma(x')\quad\text{{for }} "
+        rf"x'_k = {latex(center(x[k]))}",
+    )
+
+
+def _unbiased_display(ratio: Ratio) -> tuple[str, ...]:
+    return (
+        rf"\frac{{x_i - \mu}}{{s}} = {latex(ratio(n))}\,\frac{{x_i - \mu}}{{\sigma}}"
+        r"\quad (\epsilon = 0)",
+        rf"{latex(ln.s2)} = {latex(ln.unbiased_variance_definition())},\quad "
+        rf"{latex(ln.sigma2)} = {latex(ln.variance_definition())}",
+    )
+
+
+def _scale_norm_display(gain: Gain) -> tuple[str, ...]:
+    return (
+        rf"{latex(ln.scale_norm_entry(i))} = \mathrm{{RMSNorm}}_\gamma(x)_i\quad\text{{with }} "
+        rf"\gamma_i = {latex(gain(ln.g, n))},\ \epsilon = 0",
+    )
+
+
+# --- what check_formula accepts ------------------------------------------------------------------
+
+_NAMES = {
+    "mu": ln.mean_definition(),
+    "sigma": sp.sqrt(ln.variance()),
+    "sigma^2": ln.variance(),
+    "varepsilon": eps,
+    "epsilon": eps,
+    "eps": eps,
+    "n": n,
+}
+_LN_VOCABULARY = Vocabulary(
+    names=_NAMES,
+    families={"x": x, "gamma": ln.gamma, "beta": ln.beta},
+    indices={"i": i, "k": k, "j": ln.j},
+    allowed=frozenset({n, i, k, ln.j, eps, ln.mu, ln.sigma2}),
+)
+_RMS_VOCABULARY = Vocabulary(
+    names={"varepsilon": eps, "epsilon": eps, "eps": eps, "n": n},
+    families={"x": x, "gamma": ln.gamma},
+    indices={"i": i, "k": k, "j": ln.j},
+    allowed=frozenset({n, i, k, ln.j, eps}),
+)
+
+
+def _point(size: int, xs: list, gains: list, biases: list, epsilon: sp.Rational) -> Point:
+    values = {x[t + 1]: sp.nsimplify(v) for t, v in enumerate(xs)}
+    values |= {ln.gamma[t + 1]: sp.nsimplify(v) for t, v in enumerate(gains)}
+    values |= {ln.beta[t + 1]: sp.nsimplify(v) for t, v in enumerate(biases)}
+    values[eps] = epsilon
+    tensors = tuple(
+        torch.tensor([float(v) for v in vs], dtype=DTYPE) for vs in (xs, gains, biases)
+    ) + (float(epsilon),)
+    fmt = lambda vs: "(" + ", ".join(str(sp.nsimplify(v)) for v in vs) + ")"  # noqa: E731
+    text = (
+        f"n = {size}, x = {fmt(xs)}, gamma = {fmt(gains)}, beta = {fmt(biases)}, "
+        f"epsilon = {epsilon}"
+    )
+    return Point(text, size, values, tensors)
+
+
+_LN_POINTS = (
+    _point(3, [1, 2, 4], [1, 1, 1], [0, 0, 0], sp.Rational(1, 2)),
+    _point(4, [-1, 0.5, 3, 2], [2, -1, 0.5, 3], [1, 0, -2, 0.25], sp.Rational(1, 10)),
+    _point(4, [0.01, -0.02, 0.03, 0.0], [1, 1, 1, 1], [0, 0, 0, 0], sp.Rational(1, 100000)),
+)
+
+
+def _rms_point(point: Point) -> Point:
+    text = point.text.split(", beta")[0] + f", epsilon = {point.values[eps]}"
+    tensors = (point.tensors[0], point.tensors[1], point.tensors[3])
+    return Point(text, point.size, point.values, tensors)
+
+
+_LN_READER = entry_reader(
+    takes="y_i, the i-th output: a SymPy expression or LaTeX in x_i, sums over x_k (k = 1..n), "
+    "n, mu, sigma, epsilon, gamma_i, beta_i; or a Python function f(x, gamma, beta, eps) of "
+    "1-D float64 tensors",
+    vocabulary=_LN_VOCABULARY,
+    build=lambda expr: (lambda index, epsilon=eps: expr.xreplace({i: index, eps: epsilon})),
+    expression=lambda entry, t: ln.unabbreviate(entry(t, eps)),
+    index=i,
+    size=n,
+    points=_LN_POINTS,
+    output="y",
+    names={
+        "unbiased variance 1/(n-1)": "the unbiased-variance LayerNorm (divisor n - 1, what "
+        "x.std() computes)",
+        "epsilon outside the square root": "the LayerNorm with epsilon outside the square root",
+        "sign flipped": "the LayerNorm with its sign flipped",
+        "not centered": "the LayerNorm without centering (x_i instead of x_i - mu)",
+        "gain applied to the bias too": "the LayerNorm that multiplies the bias by the gain",
+    },
+)
+_RMS_READER = entry_reader(
+    takes="the i-th output: a SymPy expression or LaTeX in x_i, sums over x_k (k = 1..n), n, "
+    "epsilon, gamma_i; or a Python function f(x, gamma, eps) of 1-D float64 tensors",
+    vocabulary=_RMS_VOCABULARY,
+    build=lambda expr: (lambda index, epsilon=eps: expr.xreplace({i: index, eps: epsilon})),
+    expression=lambda entry, t: entry(t, eps),
+    index=i,
+    size=n,
+    points=tuple(_rms_point(p) for p in _LN_POINTS),
+    output="y",
+    names={
+        "epsilon outside the square root": "the RMSNorm with epsilon outside the square root",
+        "sum instead of mean": "the RMSNorm with a sum instead of a mean (an unscaled norm)",
+        "sign flipped": "the RMSNorm with its sign flipped",
+        "centered (LayerNorm without bias)": "LayerNorm (centered), not RMSNorm",
+    },
+)
+
+_EIGEN_READER = scalar_reader(
+    takes="the eigenvalue of sigma_eps J along xhat, as a SymPy expression or LaTeX in sigma "
+    "(or sigma^2) and epsilon",
+    vocabulary=Vocabulary(
+        names={"sigma": sp.sqrt(ln.sigma2), "sigma^2": ln.sigma2, "varepsilon": eps,
+               "epsilon": eps, "eps": eps},
+        families={},
+        indices={},
+        allowed=frozenset({ln.sigma2, eps}),
+    ),
+    build=lambda expr: (
+        lambda var, epsilon: (sp.Integer(0), expr.xreplace({ln.sigma2: var, eps: epsilon}), 1)
+    ),
+    expression=lambda eigenvalues: eigenvalues(ln.sigma2, eps)[1],
+    points=[("sigma^2 = 1, epsilon = 1/2", {ln.sigma2: 1, eps: sp.Rational(1, 2)}),
+            ("sigma^2 = 3, epsilon = 1/10", {ln.sigma2: 3, eps: sp.Rational(1, 10)})],
+    output="the eigenvalue along xhat",
+    names={
+        "eigenvalue 1 along xhat": "eigenvalue 1 along xhat (as if xhat were just another "
+        "direction)",
+        "eigenvalue 0 along xhat (eps factor missing)": "eigenvalue 0 along xhat (exact only at "
+        "epsilon = 0)",
+        "eigenvalue sigma^2/(sigma^2+eps) along xhat": "sigma^2/(sigma^2 + epsilon), the "
+        "complement of the right eigenvalue",
+    },
+)
+LN_TORCH = ("torch.nn.functional.layer_norm", "torch.nn.LayerNorm")
+JACOBIAN_TORCH = ("torch.autograd.functional.jacobian of torch.nn.functional.layer_norm",)
+RMS_TORCH = ("torch.nn.functional.rms_norm", "torch.nn.RMSNorm")
+
+
+def _rms_eps_outside(index: sp.Expr, epsilon: sp.Expr = eps) -> sp.Expr:
+    return ln.gamma[index] * x[index] / (sp.sqrt(sp.Sum(x[k] ** 2, (k, 1, n)) / n) + epsilon)
+
+
+def _rms_sum(index: sp.Expr, epsilon: sp.Expr = eps) -> sp.Expr:
+    return ln.gamma[index] * x[index] / sp.sqrt(sp.Sum(x[k] ** 2, (k, 1, n)) + epsilon)
+
+
+def _rms_sign_flipped(index: sp.Expr, epsilon: sp.Expr = eps) -> sp.Expr:
+    return -ln.gamma[index] * x[index] / sp.sqrt(sp.Sum(x[k] ** 2, (k, 1, n)) / n + epsilon)
+
+
+def _rms_centered(index: sp.Expr, epsilon: sp.Expr = eps) -> sp.Expr:
+    return ln.gamma[index] * ln.normalized(index, epsilon)
+
 
 CLAIMS = (
     Claim(
         id="layernorm.definition",
-        statement=r"y_i = \gamma_i\frac{x_i-\mu}{\sqrt{\sigma^2+\epsilon}}+\beta_i,\ "
-        r"\mu=\frac1n\sum_k x_k,\ \sigma^2=\frac1n\sum_k(x_k-\mu)^2",
+        kind="definition",
+        render=_layer_norm_display,
         source=BA,
         scope="symbolic n",
-        formula=ln.layer_norm_entry,
+        proof="checked",
+        formula=ln.layer_norm_formula,
         symbolic=_definition_holds,
         wrong={
             "unbiased variance 1/(n-1)": _unbiased_layer_norm,
             "epsilon outside the square root": _eps_outside_layer_norm,
+            "sign flipped": _sign_flipped_layer_norm,
+            "not centered": _uncentered_layer_norm,
+            "gain applied to the bias too": _gain_on_bias_layer_norm,
         },
         numeric=_definition_numeric,
+        compared=LN_TORCH,
+        reader=_LN_READER,
         note="Biased variance, epsilon inside the root, as nn.LayerNorm computes it (Ba et al. "
-        "write no epsilon).",
+        "write no epsilon). The properties (mean 0, mean square V/(V+eps), covariance "
+        "V/sqrt(V+eps) with x, V = E[x^2] - E[x]^2) determine the normalized part; the variants "
+        "fail different ones: the mean (not centered), the mean square (unbiased, epsilon "
+        "outside), the covariance only (sign flipped), the affine part (gain on the bias).",
     ),
     Claim(
         id="layernorm.unbiased_ratio",
-        statement=r"\frac{x_i-\mu}{s} = \sqrt{\tfrac{n-1}{n}}\,\frac{x_i-\mu}{\sigma},\ "
-        r"s^2=\frac{1}{n-1}\sum_k(x_k-\mu)^2,\ \sigma^2=\frac1n\sum_k(x_k-\mu)^2\ "
-        r"(\epsilon = 0)",
+        kind="identity",
+        render=_unbiased_display,
         source=BA,
+        origin="derived",
         scope="symbolic n >= 2, eps = 0",
         formula=ln.unbiased_ratio,
         symbolic=_unbiased_ratio_holds,
@@ -562,16 +907,19 @@ CLAIMS = (
             "no square root (n-1)/n": lambda size: (size - 1) / size,
         },
         numeric=_unbiased_ratio_numeric,
+        compared=LN_TORCH,
         note="A home-made LayerNorm on x.std() (unbiased) is nn.LayerNorm times sqrt((n-1)/n) "
-        "(numerically at n = 6, eps = 0); Ba et al. define the biased one.",
+        "(numerically at n = 6, eps = 0); Ba et al. define the biased one. The two variants err "
+        "on both sides of the ratio (too large, too small).",
     ),
     Claim(
         id="layernorm.moments",
-        statement=r"\frac1n\sum_i \hat x_i = 0,\quad \frac1n\sum_i \hat x_i^2 = "
-        r"\frac{\sigma^2}{\sigma^2+\epsilon}",
+        kind="identity",
+        render=_moments_display,
         source=BA,
+        origin="derived",
         scope="symbolic n",
-        formula=ln.normalized,
+        formula=ln.normalized_formula,
         symbolic=_moments_hold,
         wrong={
             "unbiased variance 1/(n-1)": ln.unbiased_normalized,
@@ -579,11 +927,13 @@ CLAIMS = (
             "not centered": _not_centered,
         },
         numeric=_moments_numeric,
+        compared=("torch.nn.functional.layer_norm",),
         note="The output variance is slightly below 1 for eps > 0 (numerically at eps = 0.5).",
     ),
     Claim(
         id="layernorm.shift_invariance",
-        statement=r"\mathrm{LN}(x + c\mathbf{1}) = \mathrm{LN}(x)",
+        kind="identity",
+        render=_invariance_display("LN", eps),
         source=BA,
         scope="symbolic n",
         formula=lambda xk: xk + c,
@@ -593,10 +943,12 @@ CLAIMS = (
             "shifting only x_1": lambda xk: xk + c * sp.KroneckerDelta(xk.indices[0], 1),
         },
         numeric=_invariance_numeric("layer_norm", {c: 100.0}, 1e-5),
+        compared=("torch.nn.functional.layer_norm",),
     ),
     Claim(
         id="layernorm.scale_invariance",
-        statement=r"\mathrm{LN}(a x) = \mathrm{LN}(x)\quad (a > 0,\ \epsilon = 0)",
+        kind="identity",
+        render=_invariance_display("LN", 0),
         source=BA,
         scope="symbolic n, eps = 0",
         formula=lambda xk: a * xk,
@@ -606,12 +958,15 @@ CLAIMS = (
             "scaling only x_1": lambda xk: xk * a ** sp.KroneckerDelta(xk.indices[0], 1),
         },
         numeric=_invariance_numeric("layer_norm", {a: 3.5}, 0.0),
+        compared=("torch.nn.functional.layer_norm",),
         note="Exact only at eps = 0; with eps > 0 small inputs are not scale invariant.",
     ),
     Claim(
         id="layernorm.scale_with_eps",
-        statement=r"\mathrm{LN}_\epsilon(a x) = \mathrm{LN}_{\epsilon/a^2}(x)\quad (a > 0)",
+        kind="identity",
+        render=_scale_with_eps_display,
         source=BA,
+        origin="derived",
         scope="symbolic n, symbolic a > 0 and eps > 0",
         formula=ln.scaled_epsilon,
         symbolic=_scale_with_eps_holds,
@@ -621,28 +976,37 @@ CLAIMS = (
             "eps a^2": lambda scale, epsilon: epsilon * scale**2,
         },
         numeric=_scale_with_eps_numeric,
+        compared=LN_TORCH,
         note="Scaling the input by a acts like dividing eps by a^2: a tiny input is normalized as "
         "if eps were large (numerically at a = 0.01, eps = 1e-5, with gain and bias).",
     ),
     Claim(
         id="layernorm.jacobian",
-        statement=r"\frac{\partial \hat x}{\partial x} = \frac{1}{\sqrt{\sigma^2+\epsilon}}"
-        r"\left(I - \frac1n\mathbf{1}\mathbf{1}^\top - \frac1n\hat x\hat x^\top\right)",
+        kind="identity",
+        render=_jacobian_display,
         source=BA,
+        origin="derived",
         scope="symbolic n",
         formula=ln.jacobian_closed_form,
         symbolic=_jacobian_holds,
         wrong={
             "missing -xhat xhat^T / n": _jacobian_without_outer,
             "missing -1 1^T / n": _jacobian_without_mean,
+            "+xhat xhat^T / n (sign flipped)": lambda d, xi, xj, scale, size: (
+                (d - 1 / size + xi * xj / size) / scale
+            ),
         },
         numeric=_jacobian_numeric,
-        note="sympy.diff through the sums; numerically against torch.autograd.functional.jacobian.",
+        compared=JACOBIAN_TORCH,
+        note="Derived here: sympy.diff of the LayerNorm of Ba et al. through the sums (they "
+        "give no Jacobian); numerically against torch.autograd.functional.jacobian.",
     ),
     Claim(
         id="layernorm.jacobian_nullspace",
-        statement=r"J\mathbf{1} = 0;\quad J\hat x = 0 \text{ at } \epsilon = 0",
+        kind="identity",
+        render=_nullspace_display,
         source=BA,
+        origin="derived",
         scope="symbolic n",
         formula=ln.jacobian_closed_form,
         symbolic=_nullspace_holds,
@@ -651,15 +1015,15 @@ CLAIMS = (
             "missing -1 1^T / n": _jacobian_without_mean,
         },
         numeric=_nullspace_numeric,
+        compared=JACOBIAN_TORCH,
         note="Shifting x along 1, or scaling it along xhat, does not change LN(x) to first order.",
     ),
     Claim(
         id="layernorm.jacobian_spectrum",
-        statement=r"\sigma_\epsilon J:\ \text{eigenvalue } 0 \text{ on } \mathbf{1},\ "
-        r"\tfrac{\epsilon}{\sigma^2+\epsilon} \text{ on } \hat x,\ 1 \text{ on the } n-2 "
-        r"\text{ directions orthogonal to both}\ (\sigma_\epsilon = \sqrt{\sigma^2+\epsilon},\ "
-        r"\hat x = (x-\mu)/\sigma_\epsilon)",
+        kind="identity",
+        render=_spectrum_display,
         source=BA,
+        origin="derived",
         scope="symbolic n (from the closed form of layernorm.jacobian); numerically n = 6",
         formula=ln.jacobian_eigenvalues,
         symbolic=_spectrum_holds,
@@ -671,15 +1035,23 @@ CLAIMS = (
                 var / (var + epsilon),
                 1,
             ),
+            "eigenvalue 1 along 1": lambda var, epsilon: (1, epsilon / (var + epsilon), 1),
+            "eigenvalue 1/2 elsewhere": lambda var, epsilon: (
+                0,
+                epsilon / (var + epsilon),
+                sp.Rational(1, 2),
+            ),
         },
         numeric=_spectrum_numeric,
-        note="The derivation is ours (Ba et al. give no Jacobian). J is symmetric; 1 and xhat "
-        "are orthogonal, so the rest is n - 2 dimensional (the trace confirms the count).",
+        compared=JACOBIAN_TORCH,
+        reader=_EIGEN_READER,
+        note="Derived here (Ba et al. give no Jacobian). J is symmetric; 1 and xhat are "
+        "orthogonal, so the rest is n - 2 dimensional (the trace confirms the count).",
     ),
     Claim(
         id="layernorm.invariance_table",
-        statement=r"\text{Table 1 of Ba et al.: invariance of batch, weight, layer norm (and "
-        r"RMSNorm) under six re-scalings and re-centerings}",
+        kind="identity",
+        render=_table_display,
         source=BA,
         scope="N = 3 cases, H = 3 units, D = 2 inputs; symbolic entries",
         formula=dict(ln.PUBLISHED_TABLE_1) | {"RMS norm": RMS_ROW},
@@ -694,33 +1066,44 @@ CLAIMS = (
             "RMSNorm invariant to weight matrix re-centering": _flipped(
                 "RMS norm", "weight matrix re-centering"
             ),
+            "layer norm not invariant to weight matrix re-scaling": _flipped(
+                "layer norm", "weight matrix re-scaling"
+            ),
+            "weight norm not invariant to weight vector re-scaling": _flipped(
+                "weight norm", "weight vector re-scaling"
+            ),
         },
         numeric=_table_numeric,
-        note="The published table is typed in as data and compared entry by entry; the RMSNorm "
-        "row is ours.",
+        compared=("torch.nn.functional.layer_norm", "torch.nn.functional.rms_norm"),
+        note="The published table is typed in as data and compared entry by entry with the "
+        "recomputed one; the RMSNorm row is ours. Variants flip entries both ways.",
     ),
     Claim(
         id="rmsnorm.definition",
-        statement=r"y_i = \gamma_i\frac{x_i}{\sqrt{\frac1n\sum_k x_k^2+\epsilon}}",
+        kind="definition",
+        render=_rms_display,
         source=ZHANG,
         scope="symbolic n",
+        proof="checked",
         formula=ln.rms_norm_entry,
         symbolic=_rms_definition_holds,
         wrong={
-            "epsilon outside the square root": lambda index, epsilon=eps: (
-                ln.gamma[index] * x[index] / (sp.sqrt(sp.Sum(x[k] ** 2, (k, 1, n)) / n) + epsilon)
-            ),
-            "sum instead of mean": lambda index, epsilon=eps: (
-                ln.gamma[index] * x[index] / sp.sqrt(sp.Sum(x[k] ** 2, (k, 1, n)) + epsilon)
-            ),
+            "epsilon outside the square root": _rms_eps_outside,
+            "sum instead of mean": _rms_sum,
+            "sign flipped": _rms_sign_flipped,
+            "centered (LayerNorm without bias)": _rms_centered,
         },
         numeric=_rms_definition_numeric,
-        note="PyTorch's default eps=None means torch.finfo(dtype).eps.",
+        compared=RMS_TORCH,
+        reader=_RMS_READER,
+        note="PyTorch's default eps=None means torch.finfo(dtype).eps. The properties (mean "
+        "square M/(M+eps), covariance M/sqrt(M+eps) with x, M = E[(x-mu)^2] + mu^2) determine "
+        "the formula.",
     ),
     Claim(
         id="rmsnorm.scale_invariance",
-        statement=r"\mathrm{RMSNorm}(a x) = \mathrm{RMSNorm}(x)\quad (a > 0,\ \epsilon = 0),"
-        r"\ \text{but not shift invariant}",
+        kind="identity",
+        render=_invariance_display("RMSNorm", 0),
         source=ZHANG,
         scope="symbolic n, eps = 0",
         formula=lambda xk: a * xk,
@@ -730,11 +1113,13 @@ CLAIMS = (
             "negative scale x -> -a x": lambda xk: -a * xk,
         },
         numeric=_invariance_numeric("rms_norm", {a: 3.5}, 0.0),
+        compared=("torch.nn.functional.rms_norm",),
+        note="RMSNorm is not shift invariant (the first wrong variant).",
     ),
     Claim(
         id="rmsnorm.equals_layernorm_when_centered",
-        statement=r"\textstyle\sum_k x_k = 0 \implies \mathrm{LN}_{\gamma,0}(x) = "
-        r"\mathrm{RMSNorm}_\gamma(x)",
+        kind="identity",
+        render=_centered_display,
         source=ZHANG,
         scope="symbolic n",
         formula=lambda xk: xk - ln.mean(),
@@ -744,20 +1129,25 @@ CLAIMS = (
             "subtracting x_1 instead of the mean": lambda xk: xk - x[1],
         },
         numeric=_centered_numeric,
+        compared=("torch.nn.functional.layer_norm", "torch.nn.functional.rms_norm"),
     ),
     Claim(
         id="scalenorm.is_scaled_rmsnorm",
-        statement=r"g\,\frac{x}{\lVert x\rVert_2} = \mathrm{RMSNorm}_\gamma(x)\ \text{with}\ "
-        r"\gamma_i = \frac{g}{\sqrt n},\ \epsilon = 0",
+        kind="identity",
+        render=_scale_norm_display,
         source="nguyen2019transformers",
+        origin="derived",
+        builds_on=(ZHANG,),
         scope="symbolic n, eps = 0",
         formula=ln.scale_norm_gain,
         symbolic=_scale_norm_holds,
         wrong={
             "gamma_i = g (missing 1/sqrt(n))": lambda gain, size: gain,
             "gamma_i = g sqrt(n)": lambda gain, size: gain * sp.sqrt(size),
+            "gamma_i = g / n": lambda gain, size: gain / size,
         },
         numeric=_scale_norm_numeric,
+        compared=RMS_TORCH,
         note="ScaleNorm's single gain g is RMSNorm's per-feature gain with all n entries equal "
         "to g/sqrt(n) (numerically at n = 6, g = 1.7).",
     ),

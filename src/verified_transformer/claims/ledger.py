@@ -1,37 +1,212 @@
-"""The claim record and the code that checks one.
+"""The claim record, the code that checks one, and the one-line verdict that says how.
 
 A claim carries the formula under test (``formula``) and checks that are *functions of that
 formula*: ``symbolic(formula)`` decides it exactly with SymPy, ``numeric(formula)`` compares it in
 float64 with our ``verified_transformer.nn`` code and with PyTorch's kernels. ``wrong`` holds
 deliberately wrong variants of the formula; a claim passes only if its symbolic check accepts the
 formula and rejects every wrong variant, so no check can pass vacuously.
+
+What the book displays is ``render(formula)``: the LaTeX is generated from the same object the
+checks consume (``claim.displays``), so a wrong formula cannot be shown without failing its check.
+
+Each claim has a kind (:data:`KINDS`): a *definition* is compared (with PyTorch's kernel and our
+code, and by rejecting its wrong variants), never proved; an *identity* or *bound* is proved for
+a symbolic size (``proof="proved"``) or checked over a stated finite range (``"checked"``); an
+*empirical* statement is measured; a *refutation* shows the article's formula wrong.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from verified_transformer.claims.formula import Reader
+
+KINDS = ("definition", "identity", "bound", "empirical", "refutation")
+ORIGINS = ("paper", "derived", "standard")
+PROOFS = ("proved", "checked", "measured")
+
+# Short citations of the bib keys the ledger uses (tests/test_claims.py checks each one against
+# the first author and year in references.bib).
+CITATIONS: dict[str, str] = {
+    "vaswani2017attention": "Vaswani et al. (2017)",
+    "ba2016layer": "Ba et al. (2016)",
+    "he2016deep": "He et al. (2016, Deep Residual Learning)",
+    "he2016identity": "He et al. (2016, Identity Mappings)",
+    "xiong2020layer": "Xiong et al. (2020)",
+    "zhang2019root": "Zhang and Sennrich (2019)",
+    "veit2016residual": "Veit et al. (2016)",
+    "liu2020understanding": "Liu et al. (2020)",
+    "wang2022deepnet": "Wang et al. (2022)",
+    "wang2019learning": "Wang et al. (2019)",
+    "radford2019language": "Radford et al. (2019)",
+    "bachlechner2021rezero": "Bachlechner et al. (2021)",
+    "nguyen2019transformers": "Nguyen and Salazar (2019)",
+    "su2021roformer": "Su et al. (2021)",
+    "glorot2010understanding": "Glorot and Bengio (2010)",
+    "kingma2015adam": "Kingma and Ba (2015)",
+    "he2015delving": "He et al. (2015)",
+    "ioffe2015batch": "Ioffe and Szegedy (2015)",
+    "salimans2016weight": "Salimans and Kingma (2016)",
+    "srivastava2014dropout": "Srivastava et al. (2014)",
+    "szegedy2016rethinking": "Szegedy et al. (2016)",
+}
 
 
-@dataclass(frozen=True)
+# --- translation of the verdict line --------------------------------------------------------------
+
+_translate: Callable[[str], str] = str
+
+
+def set_translator(translate: Callable[[str], str] | None) -> None:
+    """Route every user-visible fragment of verdicts and attributions through ``translate``
+    (e.g. ``sphinx.locale.get_translation("verified_transformer")``); ``None`` restores the
+    identity. Fragments are fixed strings; ``{}`` fields are filled after translation."""
+    global _translate
+    _translate = translate if translate is not None else str
+
+
+def _(message: str) -> str:
+    """Translate one fragment (identity unless :func:`set_translator` was called)."""
+    return _translate(message)
+
+
+# --- the claim ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
 class Claim:
-    """One formula the book states, with its source and its checks."""
+    """One result the book states, with its source, its kind, its display and its checks."""
 
     id: str
-    statement: str  # LaTeX, without surrounding dollars
-    source: str  # a key of references.bib
+    kind: str  # one of KINDS
+    render: Callable[[Any], Sequence[str]]  # formula -> LaTeX of each displayed equation
+    source: str | None  # references.bib key of the paper that states it; None: standard
     scope: str  # e.g. "symbolic n" or "n = 1..8"
     formula: Any
     symbolic: Callable[[Any], bool]
     wrong: Mapping[str, Any]
     numeric: Callable[[Any], bool] | None = None
-    note: str = ""  # one sentence for the ledger page: what the check does
+    compared: tuple[str, ...] = ()  # the torch functions the numeric check compares with
+    ours: bool = True  # the numeric check also runs our verified_transformer.nn code
+    origin: str = "paper"  # one of ORIGINS
+    builds_on: tuple[str, ...] = ()  # bib keys a result derived here builds on
+    proof: str = "proved"  # one of PROOFS: how the symbolic part holds over ``scope``
+    note: str = ""  # one plain-text sentence for the ledger page
+    reader: Reader | None = None  # what check_formula accepts (None: no reader formula)
 
     def __post_init__(self) -> None:
         if not self.wrong:
             raise ValueError(f"wrong: claim {self.id!r} needs at least one wrong variant")
+        if self.kind not in KINDS:
+            raise ValueError(f"kind: claim {self.id!r} has kind {self.kind!r}; expected {KINDS}")
+        if self.origin not in ORIGINS:
+            raise ValueError(f"origin: claim {self.id!r}: {self.origin!r} not in {ORIGINS}")
+        if self.proof not in PROOFS:
+            raise ValueError(f"proof: claim {self.id!r}: {self.proof!r} not in {PROOFS}")
+        if self.kind == "definition" and self.proof == "proved":
+            raise ValueError(f"proof: claim {self.id!r} is a definition; it cannot be proved")
+        if self.origin == "standard" and self.source is not None:
+            raise ValueError(f"source: claim {self.id!r} is standard mathematics, give None")
+        if self.origin != "standard" and self.source is None:
+            raise ValueError(f"source: claim {self.id!r} needs a references.bib key")
+
+    @cached_property
+    def displays(self) -> tuple[str, ...]:
+        """LaTeX (no ``$$``) of each displayed equation, generated from ``formula``."""
+        shown = tuple(self.render(self.formula))
+        if not shown or not all(isinstance(s, str) and s.strip() for s in shown):
+            raise ValueError(f"render: claim {self.id!r} produced no display")
+        return shown
+
+    def display(self, index: int = 0) -> str:
+        """One displayed equation (``IndexError`` naming the claim when out of range)."""
+        if not 0 <= index < len(self.displays):
+            raise IndexError(
+                f"index: claim {self.id!r} has {len(self.displays)} displays, got {index}"
+            )
+        return self.displays[index]
+
+    @property
+    def statement(self) -> str:
+        """All displays joined by ``\\quad`` (kept for older code; derived, not typed)."""
+        return r",\quad ".join(self.displays)
+
+    @property
+    def takes(self) -> str | None:
+        """What :func:`~verified_transformer.claims.check_formula` accepts for this claim."""
+        return None if self.reader is None else self.reader.takes
+
+    @property
+    def source_keys(self) -> tuple[str, ...]:
+        """The bib keys to cite: the source, then what a derived result builds on."""
+        keys = ([self.source] if self.source else []) + list(self.builds_on)
+        return tuple(dict.fromkeys(keys))
+
+    @property
+    def attribution(self) -> str:
+        """Who said it, in plain text: a paper, "derived here, building on ...", "standard"."""
+        if self.origin == "standard":
+            return _("standard mathematics")
+        papers = " " + _("and") + " "
+        if self.origin == "derived":
+            names = papers.join(CITATIONS.get(k, k) for k in self.source_keys)
+            return _("derived here, building on {}").format(names)
+        return CITATIONS.get(self.source, self.source)
+
+    @property
+    def verdict(self) -> str:
+        """What the checks are, in one plain-text line (see :func:`verdict`)."""
+        return describe(self)
+
+
+def _compared_phrase(claim: Claim) -> str:
+    if claim.numeric is None:
+        return ""
+    if claim.compared:
+        names = (" " + _("and") + " ").join(claim.compared)
+        if not claim.ours:
+            return _("numerically equal to {}, float64").format(names)
+        return _("numerically equal to {} and ours, float64").format(names)
+    return _("checked numerically in float64")
+
+
+def describe(claim: Claim) -> str:
+    """The verdict line of a passing claim, e.g. ``definition; numerically equal to
+    torch.nn.functional.layer_norm and ours, float64; 2 wrong variants rejected``."""
+    variants = len(claim.wrong)
+    rejected = (
+        _("1 wrong variant rejected")
+        if variants == 1
+        else _("{} wrong variants rejected").format(variants)
+    )
+    numeric = _compared_phrase(claim)
+    if claim.kind == "definition":
+        parts = [_("definition")]
+        parts += [numeric] if numeric else []
+        parts += [_("properties checked for {}").format(claim.scope), rejected]
+    elif claim.kind == "empirical":
+        parts = [_("empirical"), _("measured, {}").format(claim.scope)]
+        parts += [numeric] if numeric else []
+    elif claim.kind == "refutation":
+        parts = [
+            _("refutation of the article"),
+            _("the article's formula rejected, {}").format(claim.scope),
+        ]
+        parts += [numeric] if numeric else []
+        parts += [rejected]
+    else:
+        how = {"proved": _("proved for {}"), "checked": _("checked for {}")}.get(
+            claim.proof, _("measured, {}")
+        )
+        parts = [_(claim.kind), how.format(claim.scope)]
+        parts += [numeric] if numeric else []
+        parts += [rejected]
+    return "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -55,14 +230,23 @@ class Result:
             and all(self.rejected.values())
         )
 
+    @property
+    def verdict(self) -> str:
+        """:func:`verdict` of this result."""
+        return verdict(self)
+
     def as_json(self) -> dict[str, Any]:
         """The object printed by ``python -m verified_transformer.claims --json``."""
         c = self.claim
         return {
             "id": c.id,
+            "kind": c.kind,
+            "displays": list(c.displays),
             "statement": c.statement,
             "source": c.source,
+            "attribution": c.attribution,
             "scope": c.scope,
+            "verdict": self.verdict,
             "symbolic": self.symbolic,
             "numeric": self.numeric,
             "passed": self.passed,
@@ -71,10 +255,31 @@ class Result:
         }
 
 
+def verdict(result: Result) -> str:
+    """One plain-text line saying what was checked (``FAILED: ...`` when the claim failed)."""
+    if result.passed:
+        return describe(result.claim)
+    reasons = []
+    if result.error:
+        reasons.append(result.error)
+    if not result.symbolic and not result.error:
+        reasons.append(_("the symbolic check does not hold"))
+    if result.numeric is False and not result.error:
+        reasons.append(_("the numeric check does not hold"))
+    accepted = [name for name, ok in result.rejected.items() if not ok]
+    if accepted:
+        reasons.append(_("wrong variants accepted: {}").format(", ".join(accepted)))
+    return _("FAILED: {}").format("; ".join(reasons))
+
+
 def check(claim: Claim) -> Result:
     """Run the symbolic check on the formula and on every wrong variant, then the numeric check."""
     start = time.perf_counter()
     symbolic, numeric, rejected, errors = False, None, {}, []
+    try:
+        claim.displays  # noqa: B018  (a claim whose display cannot be generated fails)
+    except Exception as exc:
+        errors.append(f"display: {type(exc).__name__}: {exc}")
     try:
         symbolic = bool(claim.symbolic(claim.formula))
         rejected = {name: not claim.symbolic(variant) for name, variant in claim.wrong.items()}

@@ -12,13 +12,18 @@ from types import ModuleType
 import sympy as sp
 import torch
 
-from verified_transformer.claims.attention import (
+from verified_transformer.claims.fixtures import (
+    D_FF,
+    D_MODEL,
+    TOKENS,
+    encoder_layer,
     projections_match_attention,
     projections_reach_input,
+    sublayers,
 )
+from verified_transformer.claims.latex import latex
 from verified_transformer.claims.ledger import Claim
 from verified_transformer.claims.numeric import DTYPE, close, for_each_implementation, randn
-from verified_transformer.claims.residual import D_FF, D_MODEL, TOKENS, encoder_layer, sublayers
 from verified_transformer.derive import attention as at
 from verified_transformer.derive import residual as rs
 from verified_transformer.derive.exact import equal, is_zero
@@ -45,15 +50,16 @@ def _scores(size: int) -> tuple[sp.Symbol, ...]:
 
 
 def _weights_are_scaled_softmax(weights: Weights) -> bool:
-    """``w_t = exp(s_t/sqrt(d_k)) / sum_u exp(s_u/sqrt(d_k))`` for m = 1..4 keys, symbolic d_k."""
+    """For m = 1..4 keys and a symbolic d_k, the weights sum to 1 and ``w_t e^{-s_t/sqrt(d_k)}``
+    is the same for every key (``w_t / w_u = e^{(s_t - s_u)/sqrt(d_k)}``): the two properties that
+    determine the softmax of ``s/sqrt(d_k)``, checked without writing that softmax down again."""
     for size in range(1, 5):
         s = _scores(size)
-        scaled = [sp.exp(v / sp.sqrt(at.d_k)) for v in s]
-        expected = [e / sp.Add(*scaled) for e in scaled]
         got = weights(s, at.d_k)
-        if len(got) != size or not all(
-            equal(a, b, sp.cancel) for a, b in zip(got, expected, strict=True)
-        ):
+        if len(got) != size or not equal(sp.Add(*got), sp.Integer(1), sp.cancel):
+            return False
+        ratios = [w * sp.exp(-v / sp.sqrt(at.d_k)) for w, v in zip(got, s, strict=True)]
+        if not all(equal(r, ratios[0], sp.cancel) for r in ratios[1:]):
             return False
     return True
 
@@ -188,11 +194,77 @@ def _ffn_numeric(ffn: FeedForward) -> bool:
     return for_each_implementation(holds)
 
 
+# --- displays: the article's formula and ours, both generated from the objects checked ------------
+
+ARTICLE_PROJECTIONS = "article: Q = K^T W^Q, K = V^T W^K"
+ARTICLE_CONCAT = "article: concatenation F(H) (+) H"
+ARTICLE_FFN = "article: one Linear(d_model, dff), no activation"
+
+
+def _space(shape: tuple) -> str:
+    return rf"\mathbb{{R}}^{{{latex(shape[0])}\times {latex(shape[1])}}}"
+
+
+def _qkv_display(definitions: at.Definitions) -> tuple[str, ...]:
+    article = r",\ ".join(f"{k} = {latex(v)}" for k, v in at.article_projections().items())
+    ours = r",\ ".join(f"{k} = {latex(v)}" for k, v in definitions.items())
+    return (
+        rf"\text{{article: }} {article}\quad \text{{(never reach }} X \text{{; }} V"
+        r"\text{ is undefined)}",
+        rf"\text{{ours: }} {ours}",
+    )
+
+
+_S = sp.symbols("s1:3", real=True)
+
+
+def _weights_display(weights: Weights, article: Weights) -> tuple[str, ...]:
+    ours = latex(weights(list(_S), at.d_k)[0])
+    theirs = latex(article(list(_S), at.d_k)[0])
+    return (rf"\text{{article: }} w_1 = {theirs}", rf"\text{{ours: }} w_1 = {ours}\quad (m = 2)")
+
+
+def _scale_outside_display(weights: Weights) -> tuple[str, ...]:
+    scores = latex(at.article_scores([sp.Symbol("s_t")], at.d_k)[0])
+    return (
+        rf"\text{{article: }} A_t = {scores}",
+        *_weights_display(weights, at.article_weights_normalized),
+    )
+
+
+def _double_softmax_display(weights: Weights) -> tuple[str, ...]:
+    return _weights_display(weights, at.article_weights)
+
+
+def _concat_display(combine: Combine) -> tuple[str, ...]:
+    h = sp.MatrixSymbol("H", at.n, at.d_model)
+    f_h = sp.MatrixSymbol("F(H)", at.n, at.d_model)
+    article, ours = rs.article_concat(h, f_h), combine(h, f_h)
+    return (
+        rf"\text{{article: }} {latex(article)} \in {_space(article.shape)}",
+        rf"\text{{ours: }} H^l = {latex(ours)} \in {_space(ours.shape)}",
+    )
+
+
+def _ffn_display(ffn: FeedForward) -> tuple[str, ...]:
+    y = sp.MatrixSymbol("y", at.n, at.d_model)
+    w1, w2 = sp.MatrixSymbol("W_1", at.d_model, d_ff), sp.MatrixSymbol("W_2", d_ff, at.d_model)
+    article = at.article_feed_forward(y, w1, w2, at.Relu)
+    ours = ffn(y, w1, w2, at.Relu)
+    return (
+        rf"\text{{article: }} \mathrm{{LN}}(y + {latex(article)}),\ {latex(article)} \in "
+        rf"{_space(article.shape)}",
+        rf"\text{{ours: }} \mathrm{{FFN}}(y) = {latex(ours)} \in {_space(ours.shape)}",
+    )
+
+
+REFUTED = "refutation"
 CLAIMS = (
     Claim(
         id="seed.qkv_circular",
-        statement=r"\text{Article: } Q = K^\top W^Q,\ K = V^\top W^K \text{ never reach } X;\ "
-        r"Q = XW^Q,\ K = XW^K,\ V = XW^V \text{ do}",
+        kind=REFUTED,
+        render=_qkv_display,
+        compared=("torch.nn.MultiheadAttention",),
         source=VASWANI,
         scope="symbolic n, d_model, d_k, d_v",
         formula=at.projections(),
@@ -204,8 +276,9 @@ CLAIMS = (
     ),
     Claim(
         id="seed.scale_outside_exp",
-        statement=r"\text{Article: } A = \frac{\exp(q^\top k)}{\sqrt{d_k}} \text{ (the scale "
-        r"cancels when normalized)};\ \text{ours: } \operatorname{softmax}(q^\top k/\sqrt{d_k})",
+        kind=REFUTED,
+        render=_scale_outside_display,
+        compared=("torch.nn.functional.scaled_dot_product_attention",),
         source=VASWANI,
         scope="m = 1..4 keys, symbolic d_k",
         formula=at.attention_weights,
@@ -220,8 +293,9 @@ CLAIMS = (
     ),
     Claim(
         id="seed.double_softmax",
-        statement=r"\text{Article: } \operatorname{softmax}(A),\ A = \exp(\cdot)/\sqrt{d_k} "
-        r"\text{ exponentiates twice; one softmax is shift invariant}",
+        kind=REFUTED,
+        render=_double_softmax_display,
+        compared=("torch.nn.functional.scaled_dot_product_attention",),
         source=VASWANI,
         scope="m = 1..4 keys, symbolic d_k",
         formula=at.attention_weights,
@@ -235,8 +309,9 @@ CLAIMS = (
     ),
     Claim(
         id="seed.residual_concat",
-        statement=r"\text{Article: } H^l = F(H^{l-1}) \oplus H^{l-1} \text{ doubles the width};\ "
-        r"H^l = H^{l-1} + F(H^{l-1}) \text{ keeps } d_{model}",
+        kind=REFUTED,
+        render=_concat_display,
+        compared=("torch.nn.TransformerEncoderLayer",),
         source="he2016deep",
         scope="symbolic n, d_model; 8 layers",
         formula=rs.residual_add,
@@ -248,8 +323,9 @@ CLAIMS = (
     ),
     Claim(
         id="seed.ffn_shape",
-        statement=r"\text{Article: } \mathrm{LN}(y + yW_1),\ W_1 \in \mathbb{R}^{d_{model}\times "
-        r"d_{ff}};\ \text{ours: } \mathrm{FFN}(y) = \max(0, yW_1)W_2",
+        kind=REFUTED,
+        render=_ffn_display,
+        compared=("torch.nn.TransformerEncoderLayer",),
         source=VASWANI,
         scope="symbolic n, d_model, d_ff; d_model = 2, d_ff = 3 witness",
         formula=at.feed_forward,

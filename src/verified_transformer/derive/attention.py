@@ -96,8 +96,23 @@ def symbol_matrix(name: str, rows: int, cols: int) -> sp.Matrix:
     return sp.Matrix(rows, cols, lambda r, c: sp.Symbol(f"{name}_{r + 1}{c + 1}", real=True))
 
 
-def row_softmax(scores: sp.MatrixBase) -> sp.Matrix:
-    """Softmax of each row: ``A_ij = exp(S_ij) / sum_t exp(S_it)``."""
+class RowSoftmax(MatrixExpr):
+    r"""``softmax`` of each row of a matrix expression of symbolic size (kept unevaluated; the
+    book prints it as ``\operatorname{softmax}(...)``)."""
+
+    def __new__(cls, arg: MatrixExpr) -> RowSoftmax:
+        return sp.Basic.__new__(cls, arg)
+
+    @property
+    def shape(self) -> tuple[sp.Expr, sp.Expr]:
+        return self.args[0].shape
+
+
+def row_softmax(scores: sp.MatrixBase | MatrixExpr) -> sp.Matrix | RowSoftmax:
+    """Softmax of each row: ``A_ij = exp(S_ij) / sum_t exp(S_it)`` (explicit matrices);
+    an unevaluated :class:`RowSoftmax` for a matrix expression of symbolic size."""
+    if isinstance(scores, MatrixExpr) and not isinstance(scores, sp.MatrixBase):
+        return RowSoftmax(scores)
     rows = []
     for r in range(scores.rows):
         exps = [sp.exp(s) for s in scores.row(r)]
@@ -144,9 +159,18 @@ def attention_entrywise(q: sp.MatrixBase, k: sp.MatrixBase, v: sp.MatrixBase) ->
 
 
 def self_attention(weights: tuple[sp.MatrixBase, sp.MatrixBase, sp.MatrixBase]) -> Callable:
-    """``X -> Attention(X W^Q, X W^K, X W^V)`` for explicit weight matrices (no positions)."""
-    w_q, w_k, w_v = weights
-    return lambda x: attention(x * w_q, x * w_k, x * w_v)
+    """``X -> Attention(X W^Q, X W^K, X W^V)`` for explicit weight matrices (no positions): the
+    projections of :func:`projections` with X and the weights substituted."""
+    table = dict(zip((W_Q, W_K, W_V), weights, strict=True))
+
+    def sa(x: sp.MatrixBase) -> sp.MatrixBase:
+        defs = projections()
+        q, k, v = (
+            sp.Matrix(defs[name].xreplace({X: x, **table}).doit()) for name in ("Q", "K", "V")
+        )
+        return attention(q, k, v)
+
+    return sa
 
 
 def permutation_matrix(perm: Sequence[int]) -> sp.Matrix:
@@ -261,6 +285,17 @@ def article_weights(scores: Sequence[sp.Expr], dim: sp.Expr = d_k) -> list[sp.Ex
 
 
 # --- the feed-forward sub-layer ----------------------------------------------------------------
+
+
+class Relu(MatrixExpr):
+    """``max(0, A)`` entrywise, for a matrix expression of symbolic size (unevaluated)."""
+
+    def __new__(cls, arg: MatrixExpr) -> Relu:
+        return sp.Basic.__new__(cls, arg)
+
+    @property
+    def shape(self) -> tuple[sp.Expr, sp.Expr]:
+        return self.args[0].shape
 
 
 def feed_forward(y: Any, w1: Any, w2: Any, activation: Callable[[Any], Any]) -> Any:

@@ -105,15 +105,15 @@ def counterexample(expr: sp.Expr, trials: int = 3, seed: int = 0) -> dict | None
         }
         key = tuple(values.values())
         if key not in unrolled:
-            unrolled[key] = unroll_sums(expr.xreplace(values))
+            unrolled[key] = unroll_sums(sp.sympify(expr.xreplace(values)))
         e = _sample_functions(unrolled[key], rng)
         for a in sorted(e.atoms(sp.Indexed), key=str):
             values[a] = sp.Rational(rng.randint(-9, 9), rng.randint(1, 5))
-        e = e.xreplace(values)
+        e = sp.sympify(e.xreplace(values))
         for s in sorted(e.free_symbols, key=str):
             num = rng.randint(1, 9) if s.is_positive or s.is_nonnegative else rng.randint(-9, 9)
             values[s] = sp.Rational(num, rng.randint(1, 5))
-        value = sp.N(e.xreplace(values), 30)
+        value = sp.N(sp.sympify(e.xreplace(values)), 30)
         if value.is_number and value.is_finite and abs(value) > sp.Float("1e-20"):
             return values
     return None

@@ -38,14 +38,51 @@ g = sp.Symbol("g", real=True)  # ScaleNorm's single gain
 Entry = Callable[[sp.Expr], sp.Expr]  # index -> expression of that output component
 
 
-def mean(values: sp.IndexedBase = x, size: sp.Expr = n) -> sp.Expr:
-    """``mu = (1/n) sum_k x_k``."""
+mu = sp.Symbol("mu", real=True)  # abbreviation of the mean, as the book writes it
+sigma2 = sp.Symbol("sigma^2", nonnegative=True)  # abbreviation of the biased variance
+
+
+def mean_definition(values: sp.IndexedBase = x, size: sp.Expr = n) -> sp.Expr:
+    """``mu = (1/n) sum_k x_k`` (the right-hand side that ``mu`` abbreviates)."""
     return sp.Sum(values[k], (k, 1, size)) / size
 
 
+def variance_definition(values: sp.IndexedBase = x, size: sp.Expr = n) -> sp.Expr:
+    """``sigma^2 = (1/n) sum_k (x_k - mu)^2``, written with ``mu`` (biased: divisor n)."""
+    return sp.Sum((values[k] - mu) ** 2, (k, 1, size)) / size
+
+
+def normalized_formula(index: sp.Expr = i, epsilon: sp.Expr = eps) -> sp.Expr:
+    """``xhat_i = (x_i - mu) / sqrt(sigma^2 + epsilon)`` with ``mu`` and ``sigma^2`` abbreviated."""
+    return (x[index] - mu) / sp.sqrt(sigma2 + epsilon)
+
+
+def layer_norm_formula(index: sp.Expr = i, epsilon: sp.Expr = eps) -> sp.Expr:
+    """``y_i = gamma_i (x_i - mu) / sqrt(sigma^2 + epsilon) + beta_i``, abbreviated (what the book
+    displays); :func:`unabbreviate` writes ``mu`` and ``sigma^2`` out."""
+    return gamma[index] * normalized_formula(index, epsilon) + beta[index]
+
+
+def unabbreviate(expr: sp.Expr) -> sp.Expr:
+    """Replace ``sigma^2`` and ``mu`` by their definitions (:func:`variance_definition`,
+    :func:`mean_definition`)."""
+    return expr.xreplace({sigma2: variance_definition()}).xreplace({mu: mean_definition()})
+
+
+def normalized_moments(epsilon: sp.Expr = eps) -> tuple[sp.Expr, sp.Expr]:
+    """Mean and mean square of ``xhat`` over its n entries: ``(0, sigma^2 / (sigma^2 + eps))``
+    (abbreviated; the output variance is just below 1 for eps > 0)."""
+    return sp.Integer(0), sigma2 / (sigma2 + epsilon)
+
+
+def mean(values: sp.IndexedBase = x, size: sp.Expr = n) -> sp.Expr:
+    """``mu = (1/n) sum_k x_k``."""
+    return mean_definition(values, size)
+
+
 def variance(values: sp.IndexedBase = x, size: sp.Expr = n) -> sp.Expr:
-    """Biased variance ``(1/n) sum_k (x_k - mu)^2`` (what LayerNorm uses)."""
-    return sp.Sum((values[k] - mean(values, size)) ** 2, (k, 1, size)) / size
+    """Biased variance ``(1/n) sum_k (x_k - mu)^2`` (what LayerNorm uses), ``mu`` written out."""
+    return variance_definition(values, size).xreplace({mu: mean_definition(values, size)})
 
 
 def sigma(epsilon: sp.Expr = eps) -> sp.Expr:
@@ -54,13 +91,14 @@ def sigma(epsilon: sp.Expr = eps) -> sp.Expr:
 
 
 def normalized(index: sp.Expr = i, epsilon: sp.Expr = eps) -> sp.Expr:
-    """``xhat_i = (x_i - mu) / sqrt(sigma^2 + epsilon)``."""
-    return (x[index] - mean()) / sigma(epsilon)
+    """``xhat_i = (x_i - mu) / sqrt(sigma^2 + epsilon)``, written out."""
+    return unabbreviate(normalized_formula(index, epsilon))
 
 
 def layer_norm_entry(index: sp.Expr = i, epsilon: sp.Expr = eps) -> sp.Expr:
-    """``y_i = gamma_i xhat_i + beta_i`` (Ba et al. 2016, eq. 4, with PyTorch's epsilon)."""
-    return gamma[index] * normalized(index, epsilon) + beta[index]
+    """``y_i = gamma_i xhat_i + beta_i`` (Ba et al. 2016, eq. 4, with PyTorch's epsilon), written
+    out: :func:`layer_norm_formula` unabbreviated."""
+    return unabbreviate(layer_norm_formula(index, epsilon))
 
 
 def rms_norm_entry(index: sp.Expr = i, epsilon: sp.Expr = eps) -> sp.Expr:
@@ -78,11 +116,19 @@ def scale_norm_gain(gain: sp.Expr, size: sp.Expr) -> sp.Expr:
     return gain / sp.sqrt(size)
 
 
+s2 = sp.Symbol("s^2", nonnegative=True)  # abbreviation of the unbiased variance
+
+
+def unbiased_variance_definition(values: sp.IndexedBase = x, size: sp.Expr = n) -> sp.Expr:
+    """``s^2 = (1/(n-1)) sum_k (x_k - mu)^2`` (unbiased: what ``x.var()`` and ``x.std()`` use)."""
+    return sp.Sum((values[k] - mu) ** 2, (k, 1, size)) / (size - 1)
+
+
 def unbiased_normalized(index: sp.Expr = i, epsilon: sp.Expr = eps) -> sp.Expr:
-    """``(x_i - mu) / sqrt(s^2 + epsilon)`` with the unbiased ``s^2 = sum_k (x_k - mu)^2 / (n-1)``
-    (what ``x.std()`` gives; a common home-made LayerNorm)."""
-    s2 = sp.Sum((x[k] - mean()) ** 2, (k, 1, n)) / (n - 1)
-    return (x[index] - mean()) / sp.sqrt(s2 + epsilon)
+    """``(x_i - mu) / sqrt(s^2 + epsilon)`` with the unbiased ``s^2`` (what ``x.std()`` gives; a
+    common home-made LayerNorm), written out."""
+    entry = (x[index] - mu) / sp.sqrt(s2 + epsilon)
+    return unabbreviate(entry.xreplace({s2: unbiased_variance_definition()}))
 
 
 def unbiased_ratio(size: sp.Expr) -> sp.Expr:
@@ -106,6 +152,33 @@ def jacobian_closed_form(
 ) -> sp.Expr:
     """``(delta_ij - 1/n - xhat_i xhat_j / n) / sqrt(sigma^2 + epsilon)``."""
     return (delta - 1 / size - xhat_i * xhat_j / size) / scale
+
+
+@cache
+def scaled_jacobian_actions() -> tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr]:
+    """``sigma_eps J`` (from :func:`jacobian_closed_form`) applied to the three kinds of
+    direction, symbolic n: the i-th entries of ``sigma_eps J 1``, ``sigma_eps J xhat`` and
+    ``sigma_eps J v`` for a v with ``sum v = 0`` and ``sum x v = 0`` (so v is orthogonal to 1 and
+    to xhat), and the trace of ``sigma_eps J``. The eigenvalues are read off these."""
+    m = sp.Symbol("m", integer=True, positive=True)
+    v = sp.IndexedBase("v")  # a direction orthogonal to 1 and to xhat
+
+    def scaled(row: sp.Expr, col: sp.Expr) -> sp.Expr:
+        entry = jacobian_closed_form(
+            sp.KroneckerDelta(row, col), normalized(row), normalized(col), sigma(), n
+        )
+        return sigma() * entry
+
+    ones = sp.Sum(scaled(i, m), (m, 1, n))
+    along = sp.Sum(scaled(i, m) * normalized(m), (m, 1, n))
+    rest = expand_sums(sp.Sum(scaled(i, m) * v[m], (m, 1, n))).xreplace(
+        {sp.Sum(v[k], (k, 1, n)): 0, sp.Sum(x[k] * v[k], (k, 1, n)): 0}
+    )
+    trace = sp.Sum(scaled(m, m), (m, 1, n))
+    return ones, along, rest, trace
+
+
+ORTHOGONAL_DIRECTION = sp.IndexedBase("v")
 
 
 def scaled_epsilon(scale: sp.Expr, epsilon: sp.Expr) -> sp.Expr:
