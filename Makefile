@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 SANITIZE := --nbval-sanitize-with nbval_sanitize.cfg
-CHROMIUM := /usr/bin/chromium
+DEBIAN_CHROMIUM := /usr/bin/chromium
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: test lint unit nbval book browser notebooks ledger bench clean
@@ -24,9 +24,11 @@ test: lint unit book browser
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
-# Unit tests and strict nbval run in one pytest session, two workers, one file per worker.
+# Unit tests and strict nbval run in one pytest session, two workers, one file per worker. The
+# notebooks come first: each runs in one worker, the longest take a minute, and the many short
+# test files then fill the other worker instead of leaving a notebook to finish alone at the end.
 unit: $(STAMP)
-	$(PY) -m pytest -n $(JOBS) --dist loadfile -m "not browser" --nbval $(SANITIZE) tests notebooks
+	$(PY) -m pytest -n $(JOBS) --dist loadfile -m "not browser" --nbval $(SANITIZE) notebooks tests
 
 nbval: $(STAMP)
 	$(PY) -m pytest --nbval $(SANITIZE) notebooks
@@ -38,14 +40,18 @@ book: $(STAMP)
 	@echo "Open file://$(CURDIR)/_build/html/index.html"
 
 ## browser: open every page of _build/html in headless Chromium (tests/test_browser.py); the
-## screenshots go to _build/screenshots/. Installs Debian's chromium and a CJK font when missing.
-browser: $(STAMP) $(CHROMIUM)
-	$(PY) -m pytest -m browser tests/test_browser.py
+## screenshots go to _build/screenshots/ (whole pages too with VT_FULL_SCREENSHOTS=1). The Chromium is, in this order: $$CHROMIUM, the one
+## Playwright installed for this user, Debian's /usr/bin/chromium (scripts/find_chromium.py); only
+## when none exists are Debian's chromium and a CJK font installed with apt-get.
+browser: $(STAMP)
+	@chromium=$$($(PY) scripts/find_chromium.py); found=$$?; \
+	if [ $$found = 1 ]; then $(INSTALL_CHROMIUM) && chromium=$(DEBIAN_CHROMIUM); \
+	elif [ $$found != 0 ]; then exit $$found; fi; \
+	echo "browser test with $$chromium"; \
+	VT_CHROMIUM="$$chromium" $(PY) -m pytest -m browser tests/test_browser.py
 
-$(CHROMIUM):
-	$(SUDO) apt-get update -qq
-	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		chromium fonts-liberation fonts-wqy-microhei
+INSTALL_CHROMIUM = $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+	apt-get install -y -qq --no-install-recommends chromium fonts-liberation fonts-wqy-microhei
 
 ## notebooks: re-execute every notebook in place, top to bottom, in a fresh kernel
 notebooks: $(STAMP)
@@ -55,9 +61,9 @@ notebooks: $(STAMP)
 ledger: $(STAMP)
 	$(PY) -m verified_transformer.claims --markdown book/claims_ledger.md
 
-## bench: our TransformerEncoderLayer against torch.nn's (prints ratios)
+## bench: our TransformerEncoderLayer and TransformerDecoderLayer against torch.nn's (prints ratios)
 bench: $(STAMP)
-	$(PY) benchmarks/bench_encoder_layer.py
+	$(PY) benchmarks/bench_layers.py
 
 clean:
 	rm -rf _build .pytest_cache .ruff_cache .hypothesis

@@ -5,17 +5,22 @@ once. A page fails on: math that MathJax left unrendered or rendered as an error
 a request to any other host (blocked), a console or page error, an HTTP error, an internal link or
 ``#anchor`` that leads nowhere. The same visit gathers what the reader-feature tests check: the
 notebook download, the repository link, Chinese section names in page titles, copy buttons, figure
-alt text or captions, and no sideways scrolling at 390 px. Each test lists every failing page.
+alt text or captions, no sideways scrolling at 390 px, and at 1280 px no display equation or table
+wider than the text column (cut off, or scrolled inside its box). Each test lists every failing
+page.
 
-Screenshots (PNG) land next to the html folder, in ``screenshots/``: ``full/`` (whole page at
-1280 px), ``top/`` (the first 1280 x 900 screen) and ``mobile/`` (the first 390 x 844 screen).
+Screenshots (PNG) land next to the html folder, in ``screenshots/``: ``top/`` (the first 1280 x 900
+screen) and ``mobile/`` (the first 390 x 844 screen); with ``VT_FULL_SCREENSHOTS=1`` also ``full/``
+(the whole page at 1280 px, which takes as long as the rest of the visit).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import html
+import importlib.util
 import os
 import re
 import shutil
@@ -40,7 +45,13 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[1]
 HTML_DIR = Path(os.environ.get("VT_HTML_DIR", ROOT / "_build" / "html")).resolve()
 SHOTS_DIR = HTML_DIR.parent / "screenshots"
-CHROMIUM = os.environ.get("VT_CHROMIUM", "/usr/bin/chromium")
+FULL_SCREENSHOTS = os.environ.get("VT_FULL_SCREENSHOTS", "") == "1"
+# The Chromium to drive: $VT_CHROMIUM (set by `make browser`), else scripts/find_chromium.py's
+# choice ($CHROMIUM, Playwright's own Chromium for this user, Debian's /usr/bin/chromium).
+_finder = importlib.util.spec_from_file_location("find_chromium",
+                                                 ROOT / "scripts" / "find_chromium.py")
+find_chromium_module = importlib.util.module_from_spec(_finder)
+_finder.loader.exec_module(find_chromium_module)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -145,6 +156,31 @@ OVERFLOW = r"""() => {
       + (el.classList.length ? '.' + [...el.classList].slice(0, 3).join('.') : '');
   const text = el => el.textContent.replace(/\s+/g, ' ').trim().slice(0, 60);
   return {scrollWidth, width, elements: deepest.slice(0, 5).map(el => `${name(el)} "${text(el)}"`)};
+}"""
+
+
+# At desktop width: display equations and tables of the article whose content is wider than the
+# text column, either sticking out of it or clipped / scrolled inside a box (MathJax's display
+# container scrolls, so a too-long equation is cut off at the column's edge).
+WIDE_BLOCKS = r"""() => {
+  const article = document.querySelector('article.bd-article') || document.body;
+  const column = article.getBoundingClientRect();
+  const clips = el => getComputedStyle(el).overflowX !== 'visible';
+  const blocks = [...article.querySelectorAll('mjx-container[display="true"], div.math, table')];
+  const out = [];
+  for (const el of blocks) {
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || blocks.some(o => o !== el && el.contains(o))) continue;
+    let excess = Math.max(box.left + el.scrollWidth, box.right) - column.right;
+    for (let p = el; p && p !== article; p = p.parentElement) {
+      if (clips(p)) excess = Math.max(excess, p.scrollWidth - p.clientWidth);
+    }
+    if (excess > 1) {
+      const text = el.textContent.replace(/\s+/g, ' ').trim().slice(0, 60);
+      out.push(`${el.tagName.toLowerCase()} ${Math.ceil(excess)} px too wide: "${text}"`);
+    }
+  }
+  return out;
 }"""
 
 
@@ -286,8 +322,11 @@ async def inspect(tab: Page, report: PageReport) -> None:
             report.add("http", f"image did not load: {image['src']}")
 
 
-async def visit(tab: Page, watcher: Watcher, path: str, html_dir: Path, shots: Path) -> PageReport:
-    """Open one page over HTTP, inspect it, screenshot it wide and narrow."""
+async def visit(
+    tab: Page, watcher: Watcher, path: str, html_dir: Path, shots: Path, full_page: bool
+) -> PageReport:
+    """Open one page over HTTP, inspect it, screenshot it wide (and whole, if ``full_page``) and
+    narrow."""
     report = watcher.report = PageReport(path)
     base = watcher.origin
     await tab.set_viewport_size(DESKTOP)
@@ -314,7 +353,9 @@ async def visit(tab: Page, watcher: Watcher, path: str, html_dir: Path, shots: P
         response = await tab.request.get(url)
         report.facts["downloads"][url] = await response.text() if response.ok else None
     name = path.removesuffix(".html").replace("/", "__") + ".png"
-    await tab.screenshot(path=shots / "full" / name, full_page=True, animations="disabled")
+    report.facts["wideBlocks"] = await tab.evaluate(WIDE_BLOCKS)
+    if full_page:
+        await tab.screenshot(path=shots / "full" / name, full_page=True, animations="disabled")
     await tab.screenshot(path=shots / "top" / name, animations="disabled")
     await tab.set_viewport_size(MOBILE)
     await tab.evaluate(SETTLE)
@@ -336,10 +377,14 @@ async def visit_file(tab: Page, watcher: Watcher, path: str, html_dir: Path) -> 
 
 
 async def copy_first_code_cell(tab: Page) -> tuple[str, str] | None:
-    """Click the copy button of the first code cell; return (clipboard text, cell text)."""
-    cell = await tab.query_selector(".cell_input div.highlight")
-    if cell is None:
+    """Click the copy button of the first visible code cell (a set-up cell tagged hide-input is
+    collapsed); return (clipboard text, cell text)."""
+    cells = await tab.query_selector_all(".cell_input div.highlight")
+    visible = [c for c, shown in zip(cells, [await c.is_visible() for c in cells], strict=True)
+               if shown]
+    if not visible:
         return None
+    cell = visible[0]
     await tab.bring_to_front()  # the clipboard answers the focused tab only
     await cell.hover()
     await (await cell.query_selector("button.copybtn")).click()
@@ -347,11 +392,28 @@ async def copy_first_code_cell(tab: Page) -> tuple[str, str] | None:
     return copied, await (await cell.query_selector("pre")).text_content() or ""
 
 
-async def visit_all(base: str, paths: list[str], html_dir: Path, shots: Path) -> Crawl:
+def chromium_executable() -> str:
+    """$VT_CHROMIUM if set, else the first Chromium that scripts/find_chromium.py finds."""
+    named = os.environ.get("VT_CHROMIUM")
+    if named:
+        if not Path(named).is_file():
+            pytest.fail(f"VT_CHROMIUM={named} is missing", pytrace=False)
+        return named
+    try:
+        found = find_chromium_module.find_chromium()
+    except ValueError as error:
+        pytest.fail(str(error), pytrace=False)
+    if found is None:
+        pytest.fail("no Chromium: set CHROMIUM, run `.venv/bin/python -m playwright install "
+                    "chromium`, or let `make browser` install Debian's", pytrace=False)
+    return str(found[0])
+
+
+async def visit_all(
+    base: str, paths: list[str], html_dir: Path, shots: Path, full_page: bool
+) -> Crawl:
     """Visit ``paths`` with WORKERS tabs of one headless Chromium."""
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium",
-                    pytrace=False)
+    chromium = chromium_executable()
     crawl, queue = Crawl(base), list(paths)
 
     async def worker(context) -> None:
@@ -360,7 +422,7 @@ async def visit_all(base: str, paths: list[str], html_dir: Path, shots: Path) ->
         while queue:
             path = queue.pop(0)
             try:
-                visiting = visit(tab, watcher, path, html_dir, shots)
+                visiting = visit(tab, watcher, path, html_dir, shots, full_page)
                 crawl.reports[path] = await asyncio.wait_for(visiting, PAGE_TIMEOUT_S)
             except (TimeoutError, PlaywrightError) as error:
                 report = crawl.reports[path] = watcher.report
@@ -376,7 +438,7 @@ async def visit_all(base: str, paths: list[str], html_dir: Path, shots: Path) ->
                     crawl.clipboard = (f"copying failed: {error!r}", "")
 
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         context = await browser.new_context(viewport=DESKTOP)
         await context.grant_permissions(["clipboard-read", "clipboard-write"],
                                         origin=base.rstrip("/"))
@@ -391,12 +453,12 @@ async def visit_all(base: str, paths: list[str], html_dir: Path, shots: Path) ->
     return crawl
 
 
-def crawl_site(html_dir: Path, shots: Path) -> Crawl:
+def crawl_site(html_dir: Path, shots: Path, full_page: bool = FULL_SCREENSHOTS) -> Crawl:
     """Serve ``html_dir``, visit every page, then check every internal link and anchor."""
-    for folder in ("full", "top", "mobile"):
+    for folder in ("full", "top", "mobile") if full_page else ("top", "mobile"):
         (shots / folder).mkdir(parents=True, exist_ok=True)
     with serve(html_dir) as base:
-        crawl = asyncio.run(visit_all(base, page_paths(html_dir), html_dir, shots))
+        crawl = asyncio.run(visit_all(base, page_paths(html_dir), html_dir, shots, full_page))
     rendered_ids = {p: set(r.facts["ids"]) for p, r in crawl.reports.items()}
     for report in crawl.reports.values():
         for problem in broken_links(report.facts["links"], base, html_dir, rendered_ids):
@@ -560,7 +622,16 @@ def test_narrow_viewport_has_no_horizontal_overflow(crawl: Crawl) -> None:
         for p, r in crawl.reports.items() if (o := r.overflow)
     }
     fail_on(failures, "pages wider than a 390 px phone screen")
-    assert all((SHOTS_DIR / f / "book__intro.png").is_file() for f in ("full", "top", "mobile"))
+    folders = ("full", "top", "mobile") if FULL_SCREENSHOTS else ("top", "mobile")
+    assert all((SHOTS_DIR / f / "book__intro.png").is_file() for f in folders)
+
+
+def test_display_math_and_tables_fit_the_text_column_at_desktop_width(crawl: Crawl) -> None:
+    failures = {p: r.facts.get("wideBlocks", []) for p, r in crawl.reports.items()}
+    fail_on(failures, f"display equations or tables wider than the text column at "
+                      f"{DESKTOP['width']} px")
+    assert all("wideBlocks" in r.facts for p, r in crawl.reports.items()
+               if not redirect_target(HTML_DIR / p) and not r.problems.get("load"))
 
 
 def test_checker_catches_a_broken_page(tmp_path: Path) -> None:
@@ -571,11 +642,15 @@ def test_checker_catches_a_broken_page(tmp_path: Path) -> None:
         '<img src="https://example.invalid/x.png" alt="">'
         '<a href="missing.html">gone</a> <a href="other.html#nowhere">no anchor</a>'
         '<div style="width:900px">wide</div>'
+        '<table><tr><td><div style="width:1400px">a table wider than the column</div></td></tr>'
+        '</table>'
+        '<div class="math" style="overflow-x:auto"><span style="display:inline-block;'
+        'width:1500px">a long equation, scrolled inside its box</span></div>'
         '<script>console.error("boom")</script></article></body></html>'
     )
     (tmp_path / "other.html").write_text("<html><body><p id='here'>ok</p></body></html>")
     shots = tmp_path / "shots"
-    report = crawl_site(tmp_path, shots).reports["index.html"]
+    report = crawl_site(tmp_path, shots, full_page=True).reports["index.html"]
     found = report.problems
     assert any("unrendered formula" in m for m in found["math"])
     assert any("raw TeX in prose" in m for m in found["math"])
@@ -585,4 +660,53 @@ def test_checker_catches_a_broken_page(tmp_path: Path) -> None:
                                   "link to missing anchor other.html#nowhere"}
     assert report.overflow is not None and report.overflow["scrollWidth"] > MOBILE["width"]
     assert undescribed(report) == ["https://example.invalid/x.png"]
+    wide = report.facts["wideBlocks"]
+    assert len(wide) == 2 and wide[0].startswith("table ") and wide[1].startswith("div ")
+    assert crawl_site(tmp_path, tmp_path / "few").reports["other.html"].facts["wideBlocks"] == []
     assert all((shots / f / "index.png").is_file() for f in ("full", "top", "mobile"))
+
+
+def test_exercise_solutions_are_collapsed_until_clicked() -> None:
+    """On an exercises page (issue 14) every solution starts collapsed: its worked code and the
+    checker's verdict are hidden; a click on the solution's title shows them."""
+    page_path = "notebooks/02_exercises.html"
+    if not (HTML_DIR / page_path).is_file():
+        pytest.fail(f"no {page_path} in {HTML_DIR}: run `make book` first", pytrace=False)
+
+    async def inspect(base: str) -> dict[str, object]:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=chromium_executable(),
+                                               args=CHROMIUM_ARGS)
+            tab = await browser.new_page(viewport=DESKTOP)
+            await tab.goto(base + page_path, wait_until="load")  # togglebutton ran on DOM ready
+            solutions = tab.locator("div.solution")
+            count = await solutions.count()
+            hidden = [await solutions.nth(i).evaluate("e => e.classList.contains('toggle-hidden')")
+                      for i in range(count)]
+            first = solutions.first
+            code = first.locator("div.cell_input").first
+            output = first.locator("div.cell_output").first
+            before = (await code.is_visible(), await output.is_visible())
+            await first.locator(".admonition-title").click()
+            with contextlib.suppress(PlaywrightTimeout):  # the assertions below say what failed
+                await code.wait_for(state="visible", timeout=3000)
+            after = (await code.is_visible(), await output.is_visible())
+            shown = (await code.inner_text(), await output.inner_text())
+            await first.locator(".admonition-title").click()
+            with contextlib.suppress(PlaywrightTimeout):
+                await code.wait_for(state="hidden", timeout=3000)
+            collapsed_again = not await code.is_visible()
+            await browser.close()
+        return {"count": count, "hidden": hidden, "before": before, "after": after,
+                "shown": shown, "collapsed_again": collapsed_again}
+
+    with serve(HTML_DIR) as base:
+        seen = asyncio.run(inspect(base))
+    assert seen["count"] >= 4, seen
+    assert all(seen["hidden"]), f"solutions not collapsed on load: {seen['hidden']}"
+    assert seen["before"] == (False, False), "a collapsed solution's code or output is visible"
+    assert seen["after"] == (True, True), "clicking the solution's title did not show it"
+    code_text, output_text = seen["shown"]
+    assert "def layer_norm" in code_text and 'check("layer_norm"' in code_text, code_text
+    assert output_text.strip().startswith("Correct:"), output_text
+    assert seen["collapsed_again"], "a second click did not collapse the solution"

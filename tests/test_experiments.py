@@ -11,19 +11,26 @@ import torch
 
 from verified_transformer.experiments import (
     TASK,
+    TRAINED_BELOW,
     EncoderLayer,
     SequenceModel,
     degradation_curves,
+    final_loss,
+    gradient_depth_ratio,
     gradient_norms_at_init,
+    loss_verdict,
     position_similarity,
     position_similarity_at_init,
+    post_ln_without_warmup,
     reversal_batch,
     seeded,
     softmax_jacobian,
     softmax_saturation,
     train_reversal,
+    trained,
     training_curve,
     warmup_curves,
+    warmup_final_losses,
     xiong_init_,
 )
 from verified_transformer.nn import TransformerEncoderLayer
@@ -245,3 +252,75 @@ def test_softmax_saturates_without_the_scale_only() -> None:
 def test_softmax_saturation_rejects_bad_dimensions(d_ks: list, error: type[Exception]) -> None:
     with pytest.raises(error, match="d_ks"):
         softmax_saturation(d_ks, scaled=True, seed=0)
+
+
+# --- multi-seed summaries (chapter 6's robustness statements) -------------------------------
+
+
+def test_final_loss_is_the_mean_of_the_last_losses() -> None:
+    assert final_loss([9.0, 1.0, 2.0, 3.0], last=3) == 2.0
+    assert final_loss([float(i) for i in range(20)]) == 14.5
+    with pytest.raises(ValueError, match="last=5"):
+        final_loss([1.0, 2.0], last=5)
+    with pytest.raises(ValueError, match="last"):
+        final_loss([1.0], last=0)
+
+
+def test_gradient_depth_ratio_is_the_ratio_of_seed_means() -> None:
+    seeds = [3, 4]
+    expected = {
+        nf: statistics.fmean(gradient_norms_at_init(nf, 4, seed=s, num_classes=64)[-1]
+                             for s in seeds)
+        / statistics.fmean(gradient_norms_at_init(nf, 1, seed=s, num_classes=64)[-1]
+                           for s in seeds)
+        for nf in (False, True)
+    }
+    for nf in (False, True):
+        got = gradient_depth_ratio(nf, seeds=iter(seeds), shallow=1, deep=4, num_classes=64)
+        assert got == expected[nf]
+    # Pre-LN's last-layer gradient shrinks with depth (Theorem 1 of Xiong et al.), Post-LN's not.
+    assert expected[True] < 0.75 < expected[False]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "name"),
+    [({"seeds": []}, ValueError, "seeds"), ({"seeds": [-1]}, ValueError, "seed"),
+     ({"seeds": [0], "shallow": 3, "deep": 3}, ValueError, "shallow"),
+     ({"seeds": [0], "shallow": 0}, ValueError, "shallow")],
+)
+def test_gradient_depth_ratio_rejects_bad_input(kwargs: dict, error: type, name: str) -> None:
+    with pytest.raises(error, match=name):
+        gradient_depth_ratio(True, **kwargs)
+
+
+def test_warmup_final_losses_summarize_warmup_curves_per_seed() -> None:
+    small = {"num_layers": 1, "steps": 12, "warmup_steps": 4}
+    finals = warmup_final_losses([2, 0], **small)
+    assert list(finals) == ["Post-LN, warm-up", "Post-LN, no warm-up", "Pre-LN, no warm-up"]
+    for i, seed in enumerate([2, 0]):
+        for label, curve in warmup_curves(seed=seed, **small).items():
+            assert finals[label][i] == final_loss(curve)
+    with pytest.raises(ValueError, match="seeds"):
+        warmup_final_losses([], **small)
+
+
+def test_post_ln_without_warmup_trains_each_seed_once() -> None:
+    finals = post_ln_without_warmup(range(2), num_layers=1, lr=3e-3, steps=10)
+    assert list(finals) == [0, 1] and finals[0] != finals[1]
+    curve = training_curve(1, norm_first=False, seed=1, steps=10, lr=3e-3)
+    assert finals[1] == final_loss(curve)
+    with pytest.raises(TypeError, match="seed"):
+        post_ln_without_warmup([0.5], num_layers=1, lr=3e-3, steps=10)
+
+
+def test_trained_means_below_half_the_chance_level() -> None:
+    assert TRAINED_BELOW == pytest.approx(math.log(8) / 2)
+    assert trained(0.01) and trained(1.0) and not trained(1.1) and not trained(2.08)
+
+
+def test_loss_verdict_names_three_ranges() -> None:
+    assert [loss_verdict(x) for x in (0.0, 0.19, 0.2, 1.0, 1.9, 1.91, 2.08)] == [
+        "learned the task", "learned the task", "learning", "learning", "learning",
+        "at chance", "at chance"]
+    with pytest.raises(ValueError, match="loss"):
+        loss_verdict(float("nan"))

@@ -7,6 +7,7 @@ outputs; a notebook stored without outputs would pass nbval while checking nothi
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -15,6 +16,13 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").glob("*.ipynb"))
+
+# An absolute file path in stored output: POSIX (two or more components after the root, not part
+# of a URL, a fraction or a longer word), home-relative (~/...), or Windows (C:\...).
+ABSOLUTE_PATH = re.compile(
+    r"(?<![\w.:/~+%-])/(?:[\w.@-]+/)+[\w.@-]*|(?<![\w/])~/[\w.@-]+|\b[A-Za-z]:\\[\w.@-]+"
+)
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def toc_files(node: object) -> list[str]:
@@ -53,6 +61,28 @@ def contract_violations(nb: nbformat.NotebookNode) -> list[str]:
         if tagged and not errors:
             problems.append(f"code cell {index} is tagged raises-exception but stores no error")
     return problems
+
+
+def stored_texts(nb: nbformat.NotebookNode) -> list[tuple[int, str]]:
+    """(code cell number, text) for every stored output's text: streams, text MIME types (not
+    images), error names, messages and tracebacks, with terminal colour codes removed."""
+    texts = []
+    for index, cell in enumerate(code_cells(nb), start=1):
+        for output in cell.outputs:
+            parts = [output.get("text", ""), output.get("ename", ""), output.get("evalue", ""),
+                     *output.get("traceback", [])]
+            for mime, value in output.get("data", {}).items():
+                if not mime.startswith("image/") or mime == "image/svg+xml":
+                    parts.append(value if isinstance(value, str) else "".join(value))
+            texts.extend((index, ANSI_ESCAPE.sub("", part)) for part in parts if part)
+    return texts
+
+
+def absolute_paths(nb: nbformat.NotebookNode) -> list[str]:
+    """Absolute file paths in a notebook's stored outputs: they depend on the machine and folder
+    the notebook ran in, not on its code."""
+    return [f"code cell {index}: {match.group(0)}"
+            for index, text in stored_texts(nb) for match in ABSOLUTE_PATH.finditer(text)]
 
 
 def test_there_are_notebooks() -> None:
@@ -116,3 +146,35 @@ def test_contract_rejects_unexecuted_out_of_order_and_untagged_errors() -> None:
     assert contract_violations(_executed(["a"], [1], [[]], [True]))
     assert contract_violations(_executed(["a"], [1], [["raises-exception"]], [False]))
     assert contract_violations(_executed(["a"], [1], [["raises-exception"]], [True])) == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_stored_outputs_contain_no_absolute_path(path: Path) -> None:
+    assert absolute_paths(nbformat.read(path, as_version=4)) == []
+
+
+def test_absolute_paths_are_found_in_every_kind_of_output() -> None:
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x", execution_count=1)
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="saved to /home/ada/run.txt\n"),
+        nbformat.v4.new_output("error", ename="E", evalue="", traceback=[
+            "\x1b[32m/work/main/.venv/lib/python3.11/site-packages/torch/x.py\x1b[39m"]),
+        nbformat.v4.new_output("execute_result", data={"text/plain": "'C:\\Users\\ada'",
+                                                       "text/html": "<a>~/notes.txt</a>"}),
+    ]
+    nb.cells.append(cell)
+    found = absolute_paths(nb)
+    assert found == ["code cell 1: /home/ada/run.txt",
+                     "code cell 1: /work/main/.venv/lib/python3.11/site-packages/torch/x.py",
+                     "code cell 1: C:\\Users", "code cell 1: ~/notes.txt"]
+    clean = nbformat.v4.new_notebook()
+    ok = nbformat.v4.new_code_cell("x", execution_count=1)
+    ok.outputs = [
+        nbformat.v4.new_output("stream", name="stdout",
+                               text="see https://pytorch.org/docs/stable/nn.html, 1/2/3, a/b/c, "
+                                    "</td></tr> and ln(2)/2\n"),
+        nbformat.v4.new_output("display_data", data={"image/png": "iVBOR/abc/def/+/x/y"}),
+    ]
+    clean.cells.append(ok)
+    assert absolute_paths(clean) == []

@@ -9,13 +9,32 @@ also switches this book's modules to their explicit formulas for the whole noteb
 
 from __future__ import annotations
 
+import os
 import random
+import sys
 
 import torch
 
 from verified_transformer.nn import set_fused_kernels
 
 FIGSIZE = (6.4, 3.6)
+
+
+def deterministic_kernels() -> None:
+    """``torch.use_deterministic_algorithms(True)``, without its import of ``torch._inductor``.
+
+    That function sets two things: the flag that torch's kernels read, and
+    ``torch._inductor.config.deterministic`` for ``torch.compile``; importing the latter loads the
+    compiler stack (``torch._dynamo``, seconds per kernel start). No chapter compiles, so until
+    something has loaded the compiler this sets the kernels' flag alone and asks for deterministic
+    compilation through ``TORCHINDUCTOR_DETERMINISTIC=1``, which the inductor config reads when it
+    is first imported: a later ``torch.compile`` is deterministic as well.
+    """
+    if "torch._inductor.config" in sys.modules:
+        torch.use_deterministic_algorithms(True)
+        return
+    os.environ["TORCHINDUCTOR_DETERMINISTIC"] = "1"
+    torch._C._set_deterministic_algorithms(True)
 
 
 def setup(seed: int = 0, *, explicit: bool = False) -> None:
@@ -29,7 +48,7 @@ def setup(seed: int = 0, *, explicit: bool = False) -> None:
     set_fused_kernels(not explicit)
     random.seed(seed)
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True)
+    deterministic_kernels()
     torch.set_printoptions(precision=4, sci_mode=False, linewidth=100)
     try:
         import numpy as np
