@@ -300,3 +300,20 @@ def test_the_rule_reads_notebook_markdown_cells(tmp_path: Path) -> None:
     assert sorted(sources) == ["book/page.md", "notebooks/n.ipynb cell 1"]
     found = display_math.stray_display_math(sources["notebooks/n.ipynb cell 1"])
     assert [f.line for f in found] == [2]
+
+
+def test_a_page_with_a_claim_is_rebuilt_when_the_ledger_sources_change(tmp_path: Path) -> None:
+    """Sphinx re-reads a page when a noted dependency changes: every claims/ and derive/ file is
+    one, so an incremental build cannot keep a formula the ledger no longer generates."""
+    import pickle
+
+    import verified_transformer
+
+    _, warnings, failed = _build(tmp_path, {"chapter": CHAPTER})
+    assert not failed, warnings
+    with open(tmp_path / "doctrees" / "environment.pickle", "rb") as f:
+        env = pickle.load(f)
+    package = Path(verified_transformer.__file__).resolve().parent
+    noted = {Path(p).resolve() for p in env.dependencies["chapter"]}
+    assert package / "derive" / "layernorm.py" in noted
+    assert package / "claims" / "layernorm.py" in noted

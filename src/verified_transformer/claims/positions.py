@@ -114,7 +114,11 @@ def _dot_display(pair_term: sp.Expr) -> list[str]:
     lhs = sp.Sum((ps.encoding_pair(ps.p, w[j]).T * ps.encoding_pair(ps.q, w[j]))[0, 0],
                  (j, 0, half - 1))
     rhs = sp.Sum(pair_term.subs(ps.omega, w[j]), (j, 0, half - 1))
-    return [rf"\mathrm{{PE}}(p)^\top \mathrm{{PE}}(q) = {latex(lhs)} = {latex(rhs)}"]
+    # One equation, broken after the expansion so that it fits the text column.
+    return [
+        rf"\begin{{aligned}} \mathrm{{PE}}(p)^\top \mathrm{{PE}}(q) &= {latex(lhs)} \\ "
+        rf"&= {latex(rhs)} \end{{aligned}}"
+    ]
 
 
 # --- RoPE: the score depends on n - m only -----------------------------------------------------
@@ -158,7 +162,11 @@ def _rope_numeric(relative: sp.Matrix) -> bool:
 
 def _rope_display(relative: sp.Matrix) -> list[str]:
     rm, rn = ps.rotation(ps.m * ps.theta), ps.rotation(ps.n * ps.theta)
-    return [rf"\left({latex(rm)} q\right)^\top {latex(rn)} k = q^\top {latex(relative)} k"]
+    # One equation, broken before the right-hand side so that it fits the text column.
+    return [
+        rf"\begin{{aligned}} &\left({latex(rm)} q\right)^\top {latex(rn)} k \\ "
+        rf"&\quad = q^\top {latex(relative)} k \end{{aligned}}"
+    ]
 
 
 # --- positions break permutation equivariance --------------------------------------------------

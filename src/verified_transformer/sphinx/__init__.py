@@ -57,7 +57,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective, SphinxRole
 from sphinx.util.nodes import make_refnode
 
-from verified_transformer.sphinx import display_math, ledger_view
+from verified_transformer.sphinx import display_math, ledger_view, wrap
 
 __all__ = ["setup"]
 
@@ -116,6 +116,18 @@ def _unique_id(document: nodes.document, base: str) -> str:
     return candidate
 
 
+def _ledger_sources() -> list[str]:
+    """The Python files a claim's displays and verdict are generated from (claims/ and derive/)."""
+    package = Path(__file__).resolve().parent.parent
+    return sorted(str(f) for d in ("claims", "derive") for f in (package / d).glob("*.py"))
+
+
+def _depend_on_ledger(env: Any) -> None:
+    """Re-read a page whenever the ledger's sources change, so no page keeps a stale formula."""
+    for source in _ledger_sources():
+        env.note_dependency(source)
+
+
 def _math_block(latex: str, docname: str) -> nodes.math_block:
     return nodes.math_block(latex, latex, docname=docname, number=None, label=None, nowrap=False)
 
@@ -131,6 +143,7 @@ class ClaimDirective(SphinxDirective):
 
     def run(self) -> list[nodes.Node]:
         claim_id = self.arguments[0].strip()
+        _depend_on_ledger(self.env)
         try:
             claim = ledger_view.view(claim_id)
         except KeyError:
@@ -184,6 +197,7 @@ class ClaimRole(SphinxRole):
         if match is None:
             return self._error(f"claim role: expected 'id' or 'id[k]', got {self.text!r}")
         claim_id, index = match["id"], int(match["index"] or 0)
+        _depend_on_ledger(self.env)
         try:
             claim = ledger_view.view(claim_id)
         except KeyError:
@@ -313,6 +327,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_role("claim", ClaimRole())
     app.add_directive("article-formula", ArticleFormulaDirective)
     app.add_post_transform(ResolveClaimLinks)
+    app.add_post_transform(wrap.BreakLongNamesInTables)
     app.add_message_catalog(CATALOG, str(Path(__file__).parent / "locales"))
     app.connect("builder-inited", _init_catalogs)
     ledger_view.set_translator(_translate)
