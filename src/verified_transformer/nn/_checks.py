@@ -116,6 +116,22 @@ class InputShapeError(ValueError, RuntimeError):
     """
 
 
+def check_layer_arguments(
+    d_model: object, nhead: object, dim_feedforward: object, dropout: object, layer_norm_eps: object
+) -> None:
+    """The constructor arguments shared by the encoder and decoder layers: positive sizes,
+    ``d_model`` divisible by ``nhead``, a dropout probability, a positive ``layer_norm_eps``."""
+    check_positive_int("d_model", d_model)
+    check_positive_int("nhead", nhead)
+    if d_model % nhead != 0:  # type: ignore[operator]
+        raise ValueError(
+            f"d_model must be divisible by nhead, got d_model={d_model} and nhead={nhead}"
+        )
+    check_positive_int("dim_feedforward", dim_feedforward)
+    check_probability("dropout", dropout)
+    check_eps("layer_norm_eps", layer_norm_eps)
+
+
 def check_activation(activation: object) -> Callable[[Tensor], Tensor]:
     """``"relu"`` -> ``F.relu``, ``"gelu"`` -> ``F.gelu``, a callable -> itself."""
     if isinstance(activation, str):

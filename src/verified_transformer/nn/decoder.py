@@ -11,9 +11,8 @@ from torch import Tensor, nn
 from verified_transformer.nn._checks import (
     check_activation,
     check_cross_attention,
-    check_eps,
+    check_layer_arguments,
     check_positive_int,
-    check_probability,
     check_self_attention,
 )
 from verified_transformer.nn.attention import MultiheadAttention
@@ -77,15 +76,7 @@ class TransformerDecoderLayer(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        check_positive_int("d_model", d_model)
-        check_positive_int("nhead", nhead)
-        if d_model % nhead != 0:
-            raise ValueError(
-                f"d_model must be divisible by nhead, got d_model={d_model} and nhead={nhead}"
-            )
-        check_positive_int("dim_feedforward", dim_feedforward)
-        check_probability("dropout", dropout)
-        check_eps("layer_norm_eps", layer_norm_eps)
+        check_layer_arguments(d_model, nhead, dim_feedforward, dropout, layer_norm_eps)
         factory = {"device": device, "dtype": dtype}
         attention = {"dropout": dropout, "batch_first": batch_first, "bias": bias, **factory}
         self.self_attn = MultiheadAttention(d_model, nhead, **attention)

@@ -12,9 +12,8 @@ from torch import Tensor, nn
 
 from verified_transformer.nn._checks import (
     check_activation,
-    check_eps,
+    check_layer_arguments,
     check_positive_int,
-    check_probability,
     check_self_attention,
 )
 from verified_transformer.nn.attention import MultiheadAttention
@@ -65,15 +64,7 @@ class TransformerEncoderLayer(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        check_positive_int("d_model", d_model)
-        check_positive_int("nhead", nhead)
-        if d_model % nhead != 0:
-            raise ValueError(
-                f"d_model must be divisible by nhead, got d_model={d_model} and nhead={nhead}"
-            )
-        check_positive_int("dim_feedforward", dim_feedforward)
-        check_probability("dropout", dropout)
-        check_eps("layer_norm_eps", layer_norm_eps)
+        check_layer_arguments(d_model, nhead, dim_feedforward, dropout, layer_norm_eps)
         activation = check_activation(activation)
         factory = {"device": device, "dtype": dtype}
         self.self_attn = MultiheadAttention(
