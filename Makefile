@@ -10,7 +10,7 @@ SANITIZE := --nbval-sanitize-with nbval_sanitize.cfg
 DEBIAN_CHROMIUM := /usr/bin/chromium
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: test lint unit nbval book browser notebooks ledger bench clean
+.PHONY: test lint unit nbval book translations browser notebooks ledger bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,13 +33,21 @@ unit: $(STAMP)
 nbval: $(STAMP)
 	$(PY) -m pytest --nbval $(SANITIZE) notebooks
 
-## book: build the HTML book with warnings as errors
+## book: build both editions with warnings as errors, from the one _config.yml: English into
+## _build/html, Chinese (prose from locales/zh_CN/LC_MESSAGES) into _build/html/zh_CN
 book: $(STAMP)
 	rm -rf _build/html  # no stale pages from an earlier table of contents
-	$(VENV)/bin/jupyter-book build . --builder html -W -n --keep-going
-	@echo "Open file://$(CURDIR)/_build/html/index.html"
+	$(PY) scripts/build_edition.py en
+	$(PY) scripts/build_edition.py zh_CN
+	@echo "Open file://$(CURDIR)/_build/html/index.html (中文版: _build/html/zh_CN/index.html)"
 
-## browser: open every page of _build/html in headless Chromium (tests/test_browser.py); the
+## translations: after an English edit, extract the messages again, merge them into the Chinese
+## catalogs (sphinx-intl) and list the entries to translate (new, or fuzzy: changed English)
+translations: $(STAMP)
+	$(PY) scripts/translations.py update
+
+## browser: open every page of _build/html, both editions, in headless Chromium
+## (tests/test_browser.py), and read the Chinese pages' prose (tests/test_chinese_edition.py); the
 ## screenshots go to _build/screenshots/ (whole pages too with VT_FULL_SCREENSHOTS=1). The Chromium is, in this order: $$CHROMIUM, the one
 ## Playwright installed for this user, Debian's /usr/bin/chromium (scripts/find_chromium.py); only
 ## when none exists are Debian's chromium and a CJK font installed with apt-get.
@@ -48,7 +56,7 @@ browser: $(STAMP)
 	if [ $$found = 1 ]; then $(INSTALL_CHROMIUM) && chromium=$(DEBIAN_CHROMIUM); \
 	elif [ $$found != 0 ]; then exit $$found; fi; \
 	echo "browser test with $$chromium"; \
-	VT_CHROMIUM="$$chromium" $(PY) -m pytest -m browser tests/test_browser.py
+	VT_CHROMIUM="$$chromium" $(PY) -m pytest -m browser tests/test_browser.py tests/test_chinese_edition.py
 
 INSTALL_CHROMIUM = $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
 	apt-get install -y -qq --no-install-recommends chromium fonts-liberation fonts-wqy-microhei

@@ -188,14 +188,14 @@ def describe(claim: Claim) -> str:
     if claim.kind == "definition":
         parts = [_("definition")]
         parts += [numeric] if numeric else []
-        parts += [_("properties checked for {}").format(claim.scope), rejected]
+        parts += [_("properties checked for {}").format(_(claim.scope)), rejected]
     elif claim.kind == "empirical":
-        parts = [_("empirical"), _("measured, {}").format(claim.scope)]
+        parts = [_("empirical"), _("measured, {}").format(_(claim.scope))]
         parts += [numeric] if numeric else []
     elif claim.kind == "refutation":
         parts = [
             _("refutation of the article"),
-            _("the article's formula rejected, {}").format(claim.scope),
+            _("the article's formula rejected, {}").format(_(claim.scope)),
         ]
         parts += [numeric] if numeric else []
         parts += [rejected]
@@ -203,10 +203,10 @@ def describe(claim: Claim) -> str:
         how = {"proved": _("proved for {}"), "checked": _("checked for {}")}.get(
             claim.proof, _("measured, {}")
         )
-        parts = [_(claim.kind), how.format(claim.scope)]
+        parts = [_(claim.kind), how.format(_(claim.scope))]
         parts += [numeric] if numeric else []
         parts += [rejected]
-    return "; ".join(parts)
+    return _("; ").join(parts)
 
 
 @dataclass(frozen=True)

@@ -35,11 +35,14 @@ It provides, in MyST (pages and notebooks' markdown cells alike):
     the claims that refute it (``:refuted-by:``, claim ids) or to a section (``:refuted-in:``, a
     label).
 
-Generated strings go through ``sphinx.locale`` (catalog ``verified_transformer``, also looked up in
-the project's ``locale_dirs``), and so do the ledger's verdict fragments (``set_translator``).
-A translated edition extracts them with ``pybabel extract -o verified_transformer.pot
-src/verified_transformer/sphinx src/verified_transformer/claims`` and puts the compiled catalog in
-``locales/<language>/LC_MESSAGES/verified_transformer.mo``.
+Generated strings go through ``sphinx.locale`` (catalog ``verified_transformer``, looked up in
+the project's ``locale_dirs``), and so do the ledger's verdict fragments and claim scopes
+(``set_translator``). :func:`catalog_messages` lists them all; ``make translations`` writes them to
+``locales/<language>/LC_MESSAGES/verified_transformer.po``, which Sphinx compiles.
+
+In a translated edition (``language`` not English) every message of a page that has no
+translation is a warning naming the page's catalog and the message, so a strict build fails until
+``make translations`` has been run and the new entries translated.
 """
 
 from __future__ import annotations
@@ -52,12 +55,13 @@ from docutils import nodes
 from docutils.parsers.rst import directives
 from sphinx.application import Sphinx
 from sphinx.locale import get_translation
+from sphinx.transforms import SphinxTransform
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective, SphinxRole
-from sphinx.util.nodes import make_refnode
+from sphinx.util.nodes import extract_messages, make_refnode
 
-from verified_transformer.sphinx import display_math, ledger_view, wrap
+from verified_transformer.sphinx import display_math, editions, ledger_view, wrap
 
 __all__ = ["setup"]
 
@@ -129,7 +133,10 @@ def _depend_on_ledger(env: Any) -> None:
 
 
 def _math_block(latex: str, docname: str) -> nodes.math_block:
-    return nodes.math_block(latex, latex, docname=docname, number=None, label=None, nowrap=False)
+    """A display of LaTeX; not a message to translate (both editions show the same formula)."""
+    return nodes.math_block(
+        latex, latex, docname=docname, number=None, label=None, nowrap=False, translatable=False
+    )
 
 
 class ClaimDirective(SphinxDirective):
@@ -262,21 +269,32 @@ class ArticleFormulaDirective(SphinxDirective):
         if "section" in self.options:
             where = _(", quoted from its section {section}").format(section=self.options["section"])
             caption += nodes.Text(where)
-        caption += nodes.Text(". " + _("Refuted by") + " ")
+        caption += nodes.Text(_(". Refuted by "))
         links: list[nodes.Node] = [
             _link(target, nodes.literal(claim_id, claim_id)) for claim_id, target in labels
         ]
         links += [_link(target) for target in refuted_in]
         for i, link in enumerate(links):
             if i:
-                caption += nodes.Text(", ")
+                caption += nodes.Text(_(", "))
             caption += link
-        caption += nodes.Text(".")
+        caption += nodes.Text(_("."))
         block += caption
         quoted = _math_block(latex, self.env.docname)
         quoted["classes"].append("vt-article-formula-math")
         block += quoted
         return [block]
+
+
+class KeepMathUntranslated(SphinxTransform):
+    """Display math is not a message: the Chinese edition shows the same formulas and the same
+    cell outputs (SymPy's LaTeX outputs are math blocks too), so none goes into the catalogs."""
+
+    default_priority = 10  # before sphinx.transforms.i18n.Locale (20)
+
+    def apply(self, **kwargs: Any) -> None:
+        for node in self.document.findall(nodes.math_block):
+            node["translatable"] = False
 
 
 class ResolveClaimLinks(SphinxPostTransform):
@@ -312,10 +330,119 @@ class ResolveClaimLinks(SphinxPostTransform):
             node.replace_self(ref)
 
 
+def catalog_messages() -> list[str]:
+    """Every string this extension and the ledger translate, in order: the fixed strings marked
+    ``_()`` in this module and in ``claims/ledger.py``, the claim kinds, and every claim's scope."""
+    from babel.messages.extract import extract_from_file
+
+    from verified_transformer import claims
+
+    package = Path(__file__).resolve().parent.parent
+    messages: list[str] = []
+    for source in (Path(__file__), package / "claims" / "ledger.py"):
+        for _lineno, message, _comments, _context in extract_from_file(
+            "python", str(source), keywords={"_": None}
+        ):
+            messages.append(message)
+    messages += list(claims.KINDS) + [c.scope for c in claims.CLAIMS]
+    return list(dict.fromkeys(messages))
+
+
+class ReportUntranslated(SphinxTransform):
+    """In a translated edition, warn for every message without a translation (after Locale)."""
+
+    default_priority = 25  # after sphinx.transforms.i18n.Locale (20)
+
+    def apply(self, **kwargs: Any) -> None:
+        if not self.config.language or self.config.language.startswith("en"):
+            return
+        catalog = f"{self.config.locale_dirs[0].rstrip('/')}/{self.config.language}/LC_MESSAGES/"
+        catalog += f"{self.env.docname}.po"
+        for node, message in extract_messages(self.document):
+            # Locale replaces an image's alt text without marking the image translated; the
+            # catalog check (tests/test_chinese_catalogs.py) covers alt texts.
+            if node.get("translated") is False and not isinstance(node, nodes.image):
+                text = " ".join(message.split())
+                logger.warning(
+                    "untranslated message in %s (run `make translations`, then translate the "
+                    "entries it lists): %s",
+                    catalog,
+                    text[:100] + ("..." if len(text) > 100 else ""),
+                    location=node,
+                    type="i18n",
+                    subtype="untranslated",
+                )
+
+
+def _exercise_titles(document: nodes.document) -> list[nodes.Element]:
+    """sphinx-exercise's exercise titles (the ``{exercise}`` directive's argument)."""
+    return [n for n in document.findall(nodes.subtitle) if type(n).__name__ == "exercise_subtitle"]
+
+
+class TranslatableExerciseTitles(SphinxTransform):
+    """sphinx-exercise's titles (``{exercise} <title>``) carry no source, so Sphinx would not
+    translate them: give each the source and line of its exercise. The label around it
+    ("Exercise", "Solution to", translated by sphinx-exercise) is not a message."""
+
+    default_priority = 10  # before sphinx.transforms.i18n.Locale (20)
+
+    def apply(self, **kwargs: Any) -> None:
+        for node in self.document.findall(nodes.title):
+            if type(node).__name__ in ("exercise_title", "solution_title"):
+                node["translatable"] = False
+        for node in _exercise_titles(self.document):
+            exercise = node.parent.parent if node.parent is not None else None
+            if node.source or not node.rawsource or exercise is None:
+                continue
+            node.source = exercise.source or self.document["source"]
+            node.line = exercise.line
+
+
+class TranslatedExercisesInRegistry(SphinxTransform):
+    """sphinx-exercise keeps a copy of each exercise, made before translation, to title its
+    solution ("Solution to Exercise 6 (title)"): replace it with the translated exercise."""
+
+    default_priority = 26  # after sphinx.transforms.i18n.Locale (20)
+
+    def apply(self, **kwargs: Any) -> None:
+        registry = getattr(self.env, "sphinx_exercise_registry", {})
+        for node in self.document.findall(nodes.Element):
+            entry = registry.get(node.get("label", ""))
+            if (entry and entry["docname"] == self.env.docname and entry["type"] == "exercise"
+                    and type(node).__name__.startswith("exercise_")):
+                entry["node"] = node.deepcopy()
+
+
+class ExtractExerciseTitles(SphinxPostTransform):
+    """For the gettext builder: put the exercise titles in the page's catalog before
+    sphinx-exercise's post-transform (priority 20) merges them into its own title node."""
+
+    builders = ("gettext",)
+    default_priority = 15
+
+    def run(self, **kwargs: Any) -> None:
+        from sphinx.util.i18n import docname_to_domain
+
+        domain = docname_to_domain(self.env.docname, self.config.gettext_compact)
+        catalog = self.app.builder.catalogs[domain]
+        for node in _exercise_titles(self.document):
+            if node.source and node.rawsource:
+                node.uid = getattr(node, "uid", "")
+                catalog.add(node.rawsource, node)
+
+
 def _init_catalogs(app: Sphinx) -> None:
     """Also read this catalog from the project's own ``locale_dirs`` (a translated edition)."""
     from sphinx import locale
+    from sphinx.util.i18n import CatalogRepository
 
+    language = app.config.language
+    repository = CatalogRepository(
+        app.srcdir, app.config.locale_dirs, language, app.config.source_encoding
+    )
+    for catalog in repository.catalogs:  # Sphinx compiles the pages' catalogs, not this one
+        if catalog.domain == CATALOG and catalog.is_outdated():
+            catalog.write_mo(language, app.config.gettext_allow_fuzzy_translations)
     dirs = [str(Path(app.srcdir, d)) for d in app.config.locale_dirs]
     locale.init(dirs, app.config.language, CATALOG)
 
@@ -326,9 +453,15 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("claim", ClaimDirective)
     app.add_role("claim", ClaimRole())
     app.add_directive("article-formula", ArticleFormulaDirective)
+    app.add_transform(KeepMathUntranslated)
+    app.add_transform(TranslatableExerciseTitles)
+    app.add_transform(ReportUntranslated)
+    app.add_transform(TranslatedExercisesInRegistry)
+    app.add_post_transform(ExtractExerciseTitles)
     app.add_post_transform(ResolveClaimLinks)
     app.add_post_transform(wrap.BreakLongNamesInTables)
     app.add_message_catalog(CATALOG, str(Path(__file__).parent / "locales"))
     app.connect("builder-inited", _init_catalogs)
     ledger_view.set_translator(_translate)
+    editions.setup(app)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

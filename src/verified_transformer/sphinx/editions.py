@@ -1,0 +1,78 @@
+"""The book's editions (English, Chinese) and the language switch on every page.
+
+The English edition is built at the root of the HTML folder, every other one in a sub-folder named
+after its language (``_build/html/zh_CN/``), from the same sources. Each page's header links to
+the same page in the other edition with a relative URL, so the switch works from ``file://`` as
+well as over HTTP; ``<link rel="alternate" hreflang>`` says the same to search engines.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sphinx.application import Sphinx
+from sphinx.config import Config
+
+# (Sphinx language, name shown in the switch, BCP 47 tag, folder under the HTML root)
+EDITIONS = (
+    ("en", "English", "en", ""),
+    ("zh_CN", "中文", "zh-CN", "zh_CN"),
+)
+SWITCH_TEMPLATE = "vt-language-switch.html"
+
+
+def edition_of(language: str | None) -> str:
+    """The edition a Sphinx ``language`` builds (``None`` and ``en`` are the English one)."""
+    known = {e[0] for e in EDITIONS}
+    language = language or "en"
+    if language not in known:
+        raise ValueError(f"no edition for language {language!r}; editions: {sorted(known)}")
+    return language
+
+
+def links(pagename: str, language: str | None, suffix: str = ".html") -> list[dict[str, Any]]:
+    """The switch's entries for page ``pagename`` of the edition ``language``: each edition's
+    name, language tag, relative URL of the same page, and whether it is this one."""
+    current = edition_of(language)
+    folder = {e[0]: e[3] for e in EDITIONS}
+    # from this page up to the HTML root of this edition, then to the root of the English one
+    up = "../" * pagename.count("/") + ("../" if folder[current] else "")
+    return [
+        {
+            "language": lang,
+            "name": name,
+            "tag": tag,
+            "href": up + (f"{sub}/" if sub else "") + pagename + suffix,
+            "current": lang == current,
+        }
+        for lang, name, tag, sub in EDITIONS
+    ]
+
+
+def _add_switch(app: Sphinx, config: Config) -> None:
+    """Put the switch in the article header, after the theme's own buttons."""
+    config.templates_path = [*config.templates_path, str(Path(__file__).parent / "templates")]
+    options = dict(config.html_theme_options or {})
+    end = options.get("article_header_end", ["article-header-buttons.html"])
+    end = [s.strip() for s in end.split(",")] if isinstance(end, str) else list(end)
+    if SWITCH_TEMPLATE not in end:
+        end.append(SWITCH_TEMPLATE)
+    options["article_header_end"] = end
+    config.html_theme_options = options
+
+
+def _page_context(
+    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
+) -> None:
+    entries = links(pagename, app.config.language, context.get("file_suffix") or ".html")
+    context["vt_editions"] = entries
+    context["metatags"] = context.get("metatags", "") + "".join(
+        f'\n<link rel="alternate" hreflang="{e["tag"]}" href="{e["href"]}" />' for e in entries
+    )
+
+
+def setup(app: Sphinx) -> None:
+    """Register the switch (called by the extension's ``setup``)."""
+    app.connect("config-inited", _add_switch)
+    app.connect("html-page-context", _page_context)

@@ -1,0 +1,171 @@
+"""The Chinese edition's catalogs (locales/zh_CN/LC_MESSAGES) and the extension parts that use them.
+
+The catalogs must be complete (no empty or fuzzy entry, markup kept), cover every page and every
+string the Sphinx extension writes; a translated build warns for any message that has no
+translation. The edition switch's URLs are relative, so they work from disk and over HTTP.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po, write_po
+from sphinx.application import Sphinx
+
+from verified_transformer.sphinx import catalog_messages, editions
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("translations", ROOT / "scripts" / "translations.py")
+translations = importlib.util.module_from_spec(_spec)
+sys.modules["translations"] = translations  # its dataclass looks its module up
+_spec.loader.exec_module(translations)
+
+
+def toc_pages() -> list[str]:
+    """Every page of the table of contents, as a docname (``book/intro``)."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text("utf8"))
+    pages = [toc["root"]]
+
+    def walk(entries: list[dict]) -> None:
+        for entry in entries:
+            pages.append(entry["file"])
+            walk(entry.get("sections", []))
+
+    for part in toc["parts"]:
+        walk(part["chapters"])
+    return pages
+
+
+def test_every_page_has_a_chinese_catalog() -> None:
+    missing = [p for p in toc_pages() if not (translations.CATALOGS / f"{p}.po").is_file()]
+    assert not missing, f"pages without a catalog (run `make translations`): {missing}"
+
+
+def test_the_chinese_catalogs_are_complete() -> None:
+    problems = translations.check(translations.catalogs())
+    if problems:
+        listing = "\n".join(str(p) for p in problems[:60])
+        more = f"\n... and {len(problems) - 60} more" if len(problems) > 60 else ""
+        pytest.fail(
+            f"{len(problems)} entries of the Chinese catalogs need work; run `make translations` "
+            f"after an English edit, then translate these entries:\n{listing}{more}",
+            pytrace=False,
+        )
+
+
+def test_the_extension_catalog_holds_every_string_the_extension_writes() -> None:
+    path = translations.CATALOGS / f"{translations.EXTENSION_CATALOG}.po"
+    with path.open("rb") as f:
+        held = {m.id for m in read_po(f) if m.id}
+    missing = [m for m in catalog_messages() if m not in held]
+    assert not missing, f"not in {path.name} (run `make translations`): {missing}"
+
+
+@pytest.mark.parametrize(
+    ("msgid", "msgstr", "fuzzy", "problem"),
+    [
+        ("The mean of $x$.", "", False, "untranslated"),
+        ("The mean of $x$.", "$x$ 的均值。", True, "fuzzy"),
+        ("The mean of $x$.", "$y$ 的均值。", False, "lost math $x$"),
+        ("See {ref}`ch2-layernorm`.", "见 {ref}`ch2-residual`。", False,
+         "lost role {ref}ch2-layernorm"),
+        ("See [the FAQ](faq.md).", "见[常见问题](errata.md)。", False, "lost link faq.md"),
+        ("Call `layer_norm` here.", "在此调用 `layer-norm`。", False, "lost code layer_norm"),
+        ("The mean is a statistic.", "The mean is a statistic.", False, "English prose left"),
+        ("5. Code in practice", "5. 代码实践", False, "numbered list item"),
+    ],
+)
+def test_the_catalog_check_finds(msgid: str, msgstr: str, fuzzy: bool, problem: str) -> None:
+    found = " | ".join(translations.entry_problems(msgid, msgstr, fuzzy))
+    assert problem in found, found
+
+
+def test_the_catalog_check_accepts_a_faithful_translation() -> None:
+    msgid = ("**LayerNorm** acts on $x \\in \\mathbb{R}^n$ ({ref}`4.3 <ch4c-definition>`, "
+             "{cite:p}`ba2016layer`; see `torch.nn.LayerNorm` and [the ledger](claims_ledger.md)).")
+    msgstr = ("**LayerNorm** 作用于 $x \\in \\mathbb{R}^n$（{ref}`第 4.3 节 <ch4c-definition>`，"
+              "{cite:p}`ba2016layer`；见 `torch.nn.LayerNorm` 与[论断清单](claims_ledger.md)）。")
+    assert translations.entry_problems(msgid, msgstr, False) == []
+    assert translations.entry_problems("torch.nn.LayerNorm", "torch.nn.LayerNorm", False) == []
+    assert translations.entry_problems("5. Code in practice", "5\\. 代码实践", False) == []
+    # a brace inside code is no role: `\mathrm{softmax}` then `K^\top`
+    code = "Use `\\mathrm{softmax}` taken row by row, and `K^\\top`."
+    translated = "按行使用 `\\mathrm{softmax}`，并使用 `K^\\top`。"
+    assert translations.entry_problems(code, translated, False) == []
+    term = "multi-head attention"
+    left = ["English prose left in the translation"]
+    assert translations.entry_problems(term, term, False) == left
+    assert translations.entry_problems(term, term, False, kept_english=True) == []
+
+
+def test_the_catalog_check_reads_po_files(tmp_path: Path) -> None:
+    catalog = Catalog(locale="zh_CN")
+    catalog.add("Residual connection", "残差连接")
+    catalog.add("Layer normalization", "")
+    catalog.add("Softmax of the scores", "分数的 softmax", flags=["fuzzy"])
+    path = tmp_path / "page.po"
+    with path.open("wb") as f:
+        write_po(f, catalog)
+    found = {(p.message, p.what.split(" ")[0]) for p in translations.check([path])}
+    assert found == {("Layer normalization", "untranslated"), ("Softmax of the scores", "fuzzy")}
+
+
+def test_a_translated_build_warns_for_a_message_without_translation(tmp_path: Path) -> None:
+    """A page of a tiny project, in Chinese, with one paragraph translated and one not."""
+    src = tmp_path / "src"
+    (src / "locales" / "zh_CN" / "LC_MESSAGES").mkdir(parents=True)
+    (src / "conf.py").write_text(textwrap.dedent("""
+        extensions = ["verified_transformer.sphinx"]
+        html_theme = "sphinx_book_theme"
+        language = "zh_CN"
+        locale_dirs = ["locales/"]
+        gettext_compact = False
+    """))
+    (src / "index.rst").write_text("Title\n=====\n\nResidual connections.\n\nA new sentence.\n")
+    catalog = Catalog(locale="zh_CN")
+    catalog.add("Title", "标题")
+    catalog.add("Residual connections.", "残差连接。")
+    with (src / "locales" / "zh_CN" / "LC_MESSAGES" / "index.po").open("wb") as f:
+        write_po(f, catalog)
+    warnings = tmp_path / "warnings.txt"
+    with warnings.open("w") as stream:
+        app = Sphinx(str(src), str(src), str(tmp_path / "out"), str(tmp_path / "doctrees"),
+                     "html", status=None, warning=stream, freshenv=True)
+        app.build()
+    text = warnings.read_text()
+    assert "untranslated message in locales/zh_CN/LC_MESSAGES/index.po" in text, text
+    assert "make translations" in text and "A new sentence." in text
+    assert "Residual connections." not in text
+    html = (tmp_path / "out" / "index.html").read_text("utf8")
+    assert "残差连接。" in html
+    assert 'class="vt-language-switch"' in html and 'href="../index.html"' in html
+
+
+@pytest.mark.parametrize(
+    ("pagename", "language", "english", "chinese"),
+    [
+        ("notebooks/02_core_concepts", "en", "../notebooks/02_core_concepts.html",
+         "../zh_CN/notebooks/02_core_concepts.html"),
+        ("notebooks/02_core_concepts", "zh_CN", "../../notebooks/02_core_concepts.html",
+         "../../zh_CN/notebooks/02_core_concepts.html"),
+        ("search", "en", "search.html", "zh_CN/search.html"),
+        ("search", "zh_CN", "../search.html", "../zh_CN/search.html"),
+    ],
+)
+def test_the_language_switch_links_the_same_page(
+    pagename: str, language: str, english: str, chinese: str
+) -> None:
+    entries = {e["language"]: e for e in editions.links(pagename, language)}
+    assert entries["en"]["href"] == english and entries["zh_CN"]["href"] == chinese
+    assert [e["language"] for e in entries.values() if e["current"]] == [language]
+
+
+def test_an_unknown_edition_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no edition for language 'fr'"):
+        editions.links("book/intro", "fr")
