@@ -11,6 +11,7 @@ one override, ``language``. Warnings are errors, as in ``make book``.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -29,6 +30,7 @@ EDITIONS = {
 def build(edition: str) -> int:
     """Build ``edition``; return Sphinx's exit status (0 when there was no warning)."""
     builder, out, doctrees, overrides = EDITIONS[edition]
+    os.chdir(ROOT)  # the configuration's paths (the Chinese search dictionary) are relative
     result = build_sphinx(
         ROOT,
         out,

@@ -7,7 +7,8 @@ r"""The Chinese edition's message catalogs: update them after an English edit, a
 notebooks' markdown cells) and of the ``verified_transformer`` Sphinx extension (verdict lines,
 claim scopes) into ``_build/gettext/*.pot``, merges them into ``locales/zh_CN/LC_MESSAGES/`` with
 ``sphinx-intl update`` (a new message gets an empty entry, a changed one a *fuzzy* entry holding the
-old translation), then runs ``check``.
+old translation), writes the glossary's Chinese terms to ``locales/zh_CN/search_terms.txt`` (the
+Chinese search's dictionary), then runs ``check``.
 
 ``check`` lists every entry that needs work, one line each (``file:line: problem: message``):
 
@@ -36,6 +37,10 @@ LANGUAGE = "zh_CN"
 CATALOGS = ROOT / "locales" / LANGUAGE / "LC_MESSAGES"
 POT = ROOT / "_build" / "gettext"
 EXTENSION_CATALOG = "verified_transformer"
+GLOSSARY = ROOT / "book" / "appendix_glossary.md"
+# Chinese search: jieba splits the pages' text into words, and this dictionary makes the
+# glossary's terms (残差连接, 层归一化, ...) words of their own, so searching for one finds it.
+SEARCH_TERMS = ROOT / "locales" / LANGUAGE / "search_terms.txt"
 
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 MATH = re.compile(r"\$\$.+?\$\$|\$[^$\s](?:[^$]*[^$\s])?\$")
@@ -158,6 +163,24 @@ def write_extension_template() -> Path:
     return path
 
 
+def glossary_terms() -> list[str]:
+    """The Chinese terms of the glossary's first column (``多头注意力机制`` also as 多头注意力)."""
+    terms = []
+    for line in GLOSSARY.read_text("utf8").splitlines():
+        if not line.startswith("|") or line.startswith("|---"):
+            continue
+        cell = line.split("|")[1]
+        for part in re.split(r"\s*/\s*|、|（|）|\s+", cell.strip()):
+            if re.fullmatch(r"[\u4e00-\u9fff]{2,}", part) and part != "中文":
+                terms += [part, part.removesuffix("机制")] if part.endswith("机制") else [part]
+    return list(dict.fromkeys(terms))
+
+
+def search_terms_text() -> str:
+    """The jieba user dictionary: one term per line, with a frequency that keeps it whole."""
+    return "".join(f"{term} 100000 n\n" for term in glossary_terms())
+
+
 def update() -> int:
     """Extract, merge with sphinx-intl, check (the exit status is 1 when entries need work)."""
     sys.path.insert(0, str(ROOT / "scripts"))
@@ -166,6 +189,7 @@ def update() -> int:
     if build("gettext"):
         return 1
     write_extension_template()
+    SEARCH_TERMS.write_text(search_terms_text(), "utf8")
     sphinx_intl = Path(sys.executable).with_name("sphinx-intl")
     subprocess.run(
         [str(sphinx_intl), "update", "-p", str(POT), "-l", LANGUAGE, "-d", str(ROOT / "locales"),

@@ -1,13 +1,14 @@
 """The built HTML book, opened page by page in headless Chromium (issue 8).
 
 ``_build/html`` (or ``$VT_HTML_DIR``) is served on 127.0.0.1 and every ``.html`` page is opened
-once. A page fails on: math that MathJax left unrendered or rendered as an error, raw TeX in prose,
-a request to any other host (blocked), a console or page error, an HTTP error, an internal link or
-``#anchor`` that leads nowhere. The same visit gathers what the reader-feature tests check: the
-notebook download, the repository link, Chinese section names in page titles, copy buttons, figure
-alt text or captions, no sideways scrolling at 390 px, and at 1280 px no display equation or table
-wider than the text column (cut off, or scrolled inside its box). Each test lists every failing
-page.
+once, the Chinese edition's (``zh_CN/``) too. A page fails on: math that MathJax left unrendered
+or rendered as an error, raw TeX in prose, a request to any other host (blocked), a console or page
+error, an HTTP error, an internal link or ``#anchor`` that leads nowhere. The same visit gathers
+what the reader-feature tests check: the notebook download, the repository link, Chinese section
+names in page titles, copy buttons, figure alt text or captions, the language switch, no sideways
+scrolling at 390 px, and at 1280 px no display equation or table wider than the text column (cut
+off, or scrolled inside its box); on Chinese pages, the font that draws the Chinese text. The
+language switch is followed both ways, over HTTP and from disk. Each test lists every failing page.
 
 Screenshots (PNG) land next to the html folder, in ``screenshots/``: ``top/`` (the first 1280 x 900
 screen) and ``mobile/`` (the first 390 x 844 screen); with ``VT_FULL_SCREENSHOTS=1`` also ``full/``
@@ -68,7 +69,12 @@ CHROMIUM_ARGS = [
 ]
 DESKTOP = {"width": 1280, "height": 900}
 MOBILE = {"width": 390, "height": 844}
-SEARCH_QUERY = "transformer"
+SEARCH_QUERIES = {"search.html": "transformer", "zh_CN/search.html": "残差连接"}
+CHINESE = "zh_CN/"  # the Chinese edition's folder in the build
+SWITCH_PAGE = "notebooks/02_core_concepts.html"  # where the language switch is followed both ways
+# Fonts that have Chinese glyphs (fonts-wqy-microhei is what `make browser` installs).
+CJK_FONT = re.compile(r"CJK|WenQuanYi|Wen Quan Yi|Source Han|Noto Sans SC|Noto Serif SC|PingFang|"
+                      r"Hiragino Sans GB|YaHei|SimSun|SimHei|Droid Sans Fallback|AR PL", re.I)
 WORKERS = 2  # pages open at once: Chromium then keeps both cores of a small machine busy
 PAGE_TIMEOUT_S = 60  # to load, render and screenshot one page
 CJK_RUN = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]+")
@@ -206,6 +212,8 @@ class Crawl:
     reports: dict[str, PageReport] = field(default_factory=dict)
     from_disk: dict[str, PageReport] = field(default_factory=dict)  # opened as file:// URLs
     clipboard: tuple[str, str] | None = None  # (copied text, cell text) on a notebook page
+    # the language switch followed from a page and back: http / file -> [(URL, lang)] * 3
+    switch: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -238,11 +246,12 @@ def serve(directory: Path) -> Iterator[str]:
 
 
 def page_paths(html_dir: Path) -> list[str]:
-    """Every .html page of the build, relative to ``html_dir`` (``_static`` holds no pages)."""
+    """Every .html page of the build, relative to ``html_dir`` (``_static``, also the Chinese
+    edition's, holds no pages)."""
     return sorted(
         p.relative_to(html_dir).as_posix()
         for p in html_dir.rglob("*.html")
-        if not p.relative_to(html_dir).parts[0].startswith("_")
+        if not any(part.startswith("_") for part in p.relative_to(html_dir).parts)
     )
 
 
@@ -253,8 +262,8 @@ def redirect_target(file: Path) -> str | None:
 
 
 def source_of(path: str) -> Path | None:
-    """The .ipynb or .md under the repository that a page was built from, if any."""
-    stem = ROOT / path.removesuffix(".html")
+    """The .ipynb or .md under the repository that a page (of either edition) was built from."""
+    stem = ROOT / path.removeprefix(CHINESE).removesuffix(".html")
     return next((s for s in (stem.with_suffix(".ipynb"), stem.with_suffix(".md")) if s.is_file()),
                 None)
 
@@ -322,6 +331,50 @@ async def inspect(tab: Page, report: PageReport) -> None:
             report.add("http", f"image did not load: {image['src']}")
 
 
+# Marks the first paragraph of the article whose own text is Chinese (for the font query).
+MARK_CHINESE_PARAGRAPH = r"""() => {
+  const article = document.querySelector('article.bd-article') || document.body;
+  for (const p of article.querySelectorAll('p, li, h1, h2')) {
+    if ([...p.childNodes].some(n => n.nodeType === 3 && /[\u4e00-\u9fff]/.test(n.textContent))) {
+      p.setAttribute('data-vt-chinese', '');
+      return true;
+    }
+  }
+  return false;
+}"""
+
+
+async def chinese_text_fonts(tab: Page) -> dict[str, int]:
+    """The fonts Chromium draws the page's first Chinese paragraph with: family -> glyph count
+    (DevTools' CSS.getPlatformFontsForNode); empty when the page has no Chinese paragraph."""
+    if not await tab.evaluate(MARK_CHINESE_PARAGRAPH):
+        return {}
+    cdp = await tab.context.new_cdp_session(tab)
+    try:
+        await cdp.send("DOM.enable")
+        await cdp.send("CSS.enable")
+        root = (await cdp.send("DOM.getDocument", {"depth": 0}))["root"]["nodeId"]
+        node = await cdp.send("DOM.querySelector", {"nodeId": root,
+                                                    "selector": "[data-vt-chinese]"})
+        fonts = await cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node["nodeId"]})
+    finally:
+        await cdp.detach()
+    return {f["familyName"]: f["glyphCount"] for f in fonts["fonts"]}
+
+
+async def follow_language_switch(tab: Page, url: str) -> list[tuple[str, str]]:
+    """Open ``url``, click the language switch, then click it again: (URL, <html lang>) of the
+    three pages."""
+    await tab.goto(url, wait_until="load")
+    seen = [(tab.url, await tab.evaluate("document.documentElement.lang"))]
+    for _ in range(2):
+        link = tab.locator("nav.vt-language-switch a.vt-edition").first
+        async with tab.expect_navigation(wait_until="load"):
+            await link.click()
+        seen.append((tab.url, await tab.evaluate("document.documentElement.lang")))
+    return seen
+
+
 async def visit(
     tab: Page, watcher: Watcher, path: str, html_dir: Path, shots: Path, full_page: bool
 ) -> PageReport:
@@ -330,7 +383,7 @@ async def visit(
     report = watcher.report = PageReport(path)
     base = watcher.origin
     await tab.set_viewport_size(DESKTOP)
-    query = f"?q={SEARCH_QUERY}" if path == "search.html" else ""
+    query = f"?q={SEARCH_QUERIES[path]}" if path in SEARCH_QUERIES else ""
     await tab.goto(base + path + query, wait_until="load")
     redirect = redirect_target(html_dir / path)
     if redirect:
@@ -343,10 +396,13 @@ async def visit(
         return report
     if query:
         summary = await tab.wait_for_selector(".search-summary", timeout=10000)
-        found = re.search(r"found (\d+) page", await summary.text_content() or "")
-        if not found or int(found.group(1)) == 0:
-            report.add("search", f"searching '{SEARCH_QUERY}' found nothing")
+        found = re.search(r"(\d+)", await summary.text_content() or "")  # "found 12 page(s)"
+        hits = await tab.locator("#search-results li").count()
+        if not found or int(found.group(1)) == 0 or hits == 0:
+            report.add("search", f"searching '{SEARCH_QUERIES[path]}' found nothing")
     await inspect(tab, report)
+    if path.startswith(CHINESE):
+        report.facts["cjkFonts"] = await chinese_text_fonts(tab)
     report.facts["downloads"] = {}  # .ipynb links -> the served file's text (None: not served)
     for url in {u for u in report.facts["links"] if u.startswith(base)
                 and urlsplit(u).path.endswith(".ipynb")}:
@@ -354,12 +410,14 @@ async def visit(
         report.facts["downloads"][url] = await response.text() if response.ok else None
     name = path.removesuffix(".html").replace("/", "__") + ".png"
     report.facts["wideBlocks"] = await tab.evaluate(WIDE_BLOCKS)
+    report.facts["switchOnDesktop"] = await tab.locator("nav.vt-language-switch").is_visible()
     if full_page:
         await tab.screenshot(path=shots / "full" / name, full_page=True, animations="disabled")
     await tab.screenshot(path=shots / "top" / name, animations="disabled")
     await tab.set_viewport_size(MOBILE)
     await tab.evaluate(SETTLE)
     report.overflow = await tab.evaluate(OVERFLOW)
+    report.facts["switchOnPhone"] = await tab.locator("nav.vt-language-switch").is_visible()
     await tab.screenshot(path=shots / "mobile" / name, animations="disabled")
     return report
 
@@ -447,8 +505,20 @@ async def visit_all(
         tab = await context.new_page()
         watcher = Watcher(tab, html_dir.as_uri() + "/")
         most_math = max(crawl.reports, key=lambda p: crawl.reports[p].facts.get("mathCount", 0))
-        for path in dict.fromkeys(["index.html", most_math]):
+        entries = ["index.html", most_math]
+        if (html_dir / CHINESE / "index.html").is_file():
+            entries.append(CHINESE + "index.html")
+        for path in dict.fromkeys(entries):
             crawl.from_disk[path] = await visit_file(tab, watcher, path, html_dir)
+        if (html_dir / CHINESE / SWITCH_PAGE).is_file():
+            for how, url in (("http", base + SWITCH_PAGE),
+                             ("file", (html_dir / SWITCH_PAGE).as_uri())):
+                switch_tab = await context.new_page()  # unwatched: the pages were checked above
+                try:
+                    crawl.switch[how] = await follow_language_switch(switch_tab, url)
+                except PlaywrightError as error:
+                    crawl.switch[how] = [(f"following the switch failed: {error!r}"[:300], "")]
+                await switch_tab.close()
         await browser.close()
     return crawl
 
@@ -549,7 +619,8 @@ def test_every_page_renders_offline_without_errors(crawl: Crawl) -> None:
                 for r in reports}
     fail_on(failures, "pages that do not render cleanly offline")
     assert {"index.html", "search.html", "genindex.html"} <= set(crawl.reports)
-    assert len(crawl.from_disk) == 2 and "index.html" in crawl.from_disk
+    assert {f"{CHINESE}index.html", f"{CHINESE}search.html"} <= set(crawl.reports)
+    assert {"index.html", f"{CHINESE}index.html"} <= set(crawl.from_disk)
     assert sum(r.facts.get("mathCount", 0) for r in crawl.reports.values()) > 0
 
 
@@ -632,6 +703,49 @@ def test_display_math_and_tables_fit_the_text_column_at_desktop_width(crawl: Cra
                       f"{DESKTOP['width']} px")
     assert all("wideBlocks" in r.facts for p, r in crawl.reports.items()
                if not redirect_target(HTML_DIR / p) and not r.problems.get("load"))
+
+
+def test_every_english_page_has_its_chinese_page(crawl: Crawl) -> None:
+    english = {p for p in crawl.reports if not p.startswith(CHINESE)}
+    chinese = {p.removeprefix(CHINESE) for p in crawl.reports if p.startswith(CHINESE)}
+    assert english == chinese, {"only English": sorted(english - chinese),
+                                "only Chinese": sorted(chinese - english)}
+
+
+def test_the_language_switch_is_on_every_page_at_both_widths(
+    content_pages: dict[str, PageReport],
+) -> None:
+    failures = {p: [f"no visible language switch at {w} px" for w, key in
+                    ((DESKTOP["width"], "switchOnDesktop"), (MOBILE["width"], "switchOnPhone"))
+                    if not r.facts.get(key)]
+                for p, r in content_pages.items()}
+    fail_on(failures, "pages without a language switch")
+    assert any(p.startswith(CHINESE) for p in content_pages)
+
+
+def test_the_language_switch_leads_to_the_same_page_and_back(crawl: Crawl) -> None:
+    """Followed twice from a chapter, over HTTP and from disk: Chinese, then English again."""
+    for how in ("http", "file"):
+        seen = crawl.switch.get(how)
+        assert seen and len(seen) == 3, f"{how}: {seen}"
+        (start, lang0), (there, lang1), (back, lang2) = seen
+        assert start.endswith("/" + SWITCH_PAGE) and lang0 == "en", f"{how}: {seen}"
+        assert there.endswith("/" + CHINESE + SWITCH_PAGE) and lang1 == "zh-CN", f"{how}: {seen}"
+        assert back == start and lang2 == "en", f"{how}: {seen}"
+
+
+def test_chinese_pages_show_chinese_text_in_a_chinese_font(crawl: Crawl) -> None:
+    chinese = {p: r for p, r in crawl.reports.items()
+               if p.startswith(CHINESE) and source_of(p) is not None}
+    assert chinese, "no Chinese content page in the build"
+    failures = {}
+    for path, report in chinese.items():
+        fonts = report.facts.get("cjkFonts")
+        if not fonts:
+            failures[path] = ["no paragraph of Chinese text found"]
+        elif not any(CJK_FONT.search(name) and n > 0 for name, n in fonts.items()):
+            failures[path] = [f"Chinese text drawn with {fonts}, none a Chinese font"]
+    fail_on(failures, "Chinese pages whose Chinese text is not drawn in a CJK font")
 
 
 def test_checker_catches_a_broken_page(tmp_path: Path) -> None:

@@ -67,6 +67,12 @@ def test_the_extension_catalog_holds_every_string_the_extension_writes() -> None
     assert not missing, f"not in {path.name} (run `make translations`): {missing}"
 
 
+def test_the_chinese_search_dictionary_holds_the_glossary_terms() -> None:
+    assert translations.SEARCH_TERMS.read_text("utf8") == translations.search_terms_text(), (
+        "locales/zh_CN/search_terms.txt is not the glossary's terms: run `make translations`")
+    assert {"残差连接", "层归一化", "多头注意力"} <= set(translations.glossary_terms())
+
+
 @pytest.mark.parametrize(
     ("msgid", "msgstr", "fuzzy", "problem"),
     [

@@ -121,9 +121,11 @@ def _unique_id(document: nodes.document, base: str) -> str:
 
 
 def _ledger_sources() -> list[str]:
-    """The Python files a claim's displays and verdict are generated from (claims/ and derive/)."""
+    """The Python files a claim's displays and verdict are generated from (claims/ and derive/)
+    and rendered by (this extension)."""
     package = Path(__file__).resolve().parent.parent
-    return sorted(str(f) for d in ("claims", "derive") for f in (package / d).glob("*.py"))
+    folders = ("claims", "derive", "sphinx")
+    return sorted(str(f) for d in folders for f in (package / d).glob("*.py"))
 
 
 def _depend_on_ledger(env: Any) -> None:
@@ -182,7 +184,7 @@ class ClaimDirective(SphinxDirective):
         for i in indices:
             block += _math_block(claim.displays[i], self.env.docname)
 
-        head, sep, rest = claim.verdict.partition(";")
+        head, sep, rest = claim.verdict.partition(_translate("; "))  # the kind first
         verdict = nodes.paragraph(classes=["vt-claim-verdict"])
         verdict += nodes.strong(head, head, classes=["vt-claim-kind"])
         if sep:

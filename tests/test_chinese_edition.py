@@ -1,0 +1,163 @@
+"""The built Chinese edition (``_build/html/zh_CN``), read as HTML: its prose is Chinese.
+
+Outside code, cell outputs, math, citations and the bibliography, no paragraph, list item, table
+cell, heading or caption of a Chinese page may be English prose (six or more English words and no
+Chinese character; the glossary's English terms, marked ``kept in English`` in its catalog, are
+exempt), no MyST markup may show as text (a translation that broke it), every figure's alt text is
+Chinese, the theme speaks Chinese and the search index holds Chinese words. Runs after
+``make book``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+from bs4 import BeautifulSoup
+
+pytestmark = pytest.mark.browser  # it reads the built book, like the browser test
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML_DIR = Path(os.environ.get("VT_HTML_DIR", ROOT / "_build" / "html")).resolve()
+CHINESE_DIR = HTML_DIR / "zh_CN"
+_spec = importlib.util.spec_from_file_location("translations", ROOT / "scripts" / "translations.py")
+translations = importlib.util.module_from_spec(_spec)
+sys.modules["translations"] = translations
+_spec.loader.exec_module(translations)
+
+CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")  # with Chinese punctuation
+ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
+ENGLISH_PROSE_WORDS = 6
+NOT_PROSE = ("pre", "code", "script", "style", ".highlight", ".cell_output", ".output",
+             ".math", "mjx-container", ".bibliography", ".citation", ".docutils.literal",
+             'a[href*="references.html#"]')  # citations: authors' names
+BLOCKS = ("p", "li", "dt", "dd", "th", "td", "h1", "h2", "h3", "h4", "figcaption", "caption")
+LEFTOVER_MARKUP = re.compile(r"\*\*|\{(?:ref|doc|cite:[pt]|claim|download)\}|\]\(|`")
+
+
+def content_pages(html_dir: Path) -> list[Path]:
+    """The pages built from a book source (every page but search, genindex and redirects)."""
+    pages = []
+    for page in sorted(html_dir.rglob("*.html")):
+        relative = page.relative_to(html_dir)
+        if relative.parts[0].startswith("_") or relative.parts[0] == "zh_CN":
+            continue
+        stem = ROOT / relative.with_suffix("")
+        if stem.with_suffix(".md").is_file() or stem.with_suffix(".ipynb").is_file():
+            pages.append(page)
+    return pages
+
+
+def article(page: Path) -> BeautifulSoup:
+    """The page's article, without what is not prose (code, outputs, math, bibliography)."""
+    soup = BeautifulSoup(page.read_text("utf8"), "html.parser")
+    body = soup.select_one("article.bd-article") or soup
+    for element in body.select(", ".join(NOT_PROSE)):
+        element.decompose()
+    return body
+
+
+def kept_in_english() -> set[str]:
+    """The catalog entries translators kept in English on purpose (as rendered text)."""
+    kept = set()
+    for path in translations.catalogs():
+        with path.open("rb") as f:
+            for message in read_po(f):
+                if any(translations.KEPT_IN_ENGLISH in c for c in message.user_comments):
+                    text = translations.CODE.sub("", translations.MATH.sub("", message.id))
+                    kept.add(" ".join(text.split()))
+    return kept
+
+
+def english_prose(body: BeautifulSoup, kept: set[str]) -> list[str]:
+    """Blocks of ``body`` (innermost ones) that are English prose."""
+    found = []
+    for block in body.find_all(BLOCKS):
+        if block.find(BLOCKS):
+            continue  # the inner blocks are looked at one by one
+        text = " ".join(block.get_text(" ").split())
+        if CJK.search(text) or len(ENGLISH_WORD.findall(text)) < ENGLISH_PROSE_WORDS:
+            continue
+        if " ".join(text.replace(" ,", ",").split()) in kept or text in kept:
+            continue
+        found.append(text[:120])
+    return found
+
+
+@pytest.fixture(scope="module")
+def chinese_pages() -> dict[str, BeautifulSoup]:
+    if not (CHINESE_DIR / "index.html").is_file():
+        pytest.fail(f"no Chinese edition at {CHINESE_DIR}: run `make book` first", pytrace=False)
+    pages = {p.relative_to(CHINESE_DIR).as_posix(): article(p) for p in content_pages(CHINESE_DIR)}
+    assert pages, "the Chinese edition has no content page"
+    return pages
+
+
+def test_every_page_of_the_english_edition_has_a_chinese_page() -> None:
+    english = {p.relative_to(HTML_DIR).as_posix() for p in content_pages(HTML_DIR)}
+    chinese = {p.relative_to(CHINESE_DIR).as_posix() for p in content_pages(CHINESE_DIR)}
+    assert english and english == chinese, sorted(english ^ chinese)
+
+
+def test_chinese_pages_have_no_english_prose(chinese_pages: dict[str, BeautifulSoup]) -> None:
+    kept = kept_in_english()
+    failures = {page: english_prose(body, kept) for page, body in chinese_pages.items()}
+    failures = {page: blocks for page, blocks in failures.items() if blocks}
+    assert not failures, "English prose in the Chinese edition (translate it in its catalog):\n" + (
+        "\n".join(f"{page}:\n  " + "\n  ".join(blocks) for page, blocks in failures.items()))
+
+
+def test_most_prose_of_the_chinese_edition_is_chinese(
+    chinese_pages: dict[str, BeautifulSoup],
+) -> None:
+    """Share of prose blocks with Chinese in them, over the whole edition (printed)."""
+    blocks = [" ".join(b.get_text(" ").split()) for body in chinese_pages.values()
+              for b in body.find_all(BLOCKS) if not b.find(BLOCKS)]
+    prose = [b for b in blocks if len(ENGLISH_WORD.findall(b)) + len(CJK.findall(b)) >= 4]
+    share = sum(bool(CJK.search(b)) for b in prose) / len(prose)
+    print(f"Chinese edition: {share:.1%} of {len(prose)} prose blocks are Chinese")
+    assert share >= 0.95, f"only {share:.1%} of the Chinese edition's prose blocks are Chinese"
+
+
+def test_no_markup_shows_as_text(chinese_pages: dict[str, BeautifulSoup]) -> None:
+    failures = {}
+    for page, body in chinese_pages.items():
+        texts = [" ".join(b.get_text(" ").split()) for b in body.find_all(BLOCKS)]
+        bad = [t[:120] for t in texts if LEFTOVER_MARKUP.search(t)]
+        if bad:
+            failures[page] = bad
+    assert not failures, f"MyST markup shown as text (a broken translation): {failures}"
+
+
+def test_figures_are_described_in_chinese(chinese_pages: dict[str, BeautifulSoup]) -> None:
+    images = {page: [img.get("alt", "") for img in body.find_all("img")]
+              for page, body in chinese_pages.items()}
+    assert sum(map(len, images.values())) > 0, "no figure in the Chinese edition"
+    failures = {page: [a for a in alts if not CJK.search(a)] for page, alts in images.items()}
+    failures = {page: alts for page, alts in failures.items() if alts}
+    assert not failures, f"figures whose alt text is not Chinese: {failures}"
+
+
+def test_the_theme_speaks_chinese() -> None:
+    page = BeautifulSoup((CHINESE_DIR / "book" / "intro.html").read_text("utf8"), "html.parser")
+    assert page.html["lang"] == "zh-CN"
+    labels = {e.get("aria-label") for e in page.find_all(attrs={"aria-label": True})}
+    titles = {e.get("title") for e in page.find_all(attrs={"title": True})}
+    assert "搜索" in labels | titles, sorted(filter(None, labels | titles))
+    assert "下一页" in titles, sorted(filter(None, titles))
+    switch = page.select_one("nav.vt-language-switch")
+    assert switch is not None and switch.get("aria-label") == "语言"
+
+
+def test_the_chinese_search_index_holds_chinese_words() -> None:
+    text = (CHINESE_DIR / "searchindex.js").read_text("utf8")
+    index = json.loads(text[text.index("(") + 1 : text.rindex(")")])
+    terms = set(index["terms"])
+    for word in ("残差", "归一化", "注意力", "残差连接", "层归一化", "多头注意力"):
+        assert word in terms, f"{word!r} not in the Chinese search index"
