@@ -37,8 +37,7 @@ nbval: $(STAMP)
 ## _build/html, Chinese (prose from locales/zh_CN/LC_MESSAGES) into _build/html/zh_CN
 book: $(STAMP)
 	rm -rf _build/html  # no stale pages from an earlier table of contents
-	$(PY) scripts/build_edition.py en
-	$(PY) scripts/build_edition.py zh_CN
+	$(PY) scripts/build_edition.py en zh_CN  # in parallel, one process each
 	@echo "Open file://$(CURDIR)/_build/html/index.html (中文版: _build/html/zh_CN/index.html)"
 
 ## translations: after an English edit, extract the messages again, merge them into the Chinese

@@ -66,6 +66,7 @@ from verified_transformer.sphinx import display_math, editions, ledger_view, wra
 __all__ = ["setup"]
 
 CATALOG = "verified_transformer"
+SEARCH_BAR_TEXT = "Search this book..."  # Jupyter Book's html.search_bar_text
 _ = get_translation(CATALOG)
 logger = logging.getLogger(__name__)
 
@@ -77,9 +78,13 @@ _VERDICTS = {
 }
 
 
-def _translate(message: str) -> str:
-    """Translate one fixed string of the ledger (its verdict fragments) in the book's language."""
+def translate(message: str) -> str:
+    """Translate one string of this catalog (the ledger's verdict fragments, the search field's
+    text) into the book's language."""
     return str(_(message))
+
+
+_translate = translate
 
 
 class claim_link(nodes.Inline, nodes.Element):  # noqa: N801 (docutils names nodes in lower case)
@@ -334,7 +339,8 @@ class ResolveClaimLinks(SphinxPostTransform):
 
 def catalog_messages() -> list[str]:
     """Every string this extension and the ledger translate, in order: the fixed strings marked
-    ``_()`` in this module and in ``claims/ledger.py``, the claim kinds, and every claim's scope."""
+    ``_()`` in this module and in ``claims/ledger.py``, the claim kinds, every claim's scope, and
+    Jupyter Book's search-field text."""
     from babel.messages.extract import extract_from_file
 
     from verified_transformer import claims
@@ -347,6 +353,7 @@ def catalog_messages() -> list[str]:
         ):
             messages.append(message)
     messages += list(claims.KINDS) + [c.scope for c in claims.CLAIMS]
+    messages.append(SEARCH_BAR_TEXT)
     return list(dict.fromkeys(messages))
 
 

@@ -51,7 +51,10 @@ def links(pagename: str, language: str | None, suffix: str = ".html") -> list[di
 
 
 def _add_switch(app: Sphinx, config: Config) -> None:
-    """Put the switch in the article header, after the theme's own buttons."""
+    """Put the switch in the article header, after the theme's own buttons (for the book's
+    theme, sphinx-book-theme, whose header has an ``article_header_end`` slot)."""
+    if config.html_theme != "sphinx_book_theme":
+        return
     config.templates_path = [*config.templates_path, str(Path(__file__).parent / "templates")]
     options = dict(config.html_theme_options or {})
     end = options.get("article_header_end", ["article-header-buttons.html"])
@@ -60,6 +63,15 @@ def _add_switch(app: Sphinx, config: Config) -> None:
         end.append(SWITCH_TEMPLATE)
     options["article_header_end"] = end
     config.html_theme_options = options
+
+
+def _translate_search_text(app: Sphinx) -> None:
+    """Jupyter Book's search-field text is configuration, not a theme string: translate it."""
+    from verified_transformer.sphinx import translate
+
+    options = getattr(app.builder, "theme_options", None)
+    if options and options.get("search_bar_text") and edition_of(app.config.language) != "en":
+        options["search_bar_text"] = translate(options["search_bar_text"])
 
 
 def _page_context(
@@ -75,4 +87,5 @@ def _page_context(
 def setup(app: Sphinx) -> None:
     """Register the switch (called by the extension's ``setup``)."""
     app.connect("config-inited", _add_switch)
+    app.connect("builder-inited", _translate_search_text)  # after the extension's catalogs
     app.connect("html-page-context", _page_context)
