@@ -353,7 +353,7 @@ def catalog_messages() -> list[str]:
         ):
             messages.append(message)
     messages += list(claims.KINDS) + [c.scope for c in claims.CLAIMS]
-    messages.append(SEARCH_BAR_TEXT)
+    messages += [SEARCH_BAR_TEXT, *editions.CONFIGURED_TEXT.values()]
     return list(dict.fromkeys(messages))
 
 
@@ -440,7 +440,7 @@ class ExtractExerciseTitles(SphinxPostTransform):
                 catalog.add(node.rawsource, node)
 
 
-def _init_catalogs(app: Sphinx) -> None:
+def _init_catalogs(app: Sphinx, config: Any) -> None:
     """Also read this catalog from the project's own ``locale_dirs`` (a translated edition)."""
     from sphinx import locale
     from sphinx.util.i18n import CatalogRepository
@@ -457,7 +457,8 @@ def _init_catalogs(app: Sphinx) -> None:
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
-    """Register the ``claim`` directive and role and the ``article-formula`` directive."""
+    """Register the ``claim`` directive and role, the ``article-formula`` directive, the
+    transforms of a translated edition and the language switch."""
     app.add_node(claim_link)
     app.add_directive("claim", ClaimDirective)
     app.add_role("claim", ClaimRole())
@@ -470,7 +471,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_post_transform(ResolveClaimLinks)
     app.add_post_transform(wrap.BreakLongNamesInTables)
     app.add_message_catalog(CATALOG, str(Path(__file__).parent / "locales"))
-    app.connect("builder-inited", _init_catalogs)
+    app.connect("config-inited", _init_catalogs)  # before editions' handler: it translates
     ledger_view.set_translator(_translate)
     editions.setup(app)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -52,7 +52,9 @@ def links(pagename: str, language: str | None, suffix: str = ".html") -> list[di
 
 def _add_switch(app: Sphinx, config: Config) -> None:
     """Put the switch in the article header, after the theme's own buttons (for the book's
-    theme, sphinx-book-theme, whose header has an ``article_header_end`` slot)."""
+    theme, sphinx-book-theme, whose header has an ``article_header_end`` slot); translate the
+    configured interface text."""
+    _translate_configured_text(config)
     if config.html_theme != "sphinx_book_theme":
         return
     config.templates_path = [*config.templates_path, str(Path(__file__).parent / "templates")]
@@ -65,13 +67,27 @@ def _add_switch(app: Sphinx, config: Config) -> None:
     config.html_theme_options = options
 
 
-def _translate_search_text(app: Sphinx) -> None:
-    """Jupyter Book's search-field text is configuration, not a theme string: translate it."""
-    from verified_transformer.sphinx import translate
+# Interface text that is configuration, not a theme string (so no theme catalog has it):
+# Jupyter Book's search field, myst-nb's button on a hidden code cell ("source": hide-input).
+CONFIGURED_TEXT = {
+    "nb_code_prompt_show": "Show code cell {type}",
+    "nb_code_prompt_hide": "Hide code cell {type}",
+}
 
-    options = getattr(app.builder, "theme_options", None)
-    if options and options.get("search_bar_text") and edition_of(app.config.language) != "en":
-        options["search_bar_text"] = translate(options["search_bar_text"])
+
+def _translate_configured_text(config: Config) -> None:
+    """Translate the interface text set in configuration (the extension's catalog is loaded)."""
+    from verified_transformer.sphinx import SEARCH_BAR_TEXT, translate
+
+    if edition_of(config.language) == "en":
+        return
+    for name, default in CONFIGURED_TEXT.items():
+        if getattr(config, name, None) == default:
+            setattr(config, name, translate(default))
+    options = dict(config.html_theme_options or {})
+    if options.get("search_bar_text") == SEARCH_BAR_TEXT:
+        options["search_bar_text"] = translate(SEARCH_BAR_TEXT)
+        config.html_theme_options = options
 
 
 def _page_context(
@@ -86,6 +102,5 @@ def _page_context(
 
 def setup(app: Sphinx) -> None:
     """Register the switch (called by the extension's ``setup``)."""
-    app.connect("config-inited", _add_switch)
-    app.connect("builder-inited", _translate_search_text)  # after the extension's catalogs
+    app.connect("config-inited", _add_switch)  # after the extension's catalogs are loaded
     app.connect("html-page-context", _page_context)
