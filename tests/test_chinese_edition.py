@@ -161,3 +161,16 @@ def test_the_chinese_search_index_holds_chinese_words() -> None:
     terms = set(index["terms"])
     for word in ("残差", "归一化", "注意力", "残差连接", "层归一化", "多头注意力"):
         assert word in terms, f"{word!r} not in the Chinese search index"
+
+
+def test_the_navigation_is_chinese() -> None:
+    """The sidebar's part captions and page titles (sphinx-external-toc inserts the captions after
+    Sphinx translates a page; the extension translates them)."""
+    page = BeautifulSoup((CHINESE_DIR / "book" / "intro.html").read_text("utf8"), "html.parser")
+    nav = page.select_one("nav.bd-docs-nav")
+    assert nav is not None
+    captions = [c.get_text(strip=True) for c in nav.select(".caption-text")]
+    titles = [a.get_text(" ", strip=True) for a in nav.select("a")]
+    assert captions and all(CJK.search(c) for c in captions), captions
+    english = [t for t in titles if not CJK.search(t) and t != "Verified Transformer"]
+    assert titles and not english, english

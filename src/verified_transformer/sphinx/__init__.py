@@ -422,6 +422,38 @@ class TranslatedExercisesInRegistry(SphinxTransform):
                 entry["node"] = node.deepcopy()
 
 
+class TranslateTocCaptions(SphinxTransform):
+    """sphinx-external-toc inserts the table of contents (with the captions of its parts,
+    "Chapters", "Appendices") after Sphinx has translated the page: translate the captions from
+    the page's catalog, where gettext put them."""
+
+    default_priority = 101  # after sphinx_external_toc's InsertToctrees (100)
+
+    def apply(self, **kwargs: Any) -> None:
+        from sphinx import addnodes
+        from sphinx.locale import init as init_locale
+        from sphinx.util.i18n import docname_to_domain
+
+        if not self.config.language or self.config.language.startswith("en"):
+            return
+        toctrees = [t for t in self.document.findall(addnodes.toctree) if t.get("caption")]
+        if not toctrees:
+            return
+        domain = docname_to_domain(self.env.docname, self.config.gettext_compact)
+        dirs = [str(Path(self.env.srcdir, d)) for d in self.config.locale_dirs]
+        catalog, _found = init_locale(dirs, self.config.language, domain)
+        for toctree in toctrees:
+            translated = catalog.gettext(toctree["caption"])
+            if translated == toctree["caption"]:
+                logger.warning(
+                    "untranslated message in %s.po (run `make translations`, then translate the "
+                    "entries it lists): %s", domain, toctree["caption"],
+                    location=toctree, type="i18n", subtype="untranslated",
+                )
+                continue
+            toctree["caption"] = toctree["rawcaption"] = translated
+
+
 class ExtractExerciseTitles(SphinxPostTransform):
     """For the gettext builder: put the exercise titles in the page's catalog before
     sphinx-exercise's post-transform (priority 20) merges them into its own title node."""
@@ -467,6 +499,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_transform(TranslatableExerciseTitles)
     app.add_transform(ReportUntranslated)
     app.add_transform(TranslatedExercisesInRegistry)
+    app.add_transform(TranslateTocCaptions)
     app.add_post_transform(ExtractExerciseTitles)
     app.add_post_transform(ResolveClaimLinks)
     app.add_post_transform(wrap.BreakLongNamesInTables)
