@@ -16,7 +16,9 @@ import pytest
 import yaml
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
+from sphinx import locale
 from sphinx.application import Sphinx
+from sphinx.util.docutils import docutils_namespace
 
 from verified_transformer.sphinx import catalog_messages, editions
 
@@ -140,10 +142,13 @@ def test_a_translated_build_warns_for_a_message_without_translation(tmp_path: Pa
     with (src / "locales" / "zh_CN" / "LC_MESSAGES" / "index.po").open("wb") as f:
         write_po(f, catalog)
     warnings = tmp_path / "warnings.txt"
-    with warnings.open("w") as stream:
-        app = Sphinx(str(src), str(src), str(tmp_path / "out"), str(tmp_path / "doctrees"),
-                     "html", status=None, warning=stream, freshenv=True)
-        app.build()
+    try:
+        with warnings.open("w") as stream, docutils_namespace():
+            app = Sphinx(str(src), str(src), str(tmp_path / "out"), str(tmp_path / "doctrees"),
+                         "html", status=None, warning=stream, freshenv=True)
+            app.build()
+    finally:  # the Chinese catalog stays loaded in this process otherwise
+        locale.translators.pop(("general", "verified_transformer"), None)
     text = warnings.read_text()
     assert "untranslated message in locales/zh_CN/LC_MESSAGES/index.po" in text, text
     assert "make translations" in text and "A new sentence." in text

@@ -363,7 +363,7 @@ class ReportUntranslated(SphinxTransform):
     default_priority = 25  # after sphinx.transforms.i18n.Locale (20)
 
     def apply(self, **kwargs: Any) -> None:
-        if not self.config.language or self.config.language.startswith("en"):
+        if editions.edition_of(self.config.language) == "en":
             return
         catalog = f"{self.config.locale_dirs[0].rstrip('/')}/{self.config.language}/LC_MESSAGES/"
         catalog += f"{self.env.docname}.po"
@@ -434,7 +434,7 @@ class TranslateTocCaptions(SphinxTransform):
         from sphinx.locale import init as init_locale
         from sphinx.util.i18n import docname_to_domain
 
-        if not self.config.language or self.config.language.startswith("en"):
+        if editions.edition_of(self.config.language) == "en":
             return
         toctrees = [t for t in self.document.findall(addnodes.toctree) if t.get("caption")]
         if not toctrees:
