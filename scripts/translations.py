@@ -44,8 +44,10 @@ SEARCH_TERMS = ROOT / "locales" / LANGUAGE / "search_terms.txt"
 
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 MATH = re.compile(r"\$\$.+?\$\$|\$[^$\s](?:[^$]*[^$\s])?\$")
-ROLE = re.compile(r"(?<![\w\\])\{(?P<name>[a-z][\w:-]*)\}`(?P<body>[^`]*)`")
+ROLE = re.compile(r"\{(?P<name>[a-z][\w:-]*)\}`(?P<body>[^`]*)`")
 CODE = re.compile(r"``(?P<dbl>.+?)``|`(?P<code>[^`]+)`")
+# Read left to right, as MyST does: a brace inside inline code (`\mathrm{softmax}`) is no role.
+ROLE_OR_CODE = re.compile(f"{ROLE.pattern}|{CODE.pattern}")
 LINK = re.compile(r"\]\((?P<target>[^)\s]+)\)")
 WORD = re.compile(r"\b[A-Za-z][a-z]+\b")
 
@@ -81,11 +83,11 @@ def markup(text: str) -> Counter[str]:
     for m in MATH.finditer(text):
         kept["math " + m.group()] += 1
     text = MATH.sub(" ", text)
-    for m in ROLE.finditer(text):
-        kept["role " + role_target(m["name"], m["body"])] += 1
-    text = ROLE.sub(" ", text)
-    for m in CODE.finditer(text):
-        kept["code " + (m["dbl"] or m["code"])] += 1
+    for m in ROLE_OR_CODE.finditer(text):
+        if m["name"]:
+            kept["role " + role_target(m["name"], m["body"])] += 1
+        else:
+            kept["code " + (m["dbl"] or m["code"])] += 1
     for m in LINK.finditer(text):
         kept["link " + m["target"]] += 1
     return kept
@@ -93,7 +95,7 @@ def markup(text: str) -> Counter[str]:
 
 def prose_words(text: str) -> list[str]:
     """English words of ``text`` outside math, roles, code and link targets."""
-    for pattern in (MATH, ROLE, CODE, LINK):
+    for pattern in (MATH, ROLE_OR_CODE, LINK):
         text = pattern.sub(" ", text)
     return WORD.findall(text)
 

@@ -106,6 +106,9 @@ def test_the_catalog_check_accepts_a_faithful_translation() -> None:
     code = "Use `\\mathrm{softmax}` taken row by row, and `K^\\top`."
     translated = "按行使用 `\\mathrm{softmax}`，并使用 `K^\\top`。"
     assert translations.entry_problems(code, translated, False) == []
+    # a role right after a Chinese character is still a role (MyST reads it so)
+    assert translations.entry_problems("See {doc}`chapter 5 <05>`.", "见{doc}`第 5 章 <05>`。",
+                                       False) == []
     term = "multi-head attention"
     left = ["English prose left in the translation"]
     assert translations.entry_problems(term, term, False) == left

@@ -87,6 +87,11 @@ def translate(message: str) -> str:
 _translate = translate
 
 
+# A space between two Chinese characters, left where a translated fragment meets a translated
+# scope (Chinese separates no words with spaces).
+_CJK_GAP = re.compile(r"(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])")
+
+
 class claim_link(nodes.Inline, nodes.Element):  # noqa: N801 (docutils names nodes in lower case)
     """A link to a label (a claim's ledger entry, or a section), resolved after reading.
 
@@ -189,7 +194,8 @@ class ClaimDirective(SphinxDirective):
         for i in indices:
             block += _math_block(claim.displays[i], self.env.docname)
 
-        head, sep, rest = claim.verdict.partition(_translate("; "))  # the kind first
+        verdict_text = _CJK_GAP.sub("", claim.verdict)  # "对 {}" + "符号 n": no space in 对符号
+        head, sep, rest = verdict_text.partition(_translate("; "))  # the kind first
         verdict = nodes.paragraph(classes=["vt-claim-verdict"])
         verdict += nodes.strong(head, head, classes=["vt-claim-kind"])
         if sep:
