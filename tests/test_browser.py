@@ -75,7 +75,7 @@ SWITCH_PAGE = "notebooks/02_core_concepts.html"  # where the language switch is 
 # Fonts that have Chinese glyphs (fonts-wqy-microhei is what `make browser` installs).
 CJK_FONT = re.compile(r"CJK|WenQuanYi|Wen Quan Yi|Source Han|Noto Sans SC|Noto Serif SC|PingFang|"
                       r"Hiragino Sans GB|YaHei|SimSun|SimHei|Droid Sans Fallback|AR PL", re.I)
-WORKERS = 2  # pages open at once: Chromium then keeps both cores of a small machine busy
+WORKERS = 3  # pages open at once: with one more tab than cores, one renders while another waits
 PAGE_TIMEOUT_S = 60  # to load, render and screenshot one page
 CJK_RUN = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]+")
 
