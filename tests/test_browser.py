@@ -96,7 +96,8 @@ SETTLE = """async () => {
 
 # TeX that a reader should never see as text: delimiters, common commands, $...\cmd...$.
 TEX_COMMANDS = "|".join(["frac", "sum", "sqrt", "math[a-z]+", "partial", "cdot", "left", "right",
-                         "begin", "end", "displaystyle", "operatorname"])
+                         "begin", "end", "displaystyle", "operatorname", "epsilon", "sigma",
+                         "gamma", "beta", "mu", "top", "infty"])
 RAW_TEX = "|".join([
     r"\$\$", r"\\[()\[\]]", r"\$[^$\n]*\\[A-Za-z]+[^$\n]*\$", rf"\\({TEX_COMMANDS})(?![A-Za-z])",
 ])

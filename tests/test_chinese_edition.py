@@ -38,7 +38,8 @@ NOT_PROSE = ("pre", "code", "script", "style", ".highlight", ".cell_output", ".o
              ".math", "mjx-container", ".bibliography", ".citation", ".docutils.literal",
              'a[href*="references.html#"]')  # citations: authors' names
 BLOCKS = ("p", "li", "dt", "dd", "th", "td", "h1", "h2", "h3", "h4", "figcaption", "caption")
-LEFTOVER_MARKUP = re.compile(r"\*\*|\{(?:ref|doc|cite:[pt]|claim|download)\}|\]\(|`")
+# MyST markup, or TeX (a section title with math shown as a link's text), left as text
+LEFTOVER_MARKUP = re.compile(r"\*\*|\{(?:ref|doc|cite:[pt]|claim|download)\}|\]\(|`|\\[A-Za-z]+")
 
 
 def content_pages(html_dir: Path) -> list[Path]:
