@@ -175,3 +175,35 @@ def test_the_navigation_is_chinese() -> None:
     assert captions and all(CJK.search(c) for c in captions), captions
     english = [t for t in titles if not CJK.search(t) and t != "Verified Transformer"]
     assert titles and not english, english
+
+
+def _subtitle(title: str) -> str:
+    """The exercise's own title inside sphinx-exercise's "练习 6 (title)"."""
+    return title[title.find("(") + 1 : title.rfind(")")].strip()
+
+
+def test_solutions_carry_the_translated_titles_of_their_exercises() -> None:
+    """A solution's title repeats its exercise's title (sphinx-exercise copies the exercise
+    before translation; the extension hands it the translated one)."""
+    failures = {}
+    for page in sorted((CHINESE_DIR / "notebooks").glob("*_exercises.html")):
+        soup = BeautifulSoup(page.read_text("utf8"), "html.parser")
+        exercises = [_subtitle(t.get_text(" ", strip=True))
+                     for t in soup.select("div.exercise > p.admonition-title")]
+        solutions = [_subtitle(t.get_text(" ", strip=True))
+                     for t in soup.select("div.solution > p.admonition-title")]
+        assert exercises and len(solutions) == len(exercises), page.name
+        wrong = [s for s in solutions if s not in exercises or not CJK.search(s)]
+        if wrong or not all(CJK.search(e) for e in exercises):
+            failures[page.name] = wrong or exercises
+    assert not failures, f"exercise or solution titles not in Chinese: {failures}"
+
+
+def test_verdict_lines_put_no_space_between_chinese_characters(
+    chinese_pages: dict[str, BeautifulSoup],
+) -> None:
+    gap = re.compile(r"[\u4e00-\u9fff] [\u4e00-\u9fff]")
+    verdicts = [" ".join(p.get_text().split()) for body in chinese_pages.values()
+                for p in body.select("p.vt-claim-verdict")]
+    assert verdicts, "no claim verdict line in the Chinese edition"
+    assert not [v for v in verdicts if gap.search(v)]

@@ -38,7 +38,7 @@ It provides, in MyST (pages and notebooks' markdown cells alike):
 Generated strings go through ``sphinx.locale`` (catalog ``verified_transformer``, looked up in
 the project's ``locale_dirs``), and so do the ledger's verdict fragments and claim scopes
 (``set_translator``). :func:`catalog_messages` lists them all; ``make translations`` writes them to
-``locales/<language>/LC_MESSAGES/verified_transformer.po``, which Sphinx compiles.
+``locales/<language>/LC_MESSAGES/verified_transformer.po``, which the extension compiles.
 
 In a translated edition (``language`` not English) every message of a page that has no
 translation is a warning naming the page's catalog and the message, so a strict build fails until
@@ -83,8 +83,6 @@ def translate(message: str) -> str:
     text) into the book's language."""
     return str(_(message))
 
-
-_translate = translate
 
 
 # A space between two Chinese characters, left where a translated fragment meets a translated
@@ -145,10 +143,8 @@ def _depend_on_ledger(env: Any) -> None:
 
 
 def _math_block(latex: str, docname: str) -> nodes.math_block:
-    """A display of LaTeX; not a message to translate (both editions show the same formula)."""
-    return nodes.math_block(
-        latex, latex, docname=docname, number=None, label=None, nowrap=False, translatable=False
-    )
+    """A display of LaTeX (never a message to translate: see :class:`KeepMathUntranslated`)."""
+    return nodes.math_block(latex, latex, docname=docname, number=None, label=None, nowrap=False)
 
 
 class ClaimDirective(SphinxDirective):
@@ -195,7 +191,7 @@ class ClaimDirective(SphinxDirective):
             block += _math_block(claim.displays[i], self.env.docname)
 
         verdict_text = _CJK_GAP.sub("", claim.verdict)  # "对 {}" + "符号 n": no space in 对符号
-        head, sep, rest = verdict_text.partition(_translate("; "))  # the kind first
+        head, sep, rest = verdict_text.partition(translate("; "))  # the kind first
         verdict = nodes.paragraph(classes=["vt-claim-verdict"])
         verdict += nodes.strong(head, head, classes=["vt-claim-kind"])
         if sep:
@@ -363,6 +359,20 @@ def catalog_messages() -> list[str]:
     return list(dict.fromkeys(messages))
 
 
+def _warn_untranslated(catalog: str, message: str, node: nodes.Node) -> None:
+    """The warning (an error in the strict build) for a message that has no translation."""
+    text = " ".join(message.split())
+    logger.warning(
+        "untranslated message in %s (run `make translations`, then translate the entries it "
+        "lists): %s",
+        catalog,
+        text[:100] + ("..." if len(text) > 100 else ""),
+        location=node,
+        type="i18n",
+        subtype="untranslated",
+    )
+
+
 class ReportUntranslated(SphinxTransform):
     """In a translated edition, warn for every message without a translation (after Locale)."""
 
@@ -377,16 +387,7 @@ class ReportUntranslated(SphinxTransform):
             # Locale replaces an image's alt text without marking the image translated; the
             # catalog check (tests/test_chinese_catalogs.py) covers alt texts.
             if node.get("translated") is False and not isinstance(node, nodes.image):
-                text = " ".join(message.split())
-                logger.warning(
-                    "untranslated message in %s (run `make translations`, then translate the "
-                    "entries it lists): %s",
-                    catalog,
-                    text[:100] + ("..." if len(text) > 100 else ""),
-                    location=node,
-                    type="i18n",
-                    subtype="untranslated",
-                )
+                _warn_untranslated(catalog, message, node)
 
 
 def _exercise_titles(document: nodes.document) -> list[nodes.Element]:
@@ -451,11 +452,7 @@ class TranslateTocCaptions(SphinxTransform):
         for toctree in toctrees:
             translated = catalog.gettext(toctree["caption"])
             if translated == toctree["caption"]:
-                logger.warning(
-                    "untranslated message in %s.po (run `make translations`, then translate the "
-                    "entries it lists): %s", domain, toctree["caption"],
-                    location=toctree, type="i18n", subtype="untranslated",
-                )
+                _warn_untranslated(f"{domain}.po", toctree["caption"], toctree)
                 continue
             toctree["caption"] = toctree["rawcaption"] = translated
 
@@ -509,8 +506,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_post_transform(ExtractExerciseTitles)
     app.add_post_transform(ResolveClaimLinks)
     app.add_post_transform(wrap.BreakLongNamesInTables)
-    app.add_message_catalog(CATALOG, str(Path(__file__).parent / "locales"))
     app.connect("config-inited", _init_catalogs)  # before editions' handler: it translates
-    ledger_view.set_translator(_translate)
+    ledger_view.set_translator(translate)
     editions.setup(app)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
