@@ -178,3 +178,31 @@ def test_absolute_paths_are_found_in_every_kind_of_output() -> None:
     ]
     clean.cells.append(ok)
     assert absolute_paths(clean) == []
+
+
+# An absolute path written in code: a string literal that starts at a file system root (two or
+# more components: "/usr/share/...", "/proc/cpuinfo"), at a home folder ("~/...") or at a Windows
+# drive ("C:\\..."). A reader's machine need not have it; the book ships what it reads.
+SYSTEM_PATH = re.compile(r"""(?<![\w])[rbuf]*["'](?:(?:/[\w.@+-]+){2,}|~/|[A-Za-z]:\\)""")
+
+
+def system_paths(source: str) -> list[str]:
+    """The string literals in ``source`` that begin with an absolute path."""
+    return [match.group(0) for match in SYSTEM_PATH.finditer(source)]
+
+
+def test_system_paths_are_found_and_relative_ones_are_not() -> None:
+    code = '''Path("/usr/share/fonts/x.ttc"); open('/proc/cpuinfo'); p = r"C:\\\\Windows\\\\Fonts"
+home = "~/data"; ok = ("a/b/c", "p'/sqrt(u')", "/", "1/2", "notebooks/x.ipynb", "/tmp")'''
+    assert system_paths(code) == ['"/usr/share/fonts/x.ttc', "'/proc/cpuinfo", 'r"C:\\', '"~/']
+
+
+def test_no_notebook_or_library_code_names_a_system_path() -> None:
+    found = []
+    for path in NOTEBOOKS:
+        for index, cell in enumerate(code_cells(nbformat.read(path, as_version=4)), start=1):
+            found += [f"{path.name}, code cell {index}: {p}" for p in system_paths(cell.source)]
+    for path in sorted((ROOT / "src").rglob("*.py")):
+        found += [f"{path.relative_to(ROOT)}: {p}"
+                  for p in system_paths(path.read_text(encoding="utf-8"))]
+    assert found == [], "code that reads a path a reader's machine may lack:\n" + "\n".join(found)

@@ -8,6 +8,7 @@ import sys
 import matplotlib
 import torch
 
+from verified_transformer.fonts import FAMILIES
 from verified_transformer.notebook import FIGSIZE, setup
 
 
@@ -24,6 +25,7 @@ def test_setup_makes_random_draws_repeat_and_kernels_deterministic() -> None:
         assert not torch.equal(torch.randn(4), first[0])
         assert torch.are_deterministic_algorithms_enabled()
         assert tuple(matplotlib.rcParams["figure.figsize"]) == FIGSIZE
+        assert matplotlib.rcParams["font.family"] == FAMILIES  # the packaged CJK font
     finally:
         torch.use_deterministic_algorithms(previous)
 

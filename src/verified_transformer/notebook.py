@@ -2,8 +2,9 @@
 
 Every notebook starts with ``from verified_transformer.notebook import setup; setup()``, so that
 re-executing it top to bottom reproduces its stored outputs byte for byte (seeds, deterministic
-kernels, print options and figure style are fixed here, in one place). ``setup(explicit=True)``
-also switches this book's modules to their explicit formulas for the whole notebook.
+kernels, print options, figure style and fonts are fixed here, in one place).
+``setup(explicit=True)`` also switches this book's modules to their explicit formulas for the
+whole notebook.
 :func:`verify` runs one claim of the ledger and prints its verdict.
 """
 
@@ -38,7 +39,8 @@ def deterministic_kernels() -> None:
 
 
 def setup(seed: int = 0, *, explicit: bool = False) -> None:
-    """Seed every RNG, force deterministic kernels, fix print options and the figure style.
+    """Seed every RNG, force deterministic kernels, fix print options, the figure style and fonts
+    (:func:`verified_transformer.fonts.use_book_fonts`: Chinese glyphs from the packaged font).
 
     ``explicit=True`` selects the explicit formulas of :mod:`verified_transformer.nn` instead of
     torch's fused kernels (:func:`verified_transformer.nn.set_fused_kernels`) until changed.
@@ -61,6 +63,8 @@ def setup(seed: int = 0, *, explicit: bool = False) -> None:
         import matplotlib
     except ImportError:
         return
+    from verified_transformer.fonts import use_book_fonts
+
     matplotlib.rcParams.update(
         {
             "figure.figsize": FIGSIZE,
@@ -73,6 +77,7 @@ def setup(seed: int = 0, *, explicit: bool = False) -> None:
             "axes.spines.right": False,
         }
     )
+    use_book_fonts()
 
 
 def verify(claim_id: str) -> None:

@@ -60,14 +60,15 @@ def gradient_norms_at_init(
     read-out :math:`d \to` ``num_classes`` (Xavier-normal, zero bias). Input: standard normal
     :math:`(N, S, d)` = (``batch_size``, ``seq_len``, ``d_model``). Loss: cross-entropy averaged
     over all :math:`N S` tokens, against targets drawn uniformly from ``num_classes``.
-    The many classes (like a vocabulary) keep the initial predictions close to uniform.
+    The many classes (like a vocabulary) keep the initial predictions close to uniform. Weights,
+    inputs and arithmetic are float64 (:func:`~verified_transformer.experiments.seeded`).
     """
     check_bool("norm_first", norm_first)
     for name, value in (("num_layers", num_layers), ("d_model", d_model), ("nhead", nhead),
                         ("dim_feedforward", dim_feedforward), ("batch_size", batch_size),
                         ("seq_len", seq_len), ("num_classes", num_classes)):
         check_positive_int(name, value)
-    with seeded(seed):
+    with seeded(seed, float64=True):
         layers = nn.ModuleList(
             TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout=0.0,
                                     batch_first=True, norm_first=norm_first)

@@ -92,8 +92,8 @@ def position_similarity_at_init(
     num_layers: int, *, residual: bool, seed: int, batch_size: int = 32
 ) -> float:
     """:func:`position_similarity` of the last layer's output of an untrained Post-LN
-    :class:`SequenceModel` of the :data:`TASK` size, on a batch of random sequences."""
-    with seeded(seed), torch.no_grad():
+    :class:`SequenceModel` of the :data:`TASK` size, on a batch of random sequences (float64)."""
+    with seeded(seed, float64=True), torch.no_grad():
         model = SequenceModel(num_layers=num_layers, norm_first=False, residual=residual, **TASK)
         tokens, _ = reversal_batch(batch_size, TASK["seq_len"], TASK["vocab_size"])
         return position_similarity(model.encode(tokens))

@@ -20,6 +20,7 @@ import datetime
 import math
 import numbers
 import random
+import time
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -452,3 +453,145 @@ def cross_attention(
             )
             maps.append(weights[0, : len(out), : len(text)])
     return outputs, maps
+
+
+# --- the artifact of chapter 6b --------------------------------------------------------------
+
+#: The inputs whose translations and cross-attention maps chapter 6b shows.
+SHOWCASE: tuple[str, ...] = ("2026年12月1日星期二", "1. Dezember 2026", "Tuesday, December 1, 2026")
+#: Post-LN and Pre-LN, with and without warm-up: (norm_first, warmup_steps), 100 steps each.
+WARMUP_RUNS: dict[str, tuple[bool, int]] = {
+    "Post-LN, warm-up": (False, DEFAULTS["warmup_steps"]),
+    "Post-LN, no warm-up": (False, 0),
+    "Pre-LN, warm-up": (True, DEFAULTS["warmup_steps"]),
+    "Pre-LN, no warm-up": (True, 0),
+}
+
+
+def held_out_pairs(count: int = 1000) -> list[tuple[str, str]]:
+    """``count`` pairs of ``date_pairs(..., seed=2026)`` whose source the default training run
+    (seed 0) never saw: the test set of chapter 6b."""
+    check_positive_int("count", count)
+    seen = {source for source, _ in training_pairs(DEFAULTS["steps"], seed=0)}
+    pairs = [pair for pair in date_pairs(count + count // 5, seed=2026) if pair[0] not in seen]
+    if len(pairs) < count:
+        raise RuntimeError(f"held_out_pairs: only {len(pairs)} of {count} unseen pairs")
+    return pairs[:count]
+
+
+def decision_margin(model: DateTranslator, sources: Sequence[str]) -> float:
+    """The smallest gap, over every greedy decoding step of every source, between the largest
+    and the second largest logit: how far the translations are from a tie that a CPU's rounding
+    (about 1e-6 of a logit in float32) could flip."""
+    source = model.encode_sources(sources)
+    out = torch.full((len(sources), 1), model.target_index[BOS], dtype=torch.long)
+    gaps = []
+    with torch.no_grad():
+        memory, padding = model.memory(source)
+        for _ in range(TARGET_LENGTH + 1):
+            logits = model.decode(out, memory, padding)[:, -1]
+            top = logits.topk(2, dim=-1).values
+            gaps.append(top[:, 0] - top[:, 1])
+            out = torch.cat((out, logits.argmax(-1, keepdim=True)), dim=1)
+    return float(torch.stack(gaps).min())
+
+
+def map_reads(text: str, weights: Sequence[Sequence[float]], rows: range) -> list[str]:
+    """The source character that each output row in ``rows`` attends to most."""
+    return [text[max(range(len(text)), key=lambda j, t=t: weights[t][j])] for t in rows]
+
+
+def map_facts(text: str, out: str, weights: Sequence[Sequence[float]]) -> dict[str, bool]:
+    """What chapter 6b reads off a cross-attention map of ``text -> out`` (output
+    ``YYYY-MM-DD``: rows 0-3 the year, 5-6 the month, 8-9 the day)."""
+    month = map_reads(text, weights, range(5, 7))
+    before_month = text[text.index("月") - 2: text.index("月")] if "月" in text else ""
+    day = out[8:].lstrip("0")
+    return {
+        "each year digit reads the same digit of the source":
+            map_reads(text, weights, range(4)) == list(out[:4]),
+        f"both day digits read the source's day, {day}":
+            map_reads(text, weights, range(8, 10)) == [day[-1]] * 2,
+        "both month digits read the month's name (or the digits before 月)":
+            all(c in before_month or c.isalpha() for c in month),
+    }
+
+
+def load_date_translator() -> DateTranslator:
+    """The model of the ``date_translator`` artifact: Post-LN, :data:`DEFAULTS`, trained and
+    checkpoint-averaged by ``make experiments``, in eval mode."""
+    from verified_transformer.experiments.artifacts import load_weights
+
+    cfg = DEFAULTS
+    model = DateTranslator(
+        source_alphabet(), norm_first=False,
+        **{k: cfg[k] for k in ("d_model", "nhead", "num_encoder_layers", "num_decoder_layers",
+                               "dim_feedforward", "dropout", "max_source_length")},
+    )
+    model.load_state_dict(load_weights("date_translator"))
+    return model.eval()
+
+
+def date_translator_experiment() -> tuple[dict[str, Any], dict[str, Tensor]]:
+    """Train the default model (:func:`train_date_translator`, seed 0), measure it on
+    :func:`held_out_pairs`, map its cross-attention for :data:`SHOWCASE`, and run the four
+    100-step :data:`WARMUP_RUNS`; the weights are the default model's."""
+    start = time.monotonic()
+    model, history = train_date_translator()
+    train_seconds = time.monotonic() - start
+    held_out = held_out_pairs()
+    predictions = translate(model, [source for source, _ in held_out])
+    correct = sum(p == t for p, (_, t) in zip(predictions, held_out, strict=True))
+    outputs, maps = cross_attention(model, SHOWCASE)
+    warmup = {}
+    for label, (norm_first, warmup_steps) in WARMUP_RUNS.items():
+        _, run = train_date_translator(norm_first=norm_first, warmup_steps=warmup_steps, steps=100,
+                                       eval_every=10, validation_size=128, average_checkpoints=0)
+        warmup[label] = {"step": run["step"], "val_loss": run["val_loss"]}
+    result = {
+        "config": {k: DEFAULTS[k] for k in ("d_model", "nhead", "num_encoder_layers",
+                                            "num_decoder_layers", "dim_feedforward", "steps",
+                                            "warmup_steps", "batch_size", "label_smoothing",
+                                            "average_checkpoints")},
+        "history": history,
+        "train_seconds": round(train_seconds, 1),
+        "held_out": {"count": len(held_out), "correct": correct},
+        "showcase": {"sources": list(SHOWCASE), "outputs": outputs,
+                     "maps": [m.tolist() for m in maps],
+                     "decision_margin": decision_margin(model, SHOWCASE)},
+        "warmup": warmup,
+    }
+    return result, model.state_dict()
+
+
+def date_translator_conclusions(result: dict[str, Any]) -> dict[str, Any]:
+    final = {label: run["val_loss"][-1] for label, run in result["warmup"].items()}
+    facts = {}
+    for text, out, weights in zip(result["showcase"]["sources"], result["showcase"]["outputs"],
+                                  result["showcase"]["maps"], strict=True):
+        facts[f"{text!r} translates to"] = out
+        facts.update({f"{text!r}: {fact}": value
+                      for fact, value in map_facts(text, out, weights).items()})
+    held = result["held_out"]
+    return {
+        f"exact-match accuracy on {held['count']} held-out dates, at least 99 %":
+            held["correct"] >= 0.99 * held["count"],
+        "Post-LN without warm-up ends highest": max(final, key=final.get) == "Post-LN, no warm-up",
+        "Pre-LN without warm-up ends below Post-LN without warm-up":
+            final["Pre-LN, no warm-up"] < final["Post-LN, no warm-up"],
+        "with warm-up, Post-LN and Pre-LN end within 0.2 nats of each other":
+            abs(final["Post-LN, warm-up"] - final["Pre-LN, warm-up"]) < 0.2,
+        **facts,
+    }
+
+
+def _register() -> None:
+    from verified_transformer.experiments.artifacts import Experiment, register
+
+    register(Experiment(
+        "date_translator", date_translator_experiment, date_translator_conclusions,
+        ("verified_transformer.experiments._seed", "verified_transformer.experiments.translation"),
+        "the date translator of chapter 6b: weights, history, accuracy, maps, warm-up runs"))
+
+
+_register()
