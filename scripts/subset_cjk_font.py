@@ -9,11 +9,12 @@ figure that the subset lacks (``tests/test_fonts.py`` names such characters); re
 the committed subset. Noto Sans CJK is under the SIL Open Font License 1.1, which allows subsetting
 and redistribution with the licence (``src/verified_transformer/fonts/OFL.txt``).
 
-The subset holds every non-ASCII character of (1) the Chinese edition's message catalogs, the
-book's own Chinese vocabulary, so that a Chinese figure label in the book's words needs no new
-subset; (2) the sources of the date-translation task (chapter 6b draws them as tick labels); and
-(3) the notebooks' code cells (labels typed in a figure cell); less what DejaVu Sans, matplotlib's
-default font, already draws.
+The subset holds every non-ASCII character of (1) the sources of the date-translation task
+(chapter 6b draws them as tick labels); (2) the notebooks' code cells (labels typed in a figure
+cell); and (3) the Chinese edition's message catalogs when the subset was made, the book's own
+Chinese vocabulary, so that a Chinese figure label in the book's words rarely needs a new subset;
+less what DejaVu Sans, matplotlib's default font, already draws. ``tests/test_fonts.py`` requires
+(1) and (2).
 """
 
 from __future__ import annotations
@@ -35,20 +36,29 @@ def dejavu_characters() -> set[str]:
     return {chr(code) for code in TTFont(path).getBestCmap()}
 
 
-def needed_characters() -> set[str]:
-    """The characters figures may draw that DejaVu Sans lacks (see the module docstring)."""
+def _beyond_dejavu(texts: list[str]) -> set[str]:
+    wanted = {ch for text in texts for ch in text if ord(ch) > 0x7F and ch.isprintable()}
+    return wanted - dejavu_characters()
+
+
+def figure_characters() -> set[str]:
+    """What the figures draw today that DejaVu Sans lacks: the date task's sources (chapter 6b's
+    tick labels) and every character typed in a notebook's code cell."""
     import nbformat
 
     from verified_transformer.experiments.translation import source_alphabet
 
-    texts = [p.read_text(encoding="utf-8")
-             for p in sorted((ROOT / "locales").rglob("*.po"))]
-    texts.append("".join(source_alphabet()))
+    texts = ["".join(source_alphabet())]
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         texts.extend(c.source for c in nb.cells if c.cell_type == "code")
-    wanted = {ch for text in texts for ch in text if ord(ch) > 0x7F and ch.isprintable()}
-    return wanted - dejavu_characters()
+    return _beyond_dejavu(texts)
+
+
+def needed_characters() -> set[str]:
+    """What the subset holds: :func:`figure_characters` and the Chinese catalogs' characters."""
+    catalogs = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "locales").rglob("*.po"))]
+    return figure_characters() | _beyond_dejavu(catalogs)
 
 
 def main(argv: list[str]) -> int:

@@ -6,8 +6,8 @@ The slices and their tolerances:
 * ``gradients_at_init``: seeds 0 and 1 at 2 and 12 layers, recomputed. No training and float64
   arithmetic: CPUs differ in the last bits only (about 1e-16 relative, a few hundred roundings
   deep), so every norm must agree to 1e-9 relative.
-* ``degradation`` and ``warmup`` (seed 0 of each, 100 steps): training amplifies the CPU's
-  rounding, so the curves are not compared step by step. The first loss comes before any update
+* ``warmup`` (seed 0, 100 steps): training amplifies the CPU's rounding, so the curves are not
+  compared step by step. The first loss comes before any update
   and must agree to 1e-4 (float32 rounding of an untrained model, about 1e-6); the book's verdicts
   must be the same words, which their bounds allow: "learned the task" below 0.2 nats and "at
   chance" above 1.9, where the stored runs end near 0.01 and 2.08.
@@ -17,7 +17,8 @@ The slices and their tolerances:
   maps must be the stored ones (maps to 1e-4, float32 inference); and retraining the first 100
   steps must reach the stored validation loss at step 100 within 10 % (rounding differences grow
   during training but stay far below the differences the chapter reads: Post-LN without warm-up
-  ends more than twice as high).
+  ends more than twice as high); so must the first 100 steps without LayerNorm and without skips.
+* ``ablation``: in tests/test_ablation_slice.py (three cells with a seed the book did not use).
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import pytest
 import torch
 
 from verified_transformer.experiments import (
-    degradation_curves,
     gradient_norms_at_init,
     warmup_curves,
 )
@@ -42,6 +42,9 @@ from verified_transformer.experiments.artifacts import (
     load_weights,
     source_hash,
     stale,
+)
+from verified_transformer.experiments.findings import (
+    warmup_conclusions,
 )
 
 NAMES = sorted(_all())
@@ -68,7 +71,7 @@ def test_a_changed_source_makes_an_artifact_stale(monkeypatch: pytest.MonkeyPatc
     from verified_transformer.experiments import artifacts
 
     monkeypatch.setattr(artifacts, "source_hash", lambda experiment: "0" * 64)
-    message = stale("degradation")
+    message = stale("warmup")
     assert message and "run `make experiments`" in message
 
 
@@ -110,19 +113,7 @@ def _verdicts(conclusions: dict) -> dict:
             or "chance level" in k}
 
 
-def test_degradation_rerun_reaches_the_stored_verdicts() -> None:
-    artifact = load("degradation")
-    fresh = {"seed": 0, "curves": degradation_curves(seed=0)}
-    for label, curve in fresh["curves"].items():
-        assert curve[0] == pytest.approx(artifact["result"]["curves"][label][0], abs=1e-4)
-    from verified_transformer.experiments.chapter6 import degradation_conclusions
-
-    assert degradation_conclusions(fresh) == artifact["conclusions"]
-
-
 def test_warmup_rerun_of_seed_0_reaches_the_stored_verdicts() -> None:
-    from verified_transformer.experiments.chapter6 import warmup_conclusions
-
     artifact = load("warmup")
     curves = warmup_curves(seed=0)
     for label, curve in curves.items():
@@ -165,3 +156,16 @@ def test_retraining_the_first_100_steps_reaches_the_stored_loss(stored_translato
     kept = stored["history"]["val_loss"][step]
     assert history["step"][-1] == 100 and math.isfinite(history["val_loss"][-1])
     assert history["val_loss"][-1] == pytest.approx(kept, rel=0.10)
+
+
+@pytest.mark.parametrize("what", tr.ABLATIONS)
+def test_retraining_an_ablated_translator_reaches_the_stored_loss(stored_translator,
+                                                                  what: str) -> None:
+    """The first 100 steps without LayerNorm or without skips, against the stored run's loss
+    at step 100 (same tolerance and reason as the full model's)."""
+    stored, _ = stored_translator
+    kept = stored["ablation"][what]["history"]
+    _, history = tr.train_date_translator(ablation=what, steps=100, eval_every=50,
+                                          average_checkpoints=0)
+    assert history["val_loss"][-1] == pytest.approx(kept["val_loss"][kept["step"].index(100)],
+                                                    rel=0.10)

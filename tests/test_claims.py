@@ -267,6 +267,8 @@ TORCH_HALVES = [
     ),
     ("postln.definition", torch.nn.TransformerEncoderLayer, "forward"),
     ("layernorm.jacobian", torch.nn.functional, "layer_norm"),
+    ("mixln.layout", torch.nn.TransformerEncoderLayer, "forward"),
+    ("qknorm.logit_bound", torch.nn.functional, "rms_norm"),
 ]
 
 
@@ -320,6 +322,16 @@ NUMERIC_REJECTIONS = [
     ("layernorm.jacobian_spectrum", "eigenvalue 1 along xhat"),
     ("seed.scale_outside_exp", "article, normalized: exp(s)/sqrt(d_k) / sum"),
     ("seed.double_softmax", "article: softmax(exp(s)/sqrt(d_k))"),
+    ("periln.definition", "Pre-LN (no output norm)"),
+    ("periln.definition", "output norm only (OLMo 2)"),
+    ("outputnorm.definition", "Peri-LN (input norm too)"),
+    ("preln.stream_variance_growth", "s^2 + L^2 v (fully correlated increments)"),
+    ("periln.increment_bound", "max|g| / 2"),
+    ("qknorm.logit_bound", "max|g_q| max|g_k| (without sqrt(d))"),
+    ("dyt.definition", "tanh(x) without alpha"),
+    ("dyt.invariance_row", "the LayerNorm row"),
+    ("ngpt.update", "branch output not normalized"),
+    ("mixln.layout", "ceil(alpha L) Post-LN layers"),
 ]
 
 

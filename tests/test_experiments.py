@@ -14,7 +14,6 @@ from verified_transformer.experiments import (
     TRAINED_BELOW,
     EncoderLayer,
     SequenceModel,
-    degradation_curves,
     final_loss,
     gradient_depth_ratio,
     gradient_norms_at_init,
@@ -204,15 +203,10 @@ def test_train_reversal_rejects_bad_input(kwargs: dict, error: type[Exception], 
         train_reversal(model, **{"steps": 2, "lr": 1e-3, **kwargs})
 
 
-def test_experiment_curves_have_one_loss_per_step() -> None:
-    degradation = degradation_curves(seed=0, shallow=1, deep=2, steps=2)
-    assert list(degradation) == ["plain, 1 layers", "plain, 2 layers", "residual, 2 layers"]
+def test_warmup_curves_have_one_loss_per_step() -> None:
     warmup = warmup_curves(seed=0, num_layers=1, steps=3, warmup_steps=2)
     assert list(warmup) == ["Post-LN, warm-up", "Post-LN, no warm-up", "Pre-LN, no warm-up"]
-    assert all(len(c) == 2 for c in degradation.values())
     assert all(len(c) == 3 for c in warmup.values())
-    with pytest.raises(ValueError, match="shallow"):
-        degradation_curves(seed=0, shallow=2, deep=2, steps=1)
 
 
 def test_deep_plain_stack_trains_worse_than_the_residual_one() -> None:

@@ -24,7 +24,7 @@ _spec.loader.exec_module(subset_script)
 
 def test_the_subset_draws_every_character_a_figure_may_need() -> None:
     have = {chr(code) for code in TTFont(CJK_FONT).getBestCmap()}
-    missing = sorted(subset_script.needed_characters() - have)
+    missing = sorted(subset_script.figure_characters() - have)
     assert not missing, (
         f"the CJK figure font lacks {''.join(missing)!r} "
         f"({', '.join(f'U+{ord(c):04X}' for c in missing)}): run "

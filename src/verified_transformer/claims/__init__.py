@@ -37,6 +37,7 @@ MODULES: tuple[str, ...] = (
     "verified_transformer.claims.seed",
     "verified_transformer.claims.positions",
     "verified_transformer.claims.training",
+    "verified_transformer.claims.placements",
 )
 
 

@@ -55,6 +55,16 @@ OPERATORS: dict[str, str] = {
     "E": "E",
     "G": "G",
     "F": "F",
+    "N": "N",
+    "N_in": r"N_{\mathrm{in}}",
+    "N_out": r"N_{\mathrm{out}}",
+    "N_1": "N_1",
+    "N_2": "N_2",
+    "N_1out": r"N_1^{\mathrm{out}}",
+    "N_2out": r"N_2^{\mathrm{out}}",
+    "Norm": r"\mathrm{Norm}",
+    "Attn": r"\mathrm{Attn}",
+    "MLP": r"\mathrm{MLP}",
 }
 SUPERSCRIPTED = {"H"}  # indexed bases whose index is a layer number, written as a superscript
 _LAST = {"epsilon", "beta"}  # symbols a sum prints last (epsilon, the bias)

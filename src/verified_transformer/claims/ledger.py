@@ -54,6 +54,14 @@ CITATIONS: dict[str, str] = {
     "salimans2016weight": "Salimans and Kingma (2016)",
     "srivastava2014dropout": "Srivastava et al. (2014)",
     "szegedy2016rethinking": "Szegedy et al. (2016)",
+    "kim2025peri": "Kim et al. (2025)",
+    "olmo2024furious": "Team OLMo et al. (2024)",
+    "henry2020query": "Henry et al. (2020)",
+    "dehghani2023scaling": "Dehghani et al. (2023)",
+    "wortsman2024small": "Wortsman et al. (2024)",
+    "zhu2025transformers": "Zhu et al. (2025)",
+    "loshchilov2025ngpt": "Loshchilov et al. (2025)",
+    "li2025mixln": "Li et al. (2025)",
 }
 
 

@@ -49,6 +49,16 @@ BOOK_ORDER: tuple[str, ...] = (
     "admin.residual",
     "deepnorm.residual",
     "rezero.identity_at_init",
+    # chapter 6 and 8: placements of 2020-2026
+    "periln.definition",
+    "outputnorm.definition",
+    "preln.stream_variance_growth",
+    "periln.increment_bound",
+    "qknorm.logit_bound",
+    "dyt.definition",
+    "dyt.invariance_row",
+    "ngpt.update",
+    "mixln.layout",
     # the seed article's formulas, refuted
     "seed.qkv_circular",
     "seed.scale_outside_exp",

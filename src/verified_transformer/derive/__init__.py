@@ -7,12 +7,21 @@
                sub-layer orders, DeepNorm.
 ``layernorm``  LayerNorm and RMSNorm for a symbolic width n, the LayerNorm Jacobian, Table 1 of
                Ba, Kiros & Hinton (2016) recomputed.
+``placements`` Peri-LN and the output norm, the Pre-LN stream's variance, the bounds that RMSNorm
+               outputs and QK-norm give, DyT (and its row of Table 1), nGPT's update, Mix-LN.
 ``exact``      the exact equality tests they share (counterexample or proof, never a guess).
 
 Every function returns SymPy objects (``sympy.latex`` displays them); none imports
 ``verified_transformer.nn``: the claims ledger ties the two together.
 """
 
-from verified_transformer.derive import attention, exact, layernorm, residual, softmax
+from verified_transformer.derive import (
+    attention,
+    exact,
+    layernorm,
+    placements,
+    residual,
+    softmax,
+)
 
-__all__ = ["attention", "exact", "layernorm", "residual", "softmax"]
+__all__ = ["attention", "exact", "layernorm", "placements", "residual", "softmax"]

@@ -1,8 +1,7 @@
 """Small deterministic studies for chapter 6: each function returns data, for a given ``seed``.
 
 * :func:`gradient_norms_at_init`: Xiong et al. (2020), Theorem 1 (Post-LN vs Pre-LN gradients).
-* :func:`degradation_curves`: He et al. (2016), deep stacks with and without residuals;
-  :func:`position_similarity_at_init` shows why the plain ones fail.
+* :func:`position_similarity_at_init`: why deep stacks without residuals fail (He et al. 2016).
 * :func:`warmup_curves`: Post-LN with and without learning-rate warm-up, Pre-LN without.
 * :func:`softmax_saturation`: softmax entropy and Jacobian as :math:`d_k` grows.
 * :func:`gradient_depth_ratio`, :func:`warmup_final_losses`, :func:`post_ln_without_warmup`:
@@ -26,7 +25,6 @@ from verified_transformer.experiments.robustness import (
 from verified_transformer.experiments.saturation import softmax_jacobian, softmax_saturation
 from verified_transformer.experiments.training import (
     TASK,
-    degradation_curves,
     position_similarity_at_init,
     reversal_batch,
     train_reversal,
@@ -39,7 +37,6 @@ __all__ = [
     "TRAINED_BELOW",
     "EncoderLayer",
     "SequenceModel",
-    "degradation_curves",
     "final_loss",
     "gradient_depth_ratio",
     "loss_verdict",

@@ -46,8 +46,9 @@ CPU_SWITCHES = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR", "O
 class Experiment:
     """One experiment: ``run()`` returns ``(result, weights)``, a JSON-able dict and a
     ``state_dict`` or None; ``conclusions(result)`` the statements the book draws from it, a
-    dict from statement to a bool, int or short string; ``modules`` the modules whose source
-    files are hashed into the provenance (the experiment's own code)."""
+    dict from statement to a bool, int or short string (kept in
+    :mod:`~verified_transformer.experiments.findings`); ``modules`` the modules whose source
+    files are hashed into the provenance: the code that computes the result."""
 
     name: str
     run: Callable[[], tuple[dict[str, Any], dict[str, torch.Tensor] | None]]
@@ -69,7 +70,7 @@ def register(experiment: Experiment) -> Experiment:
 
 def _all() -> dict[str, Experiment]:
     """:data:`EXPERIMENTS`, after importing the modules that register them."""
-    from verified_transformer.experiments import chapter6, translation  # noqa: F401
+    from verified_transformer.experiments import findings  # noqa: F401 (registers them)
 
     return EXPERIMENTS
 
@@ -209,9 +210,10 @@ def run(name: str, command: str) -> tuple[dict[str, Any], dict[str, Any] | None]
 def main(argv: list[str]) -> int:
     """``python -m verified_transformer.experiments [run] [NAME ...]``: run the experiments
     (default: all) into their artifacts and print every conclusion that changed;
-    ``check``: list the stale artifacts (exit 1 if any); ``list``: the experiments."""
+    ``check``: list the stale artifacts (exit 1 if any); ``list``: the experiments;
+    ``conclude``: recompute the stored conclusions from the stored results."""
     command, *names = argv or ["run"]
-    if command not in ("run", "check", "list"):
+    if command not in ("run", "check", "list", "conclude"):
         names, command = [command, *names], "run"
     experiments = _all()
     for name in names:
@@ -225,20 +227,41 @@ def main(argv: list[str]) -> int:
         problems = [p for p in map(stale, names) if p]
         print("\n".join(problems) or f"all {len(names)} artifacts match their code")
         return 1 if problems else 0
+    if command == "conclude":
+        for name in names:
+            report(name, conclude(name))
+        return 0
     total = time.monotonic()
     for name in names:
         print(f"{name}: running ({experiments[name].description})", flush=True)
         conclusions, old = run(name, "python -m verified_transformer.experiments " + " ".join(argv))
-        seconds = load(name)["provenance"]["seconds"]
-        changed = {k: v for k, v in conclusions.items() if old is None or old.get(k) != v}
-        print(f"{name}: {seconds:.0f} s; {len(changed)} of {len(conclusions)} conclusions "
-              f"{'new' if old is None else 'changed'}")
-        for statement, value in changed.items():
-            before = "" if old is None or statement not in old else f" (was {old[statement]})"
-            print(f"    {statement}: {value}{before}")
+        print(f"{name}: {load(name)['provenance']['seconds']:.0f} s", end="; ")
+        report(name, (conclusions, old))
     print(f"all {len(names)} experiments in {time.monotonic() - total:.0f} s; artifacts in "
           f"{ARTIFACTS.relative_to(ARTIFACTS.parents[2])}, {artifact_bytes() / 1e6:.2f} MB")
     return 0
+
+
+def conclude(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Recompute the conclusions of artifact ``name`` from its stored result (after a change of
+    the conclusions, not of the experiment) and store them; return the new and the old ones."""
+    path = _path(name, "result.json")
+    artifact = load(name)
+    old = artifact["conclusions"]
+    artifact["conclusions"] = get(name).conclusions(artifact["result"])
+    path.write_text(json.dumps(artifact, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return artifact["conclusions"], old
+
+
+def report(name: str, conclusions_and_old: tuple[dict[str, Any], dict[str, Any] | None]) -> None:
+    """Print the conclusions of ``name`` that are new or changed."""
+    conclusions, old = conclusions_and_old
+    changed = {k: v for k, v in conclusions.items() if old is None or old.get(k) != v}
+    print(f"{name}: {len(changed)} of {len(conclusions)} conclusions "
+          f"{'new' if old is None else 'changed'}")
+    for statement, value in changed.items():
+        before = "" if old is None or statement not in old else f" (was {old[statement]})"
+        print(f"    {statement}: {value}{before}")
 
 
 def artifact_bytes() -> int:

@@ -1,7 +1,8 @@
 """Training curves on a synthetic task: reversing a sequence of random tokens.
 
 Each training step draws a fresh batch, so the training loss is also an estimate of the loss on
-unseen sequences; both experiments compare training losses, as :cite:`he2016deep` do.
+unseen sequences. Chapter 6's warm-up experiment trains on it; the position collapse of stacks
+without residual connections is measured on its model at initialization.
 """
 
 from __future__ import annotations
@@ -97,26 +98,6 @@ def position_similarity_at_init(
         model = SequenceModel(num_layers=num_layers, norm_first=False, residual=residual, **TASK)
         tokens, _ = reversal_batch(batch_size, TASK["seq_len"], TASK["vocab_size"])
         return position_similarity(model.encode(tokens))
-
-
-def degradation_curves(
-    *, seed: int, shallow: int = 2, deep: int = 8, steps: int = 100, lr: float = 3e-3
-) -> dict[str, list[float]]:
-    """Training losses of Post-LN stacks without residuals (``shallow`` and ``deep`` layers) and
-    with them (``deep`` layers), as in the plain vs residual comparison of :cite:`he2016deep`."""
-    if not shallow < deep:
-        raise ValueError(f"shallow must be < deep, got shallow={shallow}, deep={deep}")
-    runs = {
-        f"plain, {shallow} layers": (shallow, False),
-        f"plain, {deep} layers": (deep, False),
-        f"residual, {deep} layers": (deep, True),
-    }
-    return {
-        label: training_curve(
-            layers, norm_first=False, residual=residual, seed=seed, steps=steps, lr=lr
-        )
-        for label, (layers, residual) in runs.items()
-    }
 
 
 def warmup_curves(

@@ -35,7 +35,12 @@ from verified_transformer.experiments._seed import (
     check_seed,
     seeded,
 )
-from verified_transformer.nn import Transformer
+from verified_transformer.nn import (
+    LayerNorm,
+    Transformer,
+    TransformerDecoderLayer,
+    TransformerEncoderLayer,
+)
 from verified_transformer.nn.positional import SinusoidalPositionalEncoding
 
 #: The locales of :func:`date_pairs` (and of the hidden evaluation): Latin, Cyrillic and CJK.
@@ -272,9 +277,57 @@ def training_pairs(
     return stream
 
 
+class _EncoderLayerWithoutSkip(TransformerEncoderLayer):
+    """Post-LN encoder layer without its skip connections: ``x = N1(SA(x)); x = N2(FF(x))``."""
+
+    def forward(self, src: Tensor, src_mask: Tensor | None = None,
+                src_key_padding_mask: Tensor | None = None, is_causal: bool = False) -> Tensor:
+        x = self.norm1(self._sa_block(src, src_mask, src_key_padding_mask, is_causal))
+        return self.norm2(self._ff_block(x))
+
+
+class _DecoderLayerWithoutSkip(TransformerDecoderLayer):
+    """Post-LN decoder layer without its skip connections:
+    ``x = N1(SA(x)); x = N2(CA(x, memory)); x = N3(FF(x))``."""
+
+    def forward(self, tgt: Tensor, memory: Tensor, tgt_mask: Tensor | None = None,
+                memory_mask: Tensor | None = None, tgt_key_padding_mask: Tensor | None = None,
+                memory_key_padding_mask: Tensor | None = None, tgt_is_causal: bool = False,
+                memory_is_causal: bool = False) -> Tensor:
+        x = self.norm1(self._sa_block(tgt, tgt_mask, tgt_key_padding_mask))
+        x = self.norm2(self._mha_block(x, memory, memory_mask, memory_key_padding_mask))
+        return self.norm3(self._ff_block(x))
+
+
+#: What :func:`ablate` can remove from a Post-LN :class:`DateTranslator`.
+ABLATIONS = ("no LayerNorm", "no residual")
+
+
+def ablate(model: DateTranslator, what: str) -> DateTranslator:
+    """Remove, in place, every LayerNorm (each replaced by the identity, the final norms of
+    encoder and decoder included) or every skip connection (each layer computes its Post-LN
+    formula without the ``x +``) of a Post-LN ``model``; returns it."""
+    if what not in ABLATIONS:
+        raise ValueError(f"what must be one of {list(ABLATIONS)}, got {what!r}")
+    if model.transformer.encoder.layers[0].norm_first:
+        raise ValueError("ablate expects a Post-LN model (norm_first=False)")
+    if what == "no LayerNorm":
+        for module in list(model.transformer.modules()):
+            for name, child in list(module.named_children()):
+                if isinstance(child, LayerNorm):
+                    setattr(module, name, nn.Identity())
+        return model
+    for layer in model.transformer.encoder.layers:
+        layer.__class__ = _EncoderLayerWithoutSkip
+    for layer in model.transformer.decoder.layers:
+        layer.__class__ = _DecoderLayerWithoutSkip
+    return model
+
+
 def train_date_translator(
     *,
     norm_first: bool = False,
+    ablation: str | None = None,
     warmup_steps: int = DEFAULTS["warmup_steps"],
     steps: int = DEFAULTS["steps"],
     seed: int = 0,
@@ -288,13 +341,14 @@ def train_date_translator(
     Adam (:math:`\beta = (0.9, 0.98)`, :math:`\epsilon = 10^{-9}`), learning rate
     :func:`noam_learning_rate`, cross-entropy with label smoothing :math:`\varepsilon = 0.1`
     against :math:`q'(k) = (1 - \varepsilon)\,\delta_{k,y} + \varepsilon / K`. ``norm_first``
-    selects Pre-LN (True) or the original Post-LN. History: ``"step"`` and ``"train_loss"``
-    (mean label-smoothed loss since the last evaluation), ``"val_loss"`` (plain cross-entropy,
-    nats per target token, on ``validation_size`` held-out pairs, evaluated every ``eval_every``
-    steps and after the last) and ``"lr"`` per step. Training pairs come from ``seed``,
-    validation pairs from another stream, and any training pair whose source is in the
-    validation set is skipped. The weights come from ``seed``; one thread, so the run is
-    reproducible on a given CPU.
+    selects Pre-LN (True) or the original Post-LN; ``ablation`` (one of :data:`ABLATIONS`)
+    removes the LayerNorms or the skip connections of the Post-LN model (:func:`ablate`).
+    History: ``"step"`` and ``"train_loss"`` (mean label-smoothed loss since the last
+    evaluation), ``"val_loss"`` (plain cross-entropy, nats per target token, on
+    ``validation_size`` held-out pairs, evaluated every ``eval_every`` steps and after the last)
+    and ``"lr"`` per step. Training pairs come from ``seed``, validation pairs from another
+    stream, and any training pair whose source is in the validation set is skipped. The weights
+    come from ``seed``; one thread, so the run is reproducible on a given CPU.
 
     The returned model's weights are the mean of the last ``average_checkpoints`` checkpoints,
     saved every 100 steps and at the last step (the checkpoint averaging of
@@ -327,6 +381,8 @@ def train_date_translator(
                                    "num_decoder_layers", "dim_feedforward", "dropout",
                                    "max_source_length")},
         )
+        if ablation is not None:
+            ablate(model, ablation)
         optimizer = torch.optim.Adam(
             model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9, fused=True
         )
@@ -496,27 +552,6 @@ def decision_margin(model: DateTranslator, sources: Sequence[str]) -> float:
     return float(torch.stack(gaps).min())
 
 
-def map_reads(text: str, weights: Sequence[Sequence[float]], rows: range) -> list[str]:
-    """The source character that each output row in ``rows`` attends to most."""
-    return [text[max(range(len(text)), key=lambda j, t=t: weights[t][j])] for t in rows]
-
-
-def map_facts(text: str, out: str, weights: Sequence[Sequence[float]]) -> dict[str, bool]:
-    """What chapter 6b reads off a cross-attention map of ``text -> out`` (output
-    ``YYYY-MM-DD``: rows 0-3 the year, 5-6 the month, 8-9 the day)."""
-    month = map_reads(text, weights, range(5, 7))
-    before_month = text[text.index("月") - 2: text.index("月")] if "月" in text else ""
-    day = out[8:].lstrip("0")
-    return {
-        "each year digit reads the same digit of the source":
-            map_reads(text, weights, range(4)) == list(out[:4]),
-        f"both day digits read the source's day, {day}":
-            map_reads(text, weights, range(8, 10)) == [day[-1]] * 2,
-        "both month digits read the month's name (or the digits before 月)":
-            all(c in before_month or c.isalpha() for c in month),
-    }
-
-
 def load_date_translator() -> DateTranslator:
     """The model of the ``date_translator`` artifact: Post-LN, :data:`DEFAULTS`, trained and
     checkpoint-averaged by ``make experiments``, in eval mode."""
@@ -534,8 +569,10 @@ def load_date_translator() -> DateTranslator:
 
 def date_translator_experiment() -> tuple[dict[str, Any], dict[str, Tensor]]:
     """Train the default model (:func:`train_date_translator`, seed 0), measure it on
-    :func:`held_out_pairs`, map its cross-attention for :data:`SHOWCASE`, and run the four
-    100-step :data:`WARMUP_RUNS`; the weights are the default model's."""
+    :func:`held_out_pairs`, map its cross-attention for :data:`SHOWCASE`, train it again
+    without its LayerNorms and without its skip connections (:data:`ABLATIONS`, same data and
+    schedule), and run the four 100-step :data:`WARMUP_RUNS`; the weights are the default
+    model's."""
     start = time.monotonic()
     model, history = train_date_translator()
     train_seconds = time.monotonic() - start
@@ -548,7 +585,16 @@ def date_translator_experiment() -> tuple[dict[str, Any], dict[str, Tensor]]:
         _, run = train_date_translator(norm_first=norm_first, warmup_steps=warmup_steps, steps=100,
                                        eval_every=10, validation_size=128, average_checkpoints=0)
         warmup[label] = {"step": run["step"], "val_loss": run["val_loss"]}
+    ablation = {}
+    for what in ABLATIONS:
+        ablated, run = train_date_translator(ablation=what)
+        outputs_ablated = translate(ablated, [source for source, _ in held_out])
+        ablation[what] = {
+            "correct": sum(p == t for p, (_, t) in zip(outputs_ablated, held_out, strict=True)),
+            "val_loss": run["val_loss"][-1], "history": {"step": run["step"],
+                                                         "val_loss": run["val_loss"]}}
     result = {
+        "ablation": ablation,
         "config": {k: DEFAULTS[k] for k in ("d_model", "nhead", "num_encoder_layers",
                                             "num_decoder_layers", "dim_feedforward", "steps",
                                             "warmup_steps", "batch_size", "label_smoothing",
@@ -562,36 +608,3 @@ def date_translator_experiment() -> tuple[dict[str, Any], dict[str, Tensor]]:
         "warmup": warmup,
     }
     return result, model.state_dict()
-
-
-def date_translator_conclusions(result: dict[str, Any]) -> dict[str, Any]:
-    final = {label: run["val_loss"][-1] for label, run in result["warmup"].items()}
-    facts = {}
-    for text, out, weights in zip(result["showcase"]["sources"], result["showcase"]["outputs"],
-                                  result["showcase"]["maps"], strict=True):
-        facts[f"{text!r} translates to"] = out
-        facts.update({f"{text!r}: {fact}": value
-                      for fact, value in map_facts(text, out, weights).items()})
-    held = result["held_out"]
-    return {
-        f"exact-match accuracy on {held['count']} held-out dates, at least 99 %":
-            held["correct"] >= 0.99 * held["count"],
-        "Post-LN without warm-up ends highest": max(final, key=final.get) == "Post-LN, no warm-up",
-        "Pre-LN without warm-up ends below Post-LN without warm-up":
-            final["Pre-LN, no warm-up"] < final["Post-LN, no warm-up"],
-        "with warm-up, Post-LN and Pre-LN end within 0.2 nats of each other":
-            abs(final["Post-LN, warm-up"] - final["Pre-LN, warm-up"]) < 0.2,
-        **facts,
-    }
-
-
-def _register() -> None:
-    from verified_transformer.experiments.artifacts import Experiment, register
-
-    register(Experiment(
-        "date_translator", date_translator_experiment, date_translator_conclusions,
-        ("verified_transformer.experiments._seed", "verified_transformer.experiments.translation"),
-        "the date translator of chapter 6b: weights, history, accuracy, maps, warm-up runs"))
-
-
-_register()

@@ -5,6 +5,10 @@
 ``TransformerEncoder``, ``TransformerDecoderLayer``, ``TransformerDecoder`` and ``Transformer``
 take the same arguments and ``state_dict`` keys as torch's. One switch,
 :func:`fused_kernels` (default on), chooses torch's fused kernels or our explicit formulas.
+
+What torch.nn does not have lives apart, so that this namespace stays a drop-in:
+:mod:`verified_transformer.nn.variants` holds ``DynamicTanh``, QK-norm attention and blocks with
+every placement of the normalization, for the ablation of chapter 6.
 """
 
 from verified_transformer.nn import functional
