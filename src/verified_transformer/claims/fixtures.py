@@ -1,8 +1,10 @@
 """Fixtures shared by the claim topic files (which never import each other).
 
 Seeded float64 modules (``nn.MultiheadAttention``, ``nn.TransformerEncoderLayer``) built from
-torch's own weights and loaded into the implementation under test, their sub-layers, and the two
-checks that ``attention.qkv_projections`` and ``seed.qkv_circular`` share.
+torch's own weights and loaded into the implementation under test, their sub-layers, the two
+checks that ``attention.qkv_projections`` and ``seed.qkv_circular`` share, and the six
+transformations of Ba et al.'s Table 1 applied to seeded data (``layernorm.invariance_table``,
+``dyt.invariance_row``).
 """
 
 from __future__ import annotations
@@ -100,3 +102,23 @@ def projections_match_attention(definitions: at.Definitions) -> bool:
         return close(out[0], expected)
 
     return for_each_implementation(holds)
+
+
+def table_1_moves() -> tuple[torch.Tensor, torch.Tensor, dict[str, tuple[torch.Tensor, ...]]]:
+    """Float64 inputs ``xs`` (6 cases, 4 inputs) and weights ``w`` (5 units), and for each of
+    the six transformations of Ba et al.'s Table 1 the pair ``(xs', w')`` it makes of them; the
+    summed inputs are ``xs @ w.T``."""
+    xs, w = randn(6, 4, seed=48) + 0.5, randn(5, 4, seed=49)
+    delta, shift = 2.5, randn(4, seed=50)
+
+    def scaled_first(m: torch.Tensor) -> torch.Tensor:
+        return torch.cat([delta * m[:1], m[1:]])
+
+    return xs, w, {
+        "weight matrix re-scaling": (xs, delta * w),
+        "weight matrix re-centering": (xs, w + shift),
+        "weight vector re-scaling": (xs, scaled_first(w)),
+        "dataset re-scaling": (delta * xs, w),
+        "dataset re-centering": (xs + shift, w),
+        "single training case re-scaling": (scaled_first(xs), w),
+    }

@@ -15,6 +15,7 @@ import sympy as sp
 import torch
 from torch.autograd.functional import jacobian as autograd_jacobian
 
+from verified_transformer.claims.fixtures import table_1_moves
 from verified_transformer.claims.formula import Point, Vocabulary, entry_reader, scalar_reader
 from verified_transformer.claims.latex import latex
 from verified_transformer.claims.ledger import Claim
@@ -415,18 +416,8 @@ def _table_holds(table: dict[str, tuple[bool, ...]]) -> bool:
 def _table_numeric(table: dict[str, tuple[bool, ...]]) -> bool:
     """The same 24 entries in float64: LayerNorm and RMSNorm from our code and torch's (eps = 0),
     batch norm (training statistics) and weight norm written out."""
-    cases, units, inputs = 6, 5, 4
-    xs, w = randn(cases, inputs, seed=48) + 0.5, randn(units, inputs, seed=49)
-    delta, shift = 2.5, randn(inputs, seed=50)
-    scaled_first = lambda m: torch.cat([delta * m[:1], m[1:]])  # noqa: E731
-    moves = {
-        "weight matrix re-scaling": (xs, delta * w),
-        "weight matrix re-centering": (xs, w + shift),
-        "weight vector re-scaling": (xs, scaled_first(w)),
-        "dataset re-scaling": (delta * xs, w),
-        "dataset re-centering": (xs + shift, w),
-        "single training case re-scaling": (scaled_first(xs), w),
-    }
+    xs, w, moves = table_1_moves()
+    units = w.shape[0]
 
     def holds(F: ModuleType, nn: ModuleType) -> bool:
         methods = {

@@ -18,6 +18,7 @@ import sympy as sp
 import torch
 from torch.autograd.functional import jacobian as autograd_jacobian
 
+from verified_transformer.claims.fixtures import table_1_moves
 from verified_transformer.claims.latex import latex
 from verified_transformer.claims.ledger import Claim
 from verified_transformer.claims.numeric import (
@@ -525,18 +526,8 @@ def _row_numeric(row: Row) -> bool:
     the summed inputs a = x W^T, before and after each transformation."""
     from verified_transformer.nn.variants import DynamicTanh
 
-    cases, units, inputs = 6, 5, 4
-    xs, w = randn(cases, inputs, seed=48) + 0.5, randn(units, inputs, seed=49)
-    delta, shift = 2.5, randn(inputs, seed=50)
-    scaled_first = lambda m: torch.cat([delta * m[:1], m[1:]])  # noqa: E731
-    moves = {
-        "weight matrix re-scaling": (xs, delta * w),
-        "weight matrix re-centering": (xs, w + shift),
-        "weight vector re-scaling": (xs, scaled_first(w)),
-        "dataset re-scaling": (delta * xs, w),
-        "dataset re-centering": (xs + shift, w),
-        "single training case re-scaling": (scaled_first(xs), w),
-    }
+    xs, w, moves = table_1_moves()
+    units = w.shape[0]
     module = DynamicTanh(units, dtype=DTYPE)
     gain, bias = randn(units, seed=107), randn(units, seed=108)
     with torch.no_grad():
