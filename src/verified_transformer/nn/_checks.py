@@ -116,17 +116,23 @@ class InputShapeError(ValueError, RuntimeError):
     """
 
 
+def check_heads(dim_name: str, dim: object, heads_name: str, heads: object) -> tuple[int, int]:
+    """Positive ints ``dim`` and ``heads`` with ``dim`` divisible by ``heads`` (each head gets
+    ``dim // heads`` features); returns them."""
+    check_positive_int(dim_name, dim)
+    check_positive_int(heads_name, heads)
+    if dim % heads != 0:  # type: ignore[operator]
+        raise ValueError(f"{dim_name} must be divisible by {heads_name}, got {dim_name}={dim} "
+                         f"and {heads_name}={heads}")
+    return dim, heads  # type: ignore[return-value]
+
+
 def check_layer_arguments(
     d_model: object, nhead: object, dim_feedforward: object, dropout: object, layer_norm_eps: object
 ) -> None:
     """The constructor arguments shared by the encoder and decoder layers: positive sizes,
     ``d_model`` divisible by ``nhead``, a dropout probability, a positive ``layer_norm_eps``."""
-    check_positive_int("d_model", d_model)
-    check_positive_int("nhead", nhead)
-    if d_model % nhead != 0:  # type: ignore[operator]
-        raise ValueError(
-            f"d_model must be divisible by nhead, got d_model={d_model} and nhead={nhead}"
-        )
+    check_heads("d_model", d_model, "nhead", nhead)
     check_positive_int("dim_feedforward", dim_feedforward)
     check_probability("dropout", dropout)
     check_eps("layer_norm_eps", layer_norm_eps)

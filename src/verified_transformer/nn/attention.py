@@ -10,6 +10,7 @@ from verified_transformer.nn._checks import (
     additive_mask,
     check_attention_masks,
     check_causal_hint,
+    check_heads,
     check_multihead_inputs,
     check_positive_int,
     check_probability,
@@ -79,13 +80,7 @@ class MultiheadAttention(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        embed_dim = check_positive_int("embed_dim", embed_dim)
-        num_heads = check_positive_int("num_heads", num_heads)
-        if embed_dim % num_heads != 0:
-            raise ValueError(
-                f"embed_dim must be divisible by num_heads, got embed_dim={embed_dim} and "
-                f"num_heads={num_heads}"
-            )
+        embed_dim, num_heads = check_heads("embed_dim", embed_dim, "num_heads", num_heads)
         factory = {"device": device, "dtype": dtype}
         self.embed_dim = embed_dim
         self.kdim = embed_dim if kdim is None else check_positive_int("kdim", kdim)
