@@ -15,16 +15,16 @@ VALUES = [0.3, -1.2, 2.5, 0.0, 1.1]
 
 def test_explicit_norms_match_torch() -> None:
     t = torch.tensor(VALUES, dtype=torch.float64)
-    got = [float(v) for v in ln.layer_norm([sp.Float(v, 30) for v in VALUES], 1e-3)]
+    got = [float(v) for v in ln.layer_norm_of_vector([sp.Float(v, 30) for v in VALUES], 1e-3)]
     expected = torch.nn.functional.layer_norm(t, (5,), eps=1e-3)
     torch.testing.assert_close(torch.tensor(got, dtype=torch.float64), expected)
-    got = [float(v) for v in ln.rms_norm([sp.Float(v, 30) for v in VALUES], 1e-3)]
+    got = [float(v) for v in ln.rms_norm_of_vector([sp.Float(v, 30) for v in VALUES], 1e-3)]
     expected = torch.nn.functional.rms_norm(t, (5,), eps=1e-3)
     torch.testing.assert_close(torch.tensor(got, dtype=torch.float64), expected)
     with pytest.raises(ValueError, match="values"):
-        ln.layer_norm([])
+        ln.layer_norm_of_vector([])
     with pytest.raises(ValueError, match="values"):
-        ln.layer_norm_parts([])
+        ln.layer_norm_ratios_of_vector([])
 
 
 def test_symbolic_n_jacobian_at_n_5_against_autograd() -> None:

@@ -576,8 +576,8 @@ ONE = sp.Symbol(r"\mathbf{1}")
 def _layer_norm_display(entry: Entry) -> tuple[str, ...]:
     return (
         f"y_i = {latex(entry(i, eps))}",
-        f"{latex(ln.mu)} = {latex(ln.mean_definition())}",
-        f"{latex(ln.sigma2)} = {latex(ln.variance_definition())}",
+        f"{latex(ln.mu)} = {latex(ln.mean())}",
+        f"{latex(ln.sigma2)} = {latex(ln.variance_abbreviated())}",
     )
 
 
@@ -640,7 +640,7 @@ def _jacobian_display(formula: JacobianFormula) -> tuple[str, ...]:
         rf"\frac{{\partial \hat x_i}}{{\partial x_j}} = {latex(entry)}",
         _jacobian_matrix_display(formula),
         rf"\sigma_\epsilon = \sqrt{{\sigma^2 + \epsilon}},\quad \hat x_i = "
-        rf"{latex(ln.normalized_formula(i, eps))}",
+        rf"{latex(ln.normalized_abbreviated(i, eps))}",
     )
 
 
@@ -707,8 +707,8 @@ def _unbiased_display(ratio: Ratio) -> tuple[str, ...]:
     return (
         rf"\frac{{x_i - \mu}}{{s}} = {latex(ratio(n))}\,\frac{{x_i - \mu}}{{\sigma}}"
         r"\quad (\epsilon = 0)",
-        rf"{latex(ln.s2)} = {latex(ln.unbiased_variance_definition())},\quad "
-        rf"{latex(ln.sigma2)} = {latex(ln.variance_definition())}",
+        rf"{latex(ln.s2)} = {latex(ln.unbiased_variance_abbreviated())},\quad "
+        rf"{latex(ln.sigma2)} = {latex(ln.variance_abbreviated())}",
     )
 
 
@@ -722,7 +722,7 @@ def _scale_norm_display(gain: Gain) -> tuple[str, ...]:
 # --- what check_formula accepts ------------------------------------------------------------------
 
 _NAMES = {
-    "mu": ln.mean_definition(),
+    "mu": ln.mean(),
     "sigma": sp.sqrt(ln.variance()),
     "sigma^2": ln.variance(),
     "varepsilon": eps,
@@ -866,7 +866,7 @@ CLAIMS = (
         source=BA,
         scope="symbolic n",
         proof="checked",
-        formula=ln.layer_norm_formula,
+        formula=ln.layer_norm_abbreviated,
         symbolic=_definition_holds,
         wrong={
             "unbiased variance 1/(n-1)": _unbiased_layer_norm,
@@ -910,7 +910,7 @@ CLAIMS = (
         source=BA,
         origin="derived",
         scope="symbolic n",
-        formula=ln.normalized_formula,
+        formula=ln.normalized_abbreviated,
         symbolic=_moments_hold,
         wrong={
             "unbiased variance 1/(n-1)": ln.unbiased_normalized,

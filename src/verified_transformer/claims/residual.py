@@ -217,7 +217,7 @@ def _explicit_vector(size: int = 3) -> sp.Matrix:
 
 
 def _layer_norm_matrix(v: sp.Matrix) -> sp.Matrix:
-    return ln.layer_norm(list(v), ln.eps)
+    return ln.layer_norm_of_vector(list(v), ln.eps)
 
 
 def _composes(compose: Composition, sublayer: Callable) -> bool:
@@ -465,8 +465,8 @@ def _admin_holds(candidate: AdminFn) -> bool:
             if sp.expand(sp.diff(inner[r], g[c]) - delta) != 0:
                 return False
     scalar = sp.Matrix([rs.alpha] * 3)
-    got = candidate(v, lambda _: g, scalar, lambda t: ln.layer_norm_parts(list(t)))
-    want = rs.deep_norm_rescaled(v, lambda _: g, rs.alpha, lambda t: ln.layer_norm_parts(list(t)))
+    got = candidate(v, lambda _: g, scalar, lambda t: ln.layer_norm_ratios_of_vector(list(t)))
+    want = rs.deep_norm_rescaled(v, lambda _: g, rs.alpha, lambda t: ln.layer_norm_ratios_of_vector(list(t)))
     return all(sqrt_ratios_equal(p, q) for p, q in zip(got, want, strict=True))
 
 
@@ -496,8 +496,8 @@ def _deepnorm_holds(candidate: DeepNormFn) -> bool:
     if candidate(_x, G, sp.Integer(1), LN) != rs.post_ln_sublayer(_x, G, LN):
         return False  # alpha = 1 is the Post-LN sub-layer
     v, g = _explicit_vector(), sp.Matrix(sp.symbols("g1:4", real=True))
-    got = candidate(v, lambda _: g, rs.alpha, lambda t: ln.layer_norm_parts(list(t)))
-    parts = lambda t: ln.layer_norm_parts(list(t))  # noqa: E731
+    got = candidate(v, lambda _: g, rs.alpha, lambda t: ln.layer_norm_ratios_of_vector(list(t)))
+    parts = lambda t: ln.layer_norm_ratios_of_vector(list(t))  # noqa: E731
     expected = rs.deep_norm_rescaled(v, lambda _: g, rs.alpha, parts)
     return all(sqrt_ratios_equal(p, q) for p, q in zip(got, expected, strict=True))
 

@@ -38,35 +38,38 @@ g = sp.Symbol("g", real=True)  # ScaleNorm's single gain
 Entry = Callable[[sp.Expr], sp.Expr]  # index -> expression of that output component
 
 
+# Two forms of each formula: ``*_abbreviated`` keeps the symbols mu and sigma^2 (as the book
+# displays it); the plain name writes them out as sums over a symbolic n (what the checks run on).
+# ``*_of_vector`` takes an explicit list of entries instead of a symbolic n.
 mu = sp.Symbol("mu", real=True)  # abbreviation of the mean, as the book writes it
 sigma2 = sp.Symbol("sigma^2", nonnegative=True)  # abbreviation of the biased variance
 
 
-def mean_definition(values: sp.IndexedBase = x, size: sp.Expr = n) -> sp.Expr:
-    """``mu = (1/n) sum_k x_k`` (the right-hand side that ``mu`` abbreviates)."""
+def mean(values: sp.IndexedBase = x, size: sp.Expr = n) -> sp.Expr:
+    """``mu = (1/n) sum_k x_k``, written out (the right-hand side that ``mu`` abbreviates)."""
     return sp.Sum(values[k], (k, 1, size)) / size
 
 
-def variance_definition(values: sp.IndexedBase = x, size: sp.Expr = n) -> sp.Expr:
+def variance_abbreviated(values: sp.IndexedBase = x, size: sp.Expr = n) -> sp.Expr:
     """``sigma^2 = (1/n) sum_k (x_k - mu)^2``, written with ``mu`` (biased: divisor n)."""
     return sp.Sum((values[k] - mu) ** 2, (k, 1, size)) / size
 
 
-def normalized_formula(index: sp.Expr = i, epsilon: sp.Expr = eps) -> sp.Expr:
+def normalized_abbreviated(index: sp.Expr = i, epsilon: sp.Expr = eps) -> sp.Expr:
     """``xhat_i = (x_i - mu) / sqrt(sigma^2 + epsilon)`` with ``mu`` and ``sigma^2`` abbreviated."""
     return (x[index] - mu) / sp.sqrt(sigma2 + epsilon)
 
 
-def layer_norm_formula(index: sp.Expr = i, epsilon: sp.Expr = eps) -> sp.Expr:
+def layer_norm_abbreviated(index: sp.Expr = i, epsilon: sp.Expr = eps) -> sp.Expr:
     """``y_i = gamma_i (x_i - mu) / sqrt(sigma^2 + epsilon) + beta_i``, abbreviated (what the book
     displays); :func:`unabbreviate` writes ``mu`` and ``sigma^2`` out."""
-    return gamma[index] * normalized_formula(index, epsilon) + beta[index]
+    return gamma[index] * normalized_abbreviated(index, epsilon) + beta[index]
 
 
 def unabbreviate(expr: sp.Expr) -> sp.Expr:
-    """Replace ``sigma^2`` and ``mu`` by their definitions (:func:`variance_definition`,
-    :func:`mean_definition`)."""
-    return expr.xreplace({sigma2: variance_definition()}).xreplace({mu: mean_definition()})
+    """Replace ``sigma^2`` and ``mu`` by their definitions (:func:`variance_abbreviated`,
+    :func:`mean`)."""
+    return expr.xreplace({sigma2: variance_abbreviated()}).xreplace({mu: mean()})
 
 
 def normalized_moments(epsilon: sp.Expr = eps) -> tuple[sp.Expr, sp.Expr]:
@@ -75,14 +78,9 @@ def normalized_moments(epsilon: sp.Expr = eps) -> tuple[sp.Expr, sp.Expr]:
     return sp.Integer(0), sigma2 / (sigma2 + epsilon)
 
 
-def mean(values: sp.IndexedBase = x, size: sp.Expr = n) -> sp.Expr:
-    """``mu = (1/n) sum_k x_k``."""
-    return mean_definition(values, size)
-
-
 def variance(values: sp.IndexedBase = x, size: sp.Expr = n) -> sp.Expr:
     """Biased variance ``(1/n) sum_k (x_k - mu)^2`` (what LayerNorm uses), ``mu`` written out."""
-    return variance_definition(values, size).xreplace({mu: mean_definition(values, size)})
+    return variance_abbreviated(values, size).xreplace({mu: mean(values, size)})
 
 
 def sigma(epsilon: sp.Expr = eps) -> sp.Expr:
@@ -92,13 +90,13 @@ def sigma(epsilon: sp.Expr = eps) -> sp.Expr:
 
 def normalized(index: sp.Expr = i, epsilon: sp.Expr = eps) -> sp.Expr:
     """``xhat_i = (x_i - mu) / sqrt(sigma^2 + epsilon)``, written out."""
-    return unabbreviate(normalized_formula(index, epsilon))
+    return unabbreviate(normalized_abbreviated(index, epsilon))
 
 
 def layer_norm_entry(index: sp.Expr = i, epsilon: sp.Expr = eps) -> sp.Expr:
     """``y_i = gamma_i xhat_i + beta_i`` (Ba et al. 2016, eq. 4, with PyTorch's epsilon), written
-    out: :func:`layer_norm_formula` unabbreviated."""
-    return unabbreviate(layer_norm_formula(index, epsilon))
+    out: :func:`layer_norm_abbreviated` unabbreviated."""
+    return unabbreviate(layer_norm_abbreviated(index, epsilon))
 
 
 def rms_norm_entry(index: sp.Expr = i, epsilon: sp.Expr = eps) -> sp.Expr:
@@ -119,7 +117,7 @@ def scale_norm_gain(gain: sp.Expr, size: sp.Expr) -> sp.Expr:
 s2 = sp.Symbol("s^2", nonnegative=True)  # abbreviation of the unbiased variance
 
 
-def unbiased_variance_definition(values: sp.IndexedBase = x, size: sp.Expr = n) -> sp.Expr:
+def unbiased_variance_abbreviated(values: sp.IndexedBase = x, size: sp.Expr = n) -> sp.Expr:
     """``s^2 = (1/(n-1)) sum_k (x_k - mu)^2`` (unbiased: what ``x.var()`` and ``x.std()`` use)."""
     return sp.Sum((values[k] - mu) ** 2, (k, 1, size)) / (size - 1)
 
@@ -128,7 +126,7 @@ def unbiased_normalized(index: sp.Expr = i, epsilon: sp.Expr = eps) -> sp.Expr:
     """``(x_i - mu) / sqrt(s^2 + epsilon)`` with the unbiased ``s^2`` (what ``x.std()`` gives; a
     common home-made LayerNorm), written out."""
     entry = (x[index] - mu) / sp.sqrt(s2 + epsilon)
-    return unabbreviate(entry.xreplace({s2: unbiased_variance_definition()}))
+    return unabbreviate(entry.xreplace({s2: unbiased_variance_abbreviated()}))
 
 
 def unbiased_ratio(size: sp.Expr) -> sp.Expr:
@@ -195,7 +193,7 @@ def jacobian_eigenvalues(variance: sp.Expr, epsilon: sp.Expr) -> tuple[sp.Expr, 
 # --- explicit vectors --------------------------------------------------------------------------
 
 
-def layer_norm(values: Sequence[sp.Expr], epsilon: sp.Expr = eps) -> sp.Matrix:
+def layer_norm_of_vector(values: Sequence[sp.Expr], epsilon: sp.Expr = eps) -> sp.Matrix:
     """LayerNorm (no gain/bias) of an explicit vector; the variance is pulled apart by
     ``factor_terms`` so a common positive factor leaves the square root (exact)."""
     size = len(values)
@@ -206,7 +204,7 @@ def layer_norm(values: Sequence[sp.Expr], epsilon: sp.Expr = eps) -> sp.Matrix:
     return sp.Matrix([(v - mu) / sp.sqrt(var + epsilon) for v in values])
 
 
-def layer_norm_parts(values: Sequence[sp.Expr]) -> list[tuple[sp.Expr, sp.Expr]]:
+def layer_norm_ratios_of_vector(values: Sequence[sp.Expr]) -> list[tuple[sp.Expr, sp.Expr]]:
     """LayerNorm (eps = 0) of an explicit vector as pairs ``(x_i - mu, sigma^2)``, entry
     ``p / sqrt(u)``; compare such pairs with :func:`~.exact.sqrt_ratios_equal`."""
     values = list(values)
@@ -217,7 +215,7 @@ def layer_norm_parts(values: Sequence[sp.Expr]) -> list[tuple[sp.Expr, sp.Expr]]
     return [(sp.expand(v - mu), var) for v in values]
 
 
-def rms_norm(values: Sequence[sp.Expr], epsilon: sp.Expr = eps) -> sp.Matrix:
+def rms_norm_of_vector(values: Sequence[sp.Expr], epsilon: sp.Expr = eps) -> sp.Matrix:
     """RMSNorm (no gain) of an explicit vector."""
     size = len(values)
     if size == 0:

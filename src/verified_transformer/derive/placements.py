@@ -122,7 +122,7 @@ def qk_logit_bound(q_gain_max: Any, k_gain_max: Any, head_dim: Any) -> Any:
 
 def rms_vector(values: Sequence[sp.Expr], epsilon: sp.Expr = eps) -> list[sp.Expr]:
     """RMSNorm (no gain) of an explicit vector, entries ``v_t / sqrt(mean(v^2) + eps)``."""
-    return list(ln.rms_norm(values, epsilon))
+    return list(ln.rms_norm_of_vector(values, epsilon))
 
 
 u = sp.IndexedBase("u", real=True)
