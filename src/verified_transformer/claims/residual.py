@@ -465,8 +465,8 @@ def _admin_holds(candidate: AdminFn) -> bool:
             if sp.expand(sp.diff(inner[r], g[c]) - delta) != 0:
                 return False
     scalar = sp.Matrix([rs.alpha] * 3)
-    got = candidate(v, lambda _: g, scalar, lambda t: ln.layer_norm_ratios_of_vector(list(t)))
-    want = rs.deep_norm_rescaled(v, lambda _: g, rs.alpha, lambda t: ln.layer_norm_ratios_of_vector(list(t)))
+    got = candidate(v, lambda _: g, scalar, _ln_ratios)
+    want = rs.deep_norm_rescaled(v, lambda _: g, rs.alpha, _ln_ratios)
     return all(sqrt_ratios_equal(p, q) for p, q in zip(got, want, strict=True))
 
 
@@ -487,6 +487,11 @@ def _admin_numeric(candidate: AdminFn) -> bool:
 
 # --- DeepNorm ----------------------------------------------------------------------------------
 
+
+def _ln_ratios(values: sp.Matrix) -> list[tuple[sp.Expr, sp.Expr]]:
+    """LayerNorm (eps = 0) of an explicit vector as ``(x_i - mu, sigma^2)`` pairs."""
+    return ln.layer_norm_ratios_of_vector(list(values))
+
 G, LN = sp.Function("G"), sp.Function("LN")
 DeepNormFn = Callable[[object, Callable, object, Callable], object]
 
@@ -496,9 +501,8 @@ def _deepnorm_holds(candidate: DeepNormFn) -> bool:
     if candidate(_x, G, sp.Integer(1), LN) != rs.post_ln_sublayer(_x, G, LN):
         return False  # alpha = 1 is the Post-LN sub-layer
     v, g = _explicit_vector(), sp.Matrix(sp.symbols("g1:4", real=True))
-    got = candidate(v, lambda _: g, rs.alpha, lambda t: ln.layer_norm_ratios_of_vector(list(t)))
-    parts = lambda t: ln.layer_norm_ratios_of_vector(list(t))  # noqa: E731
-    expected = rs.deep_norm_rescaled(v, lambda _: g, rs.alpha, parts)
+    got = candidate(v, lambda _: g, rs.alpha, _ln_ratios)
+    expected = rs.deep_norm_rescaled(v, lambda _: g, rs.alpha, _ln_ratios)
     return all(sqrt_ratios_equal(p, q) for p, q in zip(got, expected, strict=True))
 
 
