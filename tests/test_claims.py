@@ -27,11 +27,11 @@ from verified_transformer.claims import (
     ORDER_PROBLEMS,
     Claim,
     Result,
-    check,
     check_formula,
     get,
     set_translator,
     verdict,
+    verify,
 )
 from verified_transformer.claims.__main__ import main
 from verified_transformer.claims.ledger import CITATIONS
@@ -89,7 +89,7 @@ DEFINITIONS = [c.id for c in CLAIMS if c.kind == "definition"]
 @cache
 def results() -> dict[str, Result]:
     """The ledger, checked once per test session."""
-    return {c.id: check(c) for c in CLAIMS}
+    return {c.id: verify(c) for c in CLAIMS}
 
 
 # --- registration and order -----------------------------------------------------------------------
@@ -159,7 +159,7 @@ def test_every_claim_has_an_honest_kind_and_verdict() -> None:
 
 
 def test_verdict_of_a_failing_claim_says_failed() -> None:
-    broken = check(_toy("x.broken", symbolic=lambda f: f == 2))
+    broken = verify(_toy("x.broken", symbolic=lambda f: f == 2))
     assert not broken.passed and verdict(broken).startswith("FAILED: ")
 
 
@@ -288,7 +288,7 @@ def test_numeric_check_fails_and_names_torch_when_torch_disagrees(
     with pytest.raises(Mismatch, match="torch") as excinfo:
         claim.numeric(claim.formula)
     assert "verified_transformer.nn" not in str(excinfo.value), excinfo.value
-    result = check(claim)
+    result = verify(claim)
     assert not result.passed and "torch.nn" in (result.error or ""), result.error
 
 
@@ -427,13 +427,13 @@ def test_a_crashing_or_vacuous_check_fails_the_claim() -> None:
     def crash(formula: object) -> bool:
         raise ZeroDivisionError("boom")
 
-    crashed = check(_toy("x.crash", symbolic=crash))
+    crashed = verify(_toy("x.crash", symbolic=crash))
     assert not crashed.passed and "ZeroDivisionError" in crashed.error
-    vacuous = check(_toy("x.vacuous", symbolic=lambda f: True))
+    vacuous = verify(_toy("x.vacuous", symbolic=lambda f: True))
     assert vacuous.symbolic and vacuous.rejected == {"two": False} and not vacuous.passed
-    failing_numeric = check(_toy("x.num", numeric=lambda f: False))
+    failing_numeric = verify(_toy("x.num", numeric=lambda f: False))
     assert failing_numeric.numeric is False and not failing_numeric.passed
-    no_display = check(_toy("x.nodisplay", render=lambda f: ()))
+    no_display = verify(_toy("x.nodisplay", render=lambda f: ()))
     assert not no_display.passed and "display" in no_display.error
 
 

@@ -276,11 +276,11 @@ def spectrum_eps_zero(n, var, eps):
 
 
 MISTAKES = [
-    ("layer_norm", ln_unbiased, "uses the unbiased variance"),
-    ("layer_norm", ln_eps_outside, "adds eps outside the square root"),
+    ("layer_norm", ln_unbiased, "the unbiased-variance LayerNorm"),
+    ("layer_norm", ln_eps_outside, "epsilon outside the square root"),
     ("layer_norm", ln_annotated, "The Annotated Transformer"),
     ("layer_norm", ln_batchnorm, "normalizes over the batch axis"),
-    ("layer_norm", ln_no_affine, "ignores weight and bias"),
+    ("layer_norm", ln_no_affine, "without its gain and bias"),
     ("rms_norm", rms_centered, "subtracts the mean"),
     ("softmax", softmax_naive, "no max-shift: exp overflows for large scores"),
     ("softmax", softmax_last_dim, "ignores dim"),

@@ -190,17 +190,3 @@ def test_cross_attention_maps_match_torchs_transformer(norm_first: bool) -> None
     assert ours_out == theirs_out
     for a, b in zip(ours_maps, theirs_maps, strict=True):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
-
-
-# --- the training claims -----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("claim_id", ["training.label_smoothing", "training.warmup_peak"])
-def test_training_claims_pass_and_reject_their_variants(claim_id: str) -> None:
-    from verified_transformer.claims import training
-    from verified_transformer.claims.ledger import check
-
-    claim = {c.id: c for c in training.CLAIMS}[claim_id]
-    result = check(claim)
-    assert result.passed, result.error
-    assert len(result.rejected) == 3 and all(result.rejected.values())

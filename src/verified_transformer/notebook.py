@@ -78,25 +78,3 @@ def setup(seed: int = 0, *, explicit: bool = False) -> None:
         }
     )
     use_book_fonts()
-
-
-def verify(claim_id: str) -> None:
-    """Run one claim's ledger checks (symbolic, wrong variants, numeric) and display the verdict.
-
-    Raises ``AssertionError`` with the check's error when the claim fails, so a notebook that
-    states a wrong formula stops there.
-    """
-    from IPython.display import Markdown, display
-
-    from verified_transformer.claims import check, get
-
-    result = check(get(claim_id))
-    assert result.passed, result.error
-    numeric = {True: "passes", None: "does not apply"}[result.numeric]
-    display(
-        Markdown(
-            f"Ledger check `{claim_id}`: the symbolic check holds, "
-            f"{sum(result.rejected.values())} of {len(result.rejected)} "
-            f"wrong variants are rejected, the numeric check {numeric}."
-        )
-    )

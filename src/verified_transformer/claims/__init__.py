@@ -1,7 +1,8 @@
 """The claims ledger: every result the book states, with its kind, display, source and checks.
 
 ``CLAIMS`` lists them in book order (:data:`~verified_transformer.claims.order.BOOK_ORDER`);
-:func:`check` runs one, :func:`check_all` all of them, :func:`verdict` says in one line what was
+:func:`verify` runs one claim's checks (a reader's answer to an exercise is
+``exercises.check``), :func:`verify_all` all of them, :func:`verdict` says in one line what was
 checked, :func:`check_formula` checks a reader's own formula against a claim.
 ``python -m verified_transformer.claims`` prints the ledger (``--json``, ``--markdown PATH``).
 
@@ -21,10 +22,10 @@ from verified_transformer.claims.ledger import (
     KINDS,
     Claim,
     Result,
-    check,
     describe,
     set_translator,
     verdict,
+    verify,
 )
 from verified_transformer.claims.order import BOOK_ORDER
 from verified_transformer.claims.report import label
@@ -75,9 +76,9 @@ def get(claim_id: str) -> Claim:
         raise KeyError(f"claim_id: unknown claim {claim_id!r}; known: {sorted(BY_ID)}") from None
 
 
-def check_all() -> list[Result]:
+def verify_all() -> list[Result]:
     """Check every claim, in ledger order."""
-    return [check(c) for c in CLAIMS]
+    return [verify(c) for c in CLAIMS]
 
 
 __all__ = [
@@ -89,12 +90,12 @@ __all__ = [
     "ORDER_PROBLEMS",
     "Claim",
     "Result",
-    "check",
-    "check_all",
+    "verify_all",
     "check_formula",
     "describe",
     "get",
     "label",
     "set_translator",
     "verdict",
+    "verify",
 ]

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from verified_transformer.claims import CLAIMS, Claim, check, get
+from verified_transformer.claims import CLAIMS, Claim, get, verify
 from verified_transformer.claims.report import json_records, markdown_page, text_table
 
 
@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None, claims: Sequence[Claim] | None = Non
         except KeyError as exc:
             parser.error(str(exc.args[0]))
     start = time.perf_counter()
-    results = [check(c) for c in selected]
+    results = [verify(c) for c in selected]
     elapsed = time.perf_counter() - start
     if args.markdown:
         args.markdown.write_text(markdown_page(results), encoding="utf-8")

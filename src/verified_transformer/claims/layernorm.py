@@ -27,6 +27,7 @@ from verified_transformer.claims.numeric import (
     randn,
 )
 from verified_transformer.derive import layernorm as ln
+from verified_transformer.derive import mistakes
 from verified_transformer.derive.exact import equal, expand_sums, is_zero
 
 BA = "ba2016layer"
@@ -67,26 +68,16 @@ def _transformed(transform: Transform, rows: torch.Tensor, scalars: dict) -> tor
 
 # --- definition --------------------------------------------------------------------------------
 
-
-def _unbiased_layer_norm(index: sp.Expr, epsilon: sp.Expr = eps) -> sp.Expr:
-    var = sp.Sum((x[k] - ln.mu) ** 2, (k, 1, n)) / (n - 1)
-    return ln.gamma[index] * (x[index] - ln.mu) / sp.sqrt(var + epsilon) + ln.beta[index]
-
-
-def _eps_outside_layer_norm(index: sp.Expr, epsilon: sp.Expr = eps) -> sp.Expr:
-    return ln.gamma[index] * (x[index] - ln.mu) / (sp.sqrt(ln.sigma2) + epsilon) + ln.beta[index]
+# The wrong variants of the definitions: named mistakes, defined once in derive.mistakes.
+LN_MISTAKES = (mistakes.UNBIASED, mistakes.EPS_OUTSIDE, mistakes.SIGN_FLIPPED,
+               mistakes.NOT_CENTERED, mistakes.GAIN_ON_BIAS)
+RMS_MISTAKES = (mistakes.RMS_EPS_OUTSIDE, mistakes.RMS_SUM, mistakes.RMS_SIGN_FLIPPED,
+                mistakes.RMS_CENTERED)
 
 
-def _sign_flipped_layer_norm(index: sp.Expr, epsilon: sp.Expr = eps) -> sp.Expr:
-    return ln.gamma[index] * (ln.mu - x[index]) / sp.sqrt(ln.sigma2 + epsilon) + ln.beta[index]
+def _wrong(chosen: tuple[mistakes.Mistake, ...]) -> dict[str, Entry]:
+    return {m.name: m.entry for m in chosen}
 
-
-def _uncentered_layer_norm(index: sp.Expr, epsilon: sp.Expr = eps) -> sp.Expr:
-    return ln.gamma[index] * x[index] / sp.sqrt(ln.sigma2 + epsilon) + ln.beta[index]
-
-
-def _gain_on_bias_layer_norm(index: sp.Expr, epsilon: sp.Expr = eps) -> sp.Expr:
-    return ln.gamma[index] * ((x[index] - ln.mu) / sp.sqrt(ln.sigma2 + epsilon) + ln.beta[index])
 
 
 # Moments of the data computed another way than the definition under test: the second moment
@@ -184,14 +175,6 @@ def _moments_numeric(entry: Entry) -> bool:
         )
 
     return for_each_implementation(holds)
-
-
-def _normalized_eps_outside(index: sp.Expr, epsilon: sp.Expr = eps) -> sp.Expr:
-    return (x[index] - ln.mean()) / (sp.sqrt(ln.variance()) + epsilon)
-
-
-def _not_centered(index: sp.Expr, epsilon: sp.Expr = eps) -> sp.Expr:
-    return x[index] / sp.sqrt(ln.variance() + epsilon)
 
 
 # --- invariances -------------------------------------------------------------------------------
@@ -784,14 +767,7 @@ _LN_READER = entry_reader(
     size=n,
     points=_LN_POINTS,
     output="y",
-    names={
-        "unbiased variance 1/(n-1)": "the unbiased-variance LayerNorm (divisor n - 1, what "
-        "x.std() computes)",
-        "epsilon outside the square root": "the LayerNorm with epsilon outside the square root",
-        "sign flipped": "the LayerNorm with its sign flipped",
-        "not centered": "the LayerNorm without centering (x_i instead of x_i - mu)",
-        "gain applied to the bias too": "the LayerNorm that multiplies the bias by the gain",
-    },
+    names={m.name: m.noun for m in LN_MISTAKES},
 )
 _RMS_READER = entry_reader(
     takes="the i-th output: a SymPy expression or LaTeX in x_i, sums over x_k (k = 1..n), n, "
@@ -803,12 +779,7 @@ _RMS_READER = entry_reader(
     size=n,
     points=tuple(_rms_point(p) for p in _LN_POINTS),
     output="y",
-    names={
-        "epsilon outside the square root": "the RMSNorm with epsilon outside the square root",
-        "sum instead of mean": "the RMSNorm with a sum instead of a mean (an unscaled norm)",
-        "sign flipped": "the RMSNorm with its sign flipped",
-        "centered (LayerNorm without bias)": "LayerNorm (centered), not RMSNorm",
-    },
+    names={m.name: m.noun for m in RMS_MISTAKES},
 )
 
 _EIGEN_READER = scalar_reader(
@@ -842,22 +813,6 @@ JACOBIAN_TORCH = ("torch.autograd.functional.jacobian of torch.nn.functional.lay
 RMS_TORCH = ("torch.nn.functional.rms_norm", "torch.nn.RMSNorm")
 
 
-def _rms_eps_outside(index: sp.Expr, epsilon: sp.Expr = eps) -> sp.Expr:
-    return ln.gamma[index] * x[index] / (sp.sqrt(sp.Sum(x[k] ** 2, (k, 1, n)) / n) + epsilon)
-
-
-def _rms_sum(index: sp.Expr, epsilon: sp.Expr = eps) -> sp.Expr:
-    return ln.gamma[index] * x[index] / sp.sqrt(sp.Sum(x[k] ** 2, (k, 1, n)) + epsilon)
-
-
-def _rms_sign_flipped(index: sp.Expr, epsilon: sp.Expr = eps) -> sp.Expr:
-    return -ln.gamma[index] * x[index] / sp.sqrt(sp.Sum(x[k] ** 2, (k, 1, n)) / n + epsilon)
-
-
-def _rms_centered(index: sp.Expr, epsilon: sp.Expr = eps) -> sp.Expr:
-    return ln.gamma[index] * ln.normalized(index, epsilon)
-
-
 CLAIMS = (
     Claim(
         id="layernorm.definition",
@@ -868,13 +823,7 @@ CLAIMS = (
         proof="checked",
         formula=ln.layer_norm_abbreviated,
         symbolic=_definition_holds,
-        wrong={
-            "unbiased variance 1/(n-1)": _unbiased_layer_norm,
-            "epsilon outside the square root": _eps_outside_layer_norm,
-            "sign flipped": _sign_flipped_layer_norm,
-            "not centered": _uncentered_layer_norm,
-            "gain applied to the bias too": _gain_on_bias_layer_norm,
-        },
+        wrong=_wrong(LN_MISTAKES),
         numeric=_definition_numeric,
         compared=LN_TORCH,
         reader=_LN_READER,
@@ -913,9 +862,8 @@ CLAIMS = (
         formula=ln.normalized_abbreviated,
         symbolic=_moments_hold,
         wrong={
-            "unbiased variance 1/(n-1)": ln.unbiased_normalized,
-            "epsilon outside the square root": _normalized_eps_outside,
-            "not centered": _not_centered,
+            m.name: mistakes.without_affine(m)
+            for m in (mistakes.UNBIASED, mistakes.EPS_OUTSIDE, mistakes.NOT_CENTERED)
         },
         numeric=_moments_numeric,
         compared=("torch.nn.functional.layer_norm",),
@@ -1078,12 +1026,7 @@ CLAIMS = (
         proof="checked",
         formula=ln.rms_norm_entry,
         symbolic=_rms_definition_holds,
-        wrong={
-            "epsilon outside the square root": _rms_eps_outside,
-            "sum instead of mean": _rms_sum,
-            "sign flipped": _rms_sign_flipped,
-            "centered (LayerNorm without bias)": _rms_centered,
-        },
+        wrong=_wrong(RMS_MISTAKES),
         numeric=_rms_definition_numeric,
         compared=RMS_TORCH,
         reader=_RMS_READER,

@@ -280,7 +280,7 @@ def verdict(result: Result) -> str:
     return _("FAILED: {}").format("; ".join(reasons))
 
 
-def check(claim: Claim) -> Result:
+def verify(claim: Claim) -> Result:
     """Run the symbolic check on the formula and on every wrong variant, then the numeric check."""
     start = time.perf_counter()
     symbolic, numeric, rejected, errors = False, None, {}, []

@@ -107,3 +107,55 @@ def evaluate(
     values |= {s: sp.Float(v, 30) for s, v in (scalars or {}).items()}
     out = [float(unroll_sums(e.xreplace(sizes)).xreplace(values).evalf(30)) for e in exprs]
     return torch.tensor(out, dtype=DTYPE)
+
+
+_SUM_LAST = sp.Function("sum_last")
+
+
+def _tensor(value: object) -> torch.Tensor:
+    return value if isinstance(value, torch.Tensor) else torch.tensor(float(value), dtype=DTYPE)
+
+
+def _sqrt(value: object) -> torch.Tensor:
+    return torch.sqrt(_tensor(value))
+
+
+def _exp(value: object) -> torch.Tensor:
+    return torch.exp(_tensor(value))
+
+
+def entry_function(
+    expr: sp.Expr, index: sp.Symbol, size: sp.Symbol, bases: Sequence[sp.IndexedBase],
+    scalars: Sequence[sp.Symbol] = (),
+) -> Callable[..., torch.Tensor]:
+    """``expr``, the entry ``index`` of a formula over a symbolic width ``size`` (sums over
+    ``k = 1..size`` of ``base[k]``), as a function ``f(*tensors, *scalars)`` applied along the
+    last dimension: ``base[index]`` and ``base[k]`` become the tensor, each sum a sum over that
+    dimension (kept for broadcasting), ``size`` the dimension's length."""
+    vectors = [sp.Symbol(f"_{b.label}") for b in bases]
+    width = sp.Symbol("_width")
+
+    def vectorize(e: sp.Expr, dummy: sp.Symbol) -> sp.Expr:
+        return e.xreplace({b[dummy]: v for b, v in zip(bases, vectors, strict=True)})
+
+    def lower(s: sp.Sum) -> sp.Expr:
+        (dummy, low, high), = s.limits
+        if low != 1 or high != size:
+            raise ValueError(f"expr: sums must run over 1..{size}, got {s.limits}")
+        return _SUM_LAST(vectorize(s.function, dummy))
+
+    flat = vectorize(expr.replace(lambda e: isinstance(e, sp.Sum), lower), index)
+    flat = flat.xreplace({size: width})
+    compiled = sp.lambdify(
+        [*vectors, *scalars, width], flat,
+        modules=[{"sum_last": lambda t: t.sum(-1, keepdim=True), "sqrt": _sqrt, "exp": _exp},
+                 "math"],
+    )
+
+    def function(*args: object) -> torch.Tensor:
+        tensors = args[: len(bases)]
+        result = compiled(*args, tensors[0].shape[-1])
+        return torch.broadcast_to(torch.as_tensor(result, dtype=tensors[0].dtype),
+                                  tensors[0].shape)
+
+    return function

@@ -3,7 +3,8 @@ r"""Checkers for the normalization exercises: LayerNorm, RMSNorm and the LayerNo
 Each ``check_*`` takes the reader's function and returns the verdict sentence of
 :func:`verified_transformer.exercises._engine.compare`. The references are our
 :mod:`verified_transformer.nn.functional` on its explicit path, checked equal to torch's kernel
-on every case before the candidate is judged; each known mistake is a running implementation.
+on every case before the candidate is judged. A known mistake of a formula is the one definition
+in :mod:`verified_transformer.derive.mistakes`, compiled to tensors; a mistake of axes is code here.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.functional import jacobian
 
+from verified_transformer.claims.numeric import entry_function
+from verified_transformer.derive import layernorm as ln
+from verified_transformer.derive import mistakes
 from verified_transformer.exercises._engine import Case, compare, describe, tolerances
 from verified_transformer.nn import functional as vtf
 from verified_transformer.nn import fused_kernels
@@ -67,19 +71,6 @@ def layer_norm_reference(x: Tensor, weight: Tensor, bias: Tensor, eps: float) ->
     return _agreed(ours, theirs, x.dtype, "layer_norm")
 
 
-def _ln_variant(unbiased: bool, eps_outside: bool, center: bool = True) -> Any:
-    def variant(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
-        mu = x.mean(-1, keepdim=True) if center else torch.zeros_like(x[..., :1])
-        var = ((x - mu) ** 2).sum(-1, keepdim=True) / (x.shape[-1] - (1 if unbiased else 0))
-        if eps_outside:
-            xhat = (x - mu) / (var.sqrt() + eps)
-        else:
-            xhat = (x - mu) / (var + eps).sqrt()
-        return weight * xhat + bias
-
-    return variant
-
-
 def _ln_batch_axis(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
     if x.dim() == 1:  # a single token: dimension 0 is the feature dimension
         return layer_norm_reference(x, weight, bias, eps)
@@ -94,33 +85,23 @@ def _ln_all_axes(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
     return weight * (x - mu) / (var + eps).sqrt() + bias
 
 
-def _ln_plain(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
-    return layer_norm_reference(x, torch.ones_like(weight), torch.zeros_like(bias), eps)
-
-
-def _ln_bias_first(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
-    xhat = layer_norm_reference(x, torch.ones_like(weight), torch.zeros_like(bias), eps)
-    return (xhat + bias) * weight
-
-
-def _ln_swapped(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
-    return layer_norm_reference(x, bias, weight, eps)
+def _as_function(mistake: mistakes.Mistake, affine: bool = True) -> Any:
+    """The mistake's y_i (derive.mistakes) compiled to ``f(x, weight, bias, eps)`` (RMSNorm's
+    mistakes: ``f(x, weight, eps)``) along the last dimension."""
+    bases = [ln.x, ln.gamma, ln.beta] if affine else [ln.x, ln.gamma]
+    return entry_function(ln.unabbreviate(mistake.entry(ln.i)), ln.i, ln.n, bases, [ln.eps])
 
 
 LAYER_NORM_MISTAKES = {
-    "uses the unbiased variance (divides by n - 1) and adds eps outside the square root, "
-    "as The Annotated Transformer does": _ln_variant(unbiased=True, eps_outside=True),
-    "uses the unbiased variance (divides by n - 1, not n)": _ln_variant(True, False),
-    "adds eps outside the square root (divides by sigma + eps, not sqrt(sigma^2 + eps))":
-        _ln_variant(False, True),
-    "does not subtract the mean (that is RMSNorm with a bias)":
-        _ln_variant(False, False, center=False),
+    f"computes {m.noun}": _as_function(m)
+    for m in (mistakes.ANNOTATED, mistakes.UNBIASED, mistakes.EPS_OUTSIDE, mistakes.NO_MEAN)
+} | {
     "normalizes over the batch axis, each feature over all tokens (as BatchNorm does), not "
     "each token over its features": _ln_batch_axis,
     "normalizes over the whole tensor, not over each token's features": _ln_all_axes,
-    "ignores weight and bias": _ln_plain,
-    "adds the bias before multiplying by the weight: (x_hat + beta) * gamma": _ln_bias_first,
-    "swaps weight and bias": _ln_swapped,
+} | {
+    f"computes {m.noun}": _as_function(m)
+    for m in (mistakes.NO_AFFINE, mistakes.GAIN_ON_BIAS, mistakes.SWAPPED)
 }
 
 
@@ -161,13 +142,9 @@ def rms_norm_reference(x: Tensor, weight: Tensor, eps: float) -> Tensor:
 
 
 RMS_NORM_MISTAKES = {
-    "subtracts the mean first (that is LayerNorm without a bias, not RMSNorm)":
-        lambda x, w, eps: layer_norm_reference(x, w, torch.zeros_like(w), eps),
-    "adds eps outside the square root":
-        lambda x, w, eps: w * x / ((x * x).mean(-1, keepdim=True).sqrt() + eps),
-    "sums the squares instead of averaging them":
-        lambda x, w, eps: w * x / ((x * x).sum(-1, keepdim=True) + eps).sqrt(),
-    "ignores the weight": lambda x, w, eps: rms_norm_reference(x, torch.ones_like(w), eps),
+    f"computes {m.noun}": _as_function(m, affine=False)
+    for m in (mistakes.RMS_CENTERED, mistakes.RMS_EPS_OUTSIDE, mistakes.RMS_SUM,
+              mistakes.RMS_NO_GAIN)
 }
 
 
