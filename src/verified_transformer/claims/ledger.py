@@ -140,11 +140,6 @@ class Claim:
         return self.displays[index]
 
     @property
-    def statement(self) -> str:
-        """All displays joined by ``\\quad`` (kept for older code; derived, not typed)."""
-        return r",\quad ".join(self.displays)
-
-    @property
     def takes(self) -> str | None:
         """What :func:`~verified_transformer.claims.check_formula` accepts for this claim."""
         return None if self.reader is None else self.reader.takes
@@ -250,7 +245,6 @@ class Result:
             "id": c.id,
             "kind": c.kind,
             "displays": list(c.displays),
-            "statement": c.statement,
             "source": c.source,
             "attribution": c.attribution,
             "scope": c.scope,
