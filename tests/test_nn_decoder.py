@@ -350,6 +350,34 @@ def test_forward_hooks_on_the_attention_modules_fire_as_in_torch(norm_first):
     assert calls == [1]
 
 
+@pytest.mark.parametrize("decoder", [False, True], ids=["encoder", "decoder"])
+def test_attention_modules_get_torchs_keyword_arguments_is_causal_included(decoder):
+    """With a hook registered, the layer calls its attention modules as torch's layer does: the
+    same keyword arguments (masks, need_weights=False and the causal hint passed on)."""
+    mask = Transformer.generate_square_subsequent_mask(5)
+    pairs = ((TransformerDecoderLayer, torch.nn.TransformerDecoderLayer) if decoder else
+             (TransformerEncoderLayer, torch.nn.TransformerEncoderLayer))  # fmt: skip
+    seen = {}
+    for layer_class in pairs:
+        layer, calls = layer_class(8, 2, 16, 0.0), []
+        for attention in (layer.self_attn, getattr(layer, "multihead_attn", None)):
+            if attention is not None:
+                attention.register_forward_pre_hook(
+                    lambda module, args, kwargs, calls=calls: calls.append(kwargs), with_kwargs=True
+                )
+        x = torch.randn(5, 2, 8)
+        layer(x, x, mask, mask, tgt_is_causal=True, memory_is_causal=True) if decoder else layer(
+            x, mask, is_causal=True)  # fmt: skip
+        seen[layer_class] = [{key: kwargs[key] for key in sorted(kwargs)} for kwargs in calls]
+    ours, theirs = seen.values()
+    assert len(ours) == len(theirs) == 1 + decoder
+    for mine, reference in zip(ours, theirs, strict=True):
+        assert mine.keys() == reference.keys()
+        assert mine["is_causal"] is reference["is_causal"] is True
+        assert mine["attn_mask"] is reference["attn_mask"] is mask
+        assert mine["need_weights"] is reference["need_weights"] is False
+
+
 @PATH
 def test_dropout_acts_in_training_mode_only(fused):
     ours, theirs = twins(TransformerDecoderLayer, torch.nn.TransformerDecoderLayer, 8, 2, 16,
