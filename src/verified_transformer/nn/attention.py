@@ -143,14 +143,9 @@ class MultiheadAttention(nn.Module):
         )
 
     def _attention_checked(
-        self,
-        query: Tensor,
-        key: Tensor,
-        value: Tensor,
-        attn_mask: Tensor | None,
-        key_padding_mask: Tensor | None,
-        is_causal: bool = False,
-    ) -> Tensor:
+        self, query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | None,
+        key_padding_mask: Tensor | None, is_causal: bool = False,
+    ) -> Tensor:  # fmt: skip
         """For a layer that has checked these arguments: the attention output, without weights.
 
         Through ``__call__``, with torch's keyword arguments, when hooks are registered, so that

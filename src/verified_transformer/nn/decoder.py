@@ -107,13 +107,9 @@ class TransformerDecoderLayer(_TransformerLayer):
         return x
 
     def _mha_block(
-        self,
-        x: Tensor,
-        mem: Tensor,
-        attn_mask: Tensor | None,
-        key_padding_mask: Tensor | None,
+        self, x: Tensor, mem: Tensor, attn_mask: Tensor | None, key_padding_mask: Tensor | None,
         is_causal: bool = False,
-    ) -> Tensor:
+    ) -> Tensor:  # fmt: skip
         """``dropout2(multihead_attn(x, mem, mem))``: queries from x, keys and values from mem."""
         attended = self.multihead_attn._attention_checked(
             x, mem, mem, attn_mask, key_padding_mask, is_causal

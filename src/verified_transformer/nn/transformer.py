@@ -29,19 +29,10 @@ class _TransformerLayer(nn.Module):
     _cross_attention = False  # the decoder layer's multihead_attn, norm3 and dropout3
 
     def __init__(
-        self,
-        d_model: int,
-        nhead: int,
-        dim_feedforward: int,
-        dropout: float,
-        activation: str | Activation,
-        layer_norm_eps: float,
-        batch_first: bool,
-        norm_first: bool,
-        bias: bool,
-        device: torch.device | str | None,
-        dtype: torch.dtype | None,
-    ) -> None:
+        self, d_model: int, nhead: int, dim_feedforward: int, dropout: float,
+        activation: str | Activation, layer_norm_eps: float, batch_first: bool, norm_first: bool,
+        bias: bool, device: torch.device | str | None, dtype: torch.dtype | None,
+    ) -> None:  # fmt: skip
         super().__init__()
         check_layer_arguments(d_model, nhead, dim_feedforward, dropout, layer_norm_eps)
         activation = check_activation(activation)
@@ -63,12 +54,9 @@ class _TransformerLayer(nn.Module):
         self.activation = activation
 
     def _sa_block(
-        self,
-        x: Tensor,
-        attn_mask: Tensor | None,
-        key_padding_mask: Tensor | None,
+        self, x: Tensor, attn_mask: Tensor | None, key_padding_mask: Tensor | None,
         is_causal: bool = False,
-    ) -> Tensor:
+    ) -> Tensor:  # fmt: skip
         """``dropout1(self_attn(x, x, x))`` without the weights, on checked arguments."""
         return self.dropout1(
             self.self_attn._attention_checked(x, x, x, attn_mask, key_padding_mask, is_causal)
