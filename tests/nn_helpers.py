@@ -92,6 +92,7 @@ def assert_same_outputs_and_grads(
         if reference.isnan().any():
             return
         upstream = torch.randn(reference.shape, generator=generator, dtype=reference.dtype)
+        upstream = upstream.to(reference.device)  # drawn on the CPU, so CUDA runs draw the same
         loss_mine.append((mine * upstream).sum())
         loss_reference.append((reference * upstream).sum())
     leaves = {"inputs": (leaves_mine, leaves_reference, [f"input {i}" for i in range(99)])}

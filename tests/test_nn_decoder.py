@@ -300,27 +300,6 @@ def test_custom_encoder_and_decoder_are_used_as_given(fused):
         torch.testing.assert_close(model(src, tgt), decoder(tgt, encoder(src)))
 
 
-@pytest.mark.parametrize(
-    ("ours", "theirs"),
-    [
-        (TransformerDecoderLayer, torch.nn.TransformerDecoderLayer),
-        (TransformerDecoder, torch.nn.TransformerDecoder),
-        (Transformer, torch.nn.Transformer),
-    ],
-)
-def test_constructor_and_forward_signatures_match_torch(ours, theirs):
-    for method in ("__init__", "forward"):
-        mine = inspect.signature(getattr(ours, method)).parameters
-        reference = inspect.signature(getattr(theirs, method)).parameters
-        assert [(p.name, p.default, p.kind) for p in mine.values()] == [
-            (p.name, p.default, p.kind) for p in reference.values()
-        ]
-    if ours is Transformer:
-        assert inspect.signature(ours.generate_square_subsequent_mask).parameters.keys() == (
-            inspect.signature(theirs.generate_square_subsequent_mask).parameters.keys()
-        )
-
-
 @pytest.mark.parametrize("norm_first", [False, True])
 def test_forward_hooks_on_the_attention_modules_fire_as_in_torch(norm_first):
     """A hook on self_attn or multihead_attn sees each call (the layer then takes the module call,
@@ -350,16 +329,32 @@ def test_forward_hooks_on_the_attention_modules_fire_as_in_torch(norm_first):
     assert calls == [1]
 
 
-@PATH
-def test_dropout_acts_in_training_mode_only(fused):
-    ours, theirs = twins(TransformerDecoderLayer, torch.nn.TransformerDecoderLayer, 8, 2, 16,
-                         dropout=0.5)  # fmt: skip
-    tgt, memory = torch.randn(5, 2, 8).double(), torch.randn(4, 2, 8).double()
-    with fused_kernels(fused):
-        first, second = ours(tgt, memory), ours(tgt, memory)
-        assert not torch.allclose(first, second)
-        ours.eval(), theirs.eval()
-        torch.testing.assert_close(ours(tgt, memory), theirs(tgt, memory))
+@pytest.mark.parametrize("decoder", [False, True], ids=["encoder", "decoder"])
+def test_attention_modules_get_torchs_keyword_arguments_is_causal_included(decoder):
+    """With a hook registered, the layer calls its attention modules as torch's layer does: the
+    same keyword arguments (masks, need_weights=False and the causal hint passed on)."""
+    mask = Transformer.generate_square_subsequent_mask(5)
+    pairs = ((TransformerDecoderLayer, torch.nn.TransformerDecoderLayer) if decoder else
+             (TransformerEncoderLayer, torch.nn.TransformerEncoderLayer))  # fmt: skip
+    seen = {}
+    for layer_class in pairs:
+        layer, calls = layer_class(8, 2, 16, 0.0), []
+        for attention in (layer.self_attn, getattr(layer, "multihead_attn", None)):
+            if attention is not None:
+                attention.register_forward_pre_hook(
+                    lambda module, args, kwargs, calls=calls: calls.append(kwargs), with_kwargs=True
+                )
+        x = torch.randn(5, 2, 8)
+        layer(x, x, mask, mask, tgt_is_causal=True, memory_is_causal=True) if decoder else layer(
+            x, mask, is_causal=True)  # fmt: skip
+        seen[layer_class] = [{key: kwargs[key] for key in sorted(kwargs)} for kwargs in calls]
+    ours, theirs = seen.values()
+    assert len(ours) == len(theirs) == 1 + decoder
+    for mine, reference in zip(ours, theirs, strict=True):
+        assert mine.keys() == reference.keys()
+        assert mine["is_causal"] is reference["is_causal"] is True
+        assert mine["attn_mask"] is reference["attn_mask"] is mask
+        assert mine["need_weights"] is reference["need_weights"] is False
 
 
 def bad_calls():
@@ -429,23 +424,3 @@ def test_bad_input_is_rejected_with_a_message_naming_it(fused, index):
     with fused_kernels(fused), pytest.raises(error, match=message), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         call()
-
-
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-@PATH
-@pytest.mark.parametrize("norm_first", [False, True])
-def test_decoder_layer_matches_torch_on_cuda(fused, norm_first):
-    ours, theirs = twins(
-        TransformerDecoderLayer, torch.nn.TransformerDecoderLayer, 8, 2, 16, dropout=0.0,
-        batch_first=True, norm_first=norm_first, dtype=torch.float32, device="cuda",
-    )  # fmt: skip
-    tgt, memory = torch.randn(3, 5, 8, device="cuda"), torch.randn(3, 6, 8, device="cuda")
-    padding = torch.rand(3, 6, device="cuda") < 0.3
-    padding[:, 0] = False
-    call_options = {
-        "tgt_mask": Transformer.generate_square_subsequent_mask(5, device="cuda"),
-        "tgt_is_causal": True,
-        "memory_key_padding_mask": padding,
-    }
-    with fused_kernels(fused):
-        assert_same_outputs_and_grads(ours, theirs, (tgt, memory), torch.float32, call_options)

@@ -496,21 +496,3 @@ BAD_CALLS = [
 def test_bad_input_is_rejected_with_a_message_naming_it(fused, call, error, message):
     with fused_kernels(fused), pytest.raises(error, match=message):
         call()
-
-
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-@PATH
-@pytest.mark.parametrize("mask_kind", ["none", "bool", "float_inf", "causal"])
-def test_sdpa_matches_torch_on_cuda(fused, mask_kind):
-    device = torch.device("cuda")
-    query, key, value = (torch.randn(2, 3, 5, 8, device=device) for _ in range(3))
-    mask = make_mask(mask_kind, (5, 5), torch.float32)
-    mask = None if mask is None else mask.to(device)
-    causal = mask_kind == "causal"
-    with fused_kernels(fused):
-        ours = F.scaled_dot_product_attention(query, key, value, mask, is_causal=causal)
-    theirs = TF.scaled_dot_product_attention(query, key, value, mask, is_causal=causal)
-    torch.testing.assert_close(ours, theirs, atol=1e-4, rtol=1e-4)
-    x = torch.randn(4, 8, device=device)
-    with fused_kernels(fused):
-        torch.testing.assert_close(F.layer_norm(x, (8,)), TF.layer_norm(x, (8,)))

@@ -17,9 +17,13 @@ def test_fused_kernels_are_the_default_and_the_context_manager_restores_the_sett
     assert fused_kernels_enabled() is True
 
 
-def test_context_manager_restores_the_setting_after_an_exception():
-    with pytest.raises(KeyError), fused_kernels(False):
-        raise KeyError("boom")
+@pytest.mark.parametrize("outer", [True, False])
+def test_context_manager_restores_the_previous_setting_after_an_exception(outer):
+    with fused_kernels(outer):
+        with pytest.raises(KeyError), fused_kernels(not outer):
+            assert fused_kernels_enabled() is (not outer)
+            raise KeyError("boom")
+        assert fused_kernels_enabled() is outer
     assert fused_kernels_enabled() is True
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import warnings
 
 import pytest
@@ -265,31 +264,6 @@ def test_attributes_and_nested_tensor_warning_match_torch():
         assert layer.norm_first == torch_layer.norm_first
 
 
-@pytest.mark.parametrize(
-    ("ours", "theirs"),
-    [
-        (TransformerEncoderLayer, torch.nn.TransformerEncoderLayer),
-        (TransformerEncoder, torch.nn.TransformerEncoder),
-    ],
-)
-def test_constructor_and_forward_signatures_match_torch(ours, theirs):
-    for method in ("__init__", "forward"):
-        mine = inspect.signature(getattr(ours, method)).parameters.values()
-        reference = inspect.signature(getattr(theirs, method)).parameters.values()
-        assert [(p.name, p.default) for p in mine] == [(p.name, p.default) for p in reference]
-
-
-@PATH
-def test_dropout_acts_in_training_mode_only(fused):
-    layer = TransformerEncoderLayer(8, 2, 16, dropout=0.5)
-    src = torch.randn(4, 2, 8)
-    with fused_kernels(fused):
-        layer.train()
-        assert not torch.allclose(layer(src), layer(src))
-        layer.eval()
-        torch.testing.assert_close(layer(src), layer(src))
-
-
 def bad_calls():
     layer = TransformerEncoderLayer(4, 2, 8)
     src = torch.randn(3, 2, 4)
@@ -349,20 +323,3 @@ def test_nested_tensor_input_is_refused_by_name():
     layer = TransformerEncoderLayer(4, 2, 8, batch_first=True).eval()
     with pytest.raises(NotImplementedError, match="src is a nested tensor"), torch.no_grad():
         layer(nested)
-
-
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-@PATH
-@pytest.mark.parametrize("norm_first", [False, True])
-def test_encoder_layer_matches_torch_on_cuda(fused, norm_first):
-    ours, theirs = twin_layers(
-        torch.float32, "cuda", d_model=8, nhead=2, dim_feedforward=16, dropout=0.0,
-        batch_first=True, norm_first=norm_first,
-    )  # fmt: skip
-    src = torch.randn(3, 5, 8, device="cuda")
-    padding = torch.rand(3, 5, device="cuda") < 0.3
-    padding[:, 0] = False
-    with fused_kernels(fused):
-        assert_same_outputs_and_grads(
-            ours, theirs, (src,), torch.float32, {"src_key_padding_mask": padding}
-        )

@@ -143,16 +143,19 @@ class MultiheadAttention(nn.Module):
         )
 
     def _attention_checked(
-        self, query: Tensor, key: Tensor, value: Tensor, padding: Tensor | None, mask: Tensor | None
-    ) -> Tensor:
+        self, query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | None,
+        key_padding_mask: Tensor | None, is_causal: bool = False,
+    ) -> Tensor:  # fmt: skip
         """For a layer that has checked these arguments: the attention output, without weights.
 
-        Through ``__call__`` when hooks are registered, so that they fire as in torch (the
-        arguments are then checked again); else straight to the formula.
+        Through ``__call__``, with torch's keyword arguments, when hooks are registered, so that
+        they fire and see what torch's see (the arguments are then checked again); else straight
+        to the formula.
         """
         if self._forward_hooks or self._forward_pre_hooks or _global_hooks():
-            return self(query, key, value, padding, need_weights=False, attn_mask=mask)[0]
-        return self._attention(query, key, value, padding, False, mask)[0]
+            return self(query, key, value, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
+                        need_weights=False, is_causal=is_causal)[0]  # fmt: skip
+        return self._attention(query, key, value, key_padding_mask, False, attn_mask)[0]
 
     def _attention(
         self,

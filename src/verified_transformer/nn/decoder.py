@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import copy
-
 import torch
 import torch.nn.functional as torch_functional
 from torch import Tensor, nn
 
-from verified_transformer.nn._checks import (
-    check_activation,
-    check_cross_attention,
-    check_layer_arguments,
-    check_positive_int,
-    check_self_attention,
-)
-from verified_transformer.nn.attention import MultiheadAttention
-from verified_transformer.nn.normalization import LayerNorm
-from verified_transformer.nn.transformer import Activation, _residual
+from verified_transformer.nn._checks import check_cross_attention, check_self_attention
+from verified_transformer.nn.transformer import Activation, _copies, _residual, _TransformerLayer
 
 SELF_NAMES = ("tgt", "tgt_mask", "tgt_key_padding_mask", "tgt_is_causal")
 CROSS_NAMES = ("tgt", "memory", "memory_mask", "memory_key_padding_mask", "memory_is_causal")
 
 
-class TransformerDecoderLayer(nn.Module):
+class TransformerDecoderLayer(_TransformerLayer):
     r"""One decoder layer: self-attention, cross-attention to ``memory``, a feed-forward network.
 
     Each of the three sub-layers has its residual connection and its LayerNorm. With
@@ -60,6 +50,7 @@ class TransformerDecoderLayer(nn.Module):
     """
 
     __constants__ = ["norm_first"]
+    _cross_attention = True
 
     def __init__(
         self,
@@ -75,23 +66,10 @@ class TransformerDecoderLayer(nn.Module):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__()
-        check_layer_arguments(d_model, nhead, dim_feedforward, dropout, layer_norm_eps)
-        factory = {"device": device, "dtype": dtype}
-        attention = {"dropout": dropout, "batch_first": batch_first, "bias": bias, **factory}
-        self.self_attn = MultiheadAttention(d_model, nhead, **attention)
-        self.multihead_attn = MultiheadAttention(d_model, nhead, **attention)
-        self.linear1 = nn.Linear(d_model, dim_feedforward, bias=bias, **factory)
-        self.dropout = nn.Dropout(dropout)
-        self.linear2 = nn.Linear(dim_feedforward, d_model, bias=bias, **factory)
-        self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
-        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
-        self.dropout1 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
-        self.dropout3 = nn.Dropout(dropout)
-        self.activation = check_activation(activation)
+        super().__init__(
+            d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps, batch_first,
+            norm_first, bias, device, dtype,
+        )  # fmt: skip
 
     def forward(
         self,
@@ -116,40 +94,27 @@ class TransformerDecoderLayer(nn.Module):
             memory_is_causal,
             CROSS_NAMES,
         )
-        x = tgt
+        x, mask, padding = tgt, tgt_mask, tgt_key_padding_mask
+        memory_options = (memory_mask, memory_key_padding_mask, memory_is_causal)
         if self.norm_first:
-            x = _residual(x, self._sa_block(self.norm1(x), tgt_mask, tgt_key_padding_mask))
-            x = _residual(
-                x, self._mha_block(self.norm2(x), memory, memory_mask, memory_key_padding_mask)
-            )
+            x = _residual(x, self._sa_block(self.norm1(x), mask, padding, tgt_is_causal))
+            x = _residual(x, self._mha_block(self.norm2(x), memory, *memory_options))
             x = _residual(x, self._ff_block(self.norm3(x)))
         else:
-            x = self.norm1(_residual(x, self._sa_block(x, tgt_mask, tgt_key_padding_mask)))
-            x = self.norm2(
-                _residual(x, self._mha_block(x, memory, memory_mask, memory_key_padding_mask))
-            )
+            x = self.norm1(_residual(x, self._sa_block(x, mask, padding, tgt_is_causal)))
+            x = self.norm2(_residual(x, self._mha_block(x, memory, *memory_options)))
             x = self.norm3(_residual(x, self._ff_block(x)))
         return x
 
-    def _sa_block(self, x: Tensor, mask: Tensor | None, padding: Tensor | None) -> Tensor:
-        """``dropout1(self_attn(x, x, x))`` without the weights."""
-        return self.dropout1(self.self_attn._attention_checked(x, x, x, padding, mask))
-
     def _mha_block(
-        self, x: Tensor, memory: Tensor, mask: Tensor | None, padding: Tensor | None
-    ) -> Tensor:
-        """``dropout2(multihead_attn(x, memory, memory))``: queries from x, keys from memory."""
-        attended = self.multihead_attn._attention_checked(x, memory, memory, padding, mask)
+        self, x: Tensor, mem: Tensor, attn_mask: Tensor | None, key_padding_mask: Tensor | None,
+        is_causal: bool = False,
+    ) -> Tensor:  # fmt: skip
+        """``dropout2(multihead_attn(x, mem, mem))``: queries from x, keys and values from mem."""
+        attended = self.multihead_attn._attention_checked(
+            x, mem, mem, attn_mask, key_padding_mask, is_causal
+        )
         return self.dropout2(attended)
-
-    def _ff_block(self, x: Tensor) -> Tensor:
-        """``dropout3(linear2(dropout(activation(linear1(x)))))``."""
-        hidden = self.linear1(x)
-        if self.activation is torch_functional.relu and not hidden.requires_grad:
-            hidden = torch.relu_(hidden)  # without autograd, in place saves a (*, d_ff) tensor
-        else:
-            hidden = self.activation(hidden)
-        return self.dropout3(self.linear2(self.dropout(hidden)))
 
 
 class TransformerDecoder(nn.Module):
@@ -173,12 +138,7 @@ class TransformerDecoder(nn.Module):
         self, decoder_layer: nn.Module, num_layers: int, norm: nn.Module | None = None
     ) -> None:
         super().__init__()
-        if not isinstance(decoder_layer, nn.Module):
-            raise TypeError(
-                f"decoder_layer must be an nn.Module, got {type(decoder_layer).__name__}"
-            )
-        check_positive_int("num_layers", num_layers)
-        self.layers = nn.ModuleList(copy.deepcopy(decoder_layer) for _ in range(num_layers))
+        self.layers = _copies("decoder_layer", decoder_layer, num_layers)
         self.num_layers = num_layers
         self.norm = norm
 

@@ -61,25 +61,20 @@ class Transformer(nn.Module):
         super().__init__()
         check_positive_int("d_model", d_model)
         factory = {"device": device, "dtype": dtype}
-        layer_options = (dim_feedforward, dropout, activation, layer_norm_eps, batch_first)
-        if custom_encoder is not None:
-            self.encoder = custom_encoder
-        else:
-            check_positive_int("num_encoder_layers", num_encoder_layers)
-            layer = TransformerEncoderLayer(
-                d_model, nhead, *layer_options, norm_first, bias, **factory
-            )
-            norm = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
-            self.encoder = TransformerEncoder(layer, num_encoder_layers, norm)
-        if custom_decoder is not None:
-            self.decoder = custom_decoder
-        else:
-            check_positive_int("num_decoder_layers", num_decoder_layers)
-            layer = TransformerDecoderLayer(
-                d_model, nhead, *layer_options, norm_first, bias, **factory
-            )
-            norm = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
-            self.decoder = TransformerDecoder(layer, num_decoder_layers, norm)
+        layer_options = (dim_feedforward, dropout, activation, layer_norm_eps, batch_first,
+                         norm_first, bias)  # fmt: skip
+
+        def stack(stack_class: type, layer_class: type, count_name: str, count: int) -> nn.Module:
+            """``count`` layers of ``layer_class`` and a final LayerNorm (torch's order of init)."""
+            check_positive_int(count_name, count)
+            layer = layer_class(d_model, nhead, *layer_options, **factory)
+            norm = LayerNorm(d_model, layer_norm_eps, bias=bias, **factory)
+            return stack_class(layer, count, norm)
+
+        self.encoder = custom_encoder if custom_encoder is not None else stack(
+            TransformerEncoder, TransformerEncoderLayer, "num_encoder_layers", num_encoder_layers)
+        self.decoder = custom_decoder if custom_decoder is not None else stack(
+            TransformerDecoder, TransformerDecoderLayer, "num_decoder_layers", num_decoder_layers)
         self._reset_parameters()
         self.d_model = d_model
         self.nhead = nhead

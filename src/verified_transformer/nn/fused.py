@@ -44,7 +44,9 @@ def set_fused_kernels(enabled: bool) -> None:
 
 @contextmanager
 def fused_kernels(enabled: bool) -> Iterator[None]:
-    """Use fused kernels (``True``) or the explicit formulas (``False``) inside a ``with`` block."""
+    """Use fused kernels (``True``) or the explicit formulas (``False``) inside a ``with`` block;
+    on leaving it, also by an exception, the previous setting is back (as with torch's
+    ``torch.nn.attention.sdpa_kernel``). Prefer it to :func:`set_fused_kernels`."""
     previous = _fused_enabled
     set_fused_kernels(enabled)
     try:

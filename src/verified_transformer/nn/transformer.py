@@ -22,7 +22,58 @@ from verified_transformer.nn.normalization import LayerNorm
 Activation = Callable[[Tensor], Tensor]
 
 
-class TransformerEncoderLayer(nn.Module):
+class _TransformerLayer(nn.Module):
+    """What the encoder and decoder layers share: their submodules (torch's names, registered in
+    torch's order), the self-attention block and the feed-forward block."""
+
+    _cross_attention = False  # the decoder layer's multihead_attn, norm3 and dropout3
+
+    def __init__(
+        self, d_model: int, nhead: int, dim_feedforward: int, dropout: float,
+        activation: str | Activation, layer_norm_eps: float, batch_first: bool, norm_first: bool,
+        bias: bool, device: torch.device | str | None, dtype: torch.dtype | None,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        check_layer_arguments(d_model, nhead, dim_feedforward, dropout, layer_norm_eps)
+        activation = check_activation(activation)
+        factory = {"device": device, "dtype": dtype}
+        attention = {"dropout": dropout, "batch_first": batch_first, "bias": bias, **factory}
+        self.self_attn = MultiheadAttention(d_model, nhead, **attention)
+        if self._cross_attention:
+            self.multihead_attn = MultiheadAttention(d_model, nhead, **attention)
+        self.linear1 = nn.Linear(d_model, dim_feedforward, bias=bias, **factory)
+        self.dropout = nn.Dropout(dropout)
+        self.linear2 = nn.Linear(dim_feedforward, d_model, bias=bias, **factory)
+        self.norm_first = norm_first
+        sublayers = range(1, 4 if self._cross_attention else 3)
+        for i in sublayers:
+            norm = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
+            self.add_module(f"norm{i}", norm)
+        for i in sublayers:
+            self.add_module(f"dropout{i}", nn.Dropout(dropout))
+        self.activation = activation
+
+    def _sa_block(
+        self, x: Tensor, attn_mask: Tensor | None, key_padding_mask: Tensor | None,
+        is_causal: bool = False,
+    ) -> Tensor:  # fmt: skip
+        """``dropout1(self_attn(x, x, x))`` without the weights, on checked arguments."""
+        return self.dropout1(
+            self.self_attn._attention_checked(x, x, x, attn_mask, key_padding_mask, is_causal)
+        )
+
+    def _ff_block(self, x: Tensor) -> Tensor:
+        """``dropoutN(linear2(dropout(activation(linear1(x)))))``, N = 2 or 3 (the last one)."""
+        hidden = self.linear1(x)
+        if self.activation is torch_functional.relu and not hidden.requires_grad:
+            hidden = torch.relu_(hidden)  # without autograd, in place saves a (*, d_ff) tensor
+        else:
+            hidden = self.activation(hidden)
+        last_dropout = self.dropout3 if self._cross_attention else self.dropout2
+        return last_dropout(self.linear2(self.dropout(hidden)))
+
+
+class TransformerEncoderLayer(_TransformerLayer):
     r"""One encoder layer: self-attention and a feed-forward network, each with a residual.
 
     Post-norm (``norm_first=False``, the original Transformer :cite:`vaswani2017attention`)::
@@ -63,28 +114,17 @@ class TransformerEncoderLayer(nn.Module):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__()
-        check_layer_arguments(d_model, nhead, dim_feedforward, dropout, layer_norm_eps)
-        activation = check_activation(activation)
-        factory = {"device": device, "dtype": dtype}
-        self.self_attn = MultiheadAttention(
-            d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, **factory
-        )
-        self.linear1 = nn.Linear(d_model, dim_feedforward, bias=bias, **factory)
-        self.dropout = nn.Dropout(dropout)
-        self.linear2 = nn.Linear(dim_feedforward, d_model, bias=bias, **factory)
-        self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
-        self.dropout1 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
+        super().__init__(
+            d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps, batch_first,
+            norm_first, bias, device, dtype,
+        )  # fmt: skip
+        activation = self.activation
         if activation is torch_functional.relu or isinstance(activation, nn.ReLU):
             self.activation_relu_or_gelu = 1
         elif activation is torch_functional.gelu or isinstance(activation, nn.GELU):
             self.activation_relu_or_gelu = 2
         else:
             self.activation_relu_or_gelu = 0
-        self.activation = activation
 
     def forward(
         self,
@@ -103,21 +143,6 @@ class TransformerEncoderLayer(nn.Module):
             x = self.norm1(_residual(x, self._sa_block(x, mask, padding, is_causal)))
             x = self.norm2(_residual(x, self._ff_block(x)))
         return x
-
-    def _sa_block(
-        self, x: Tensor, mask: Tensor | None, padding: Tensor | None, is_causal: bool
-    ) -> Tensor:
-        """``dropout1(self_attn(x, x, x))`` without the weights."""
-        return self.dropout1(self.self_attn._attention_checked(x, x, x, padding, mask))
-
-    def _ff_block(self, x: Tensor) -> Tensor:
-        """``dropout2(linear2(dropout(activation(linear1(x)))))``."""
-        hidden = self.linear1(x)
-        if self.activation is torch_functional.relu and not hidden.requires_grad:
-            hidden = torch.relu_(hidden)  # without autograd, in place saves a (*, d_ff) tensor
-        else:
-            hidden = self.activation(hidden)
-        return self.dropout2(self.linear2(self.dropout(hidden)))
 
     def _check_inputs(
         self, src: Tensor, mask: Tensor | None, padding: Tensor | None, is_causal: bool = False
@@ -154,12 +179,7 @@ class TransformerEncoder(nn.Module):
         mask_check: bool = True,
     ) -> None:
         super().__init__()
-        if not isinstance(encoder_layer, nn.Module):
-            raise TypeError(
-                f"encoder_layer must be an nn.Module, got {type(encoder_layer).__name__}"
-            )
-        check_positive_int("num_layers", num_layers)
-        self.layers = nn.ModuleList(copy.deepcopy(encoder_layer) for _ in range(num_layers))
+        self.layers = _copies("encoder_layer", encoder_layer, num_layers)
         self.num_layers = num_layers
         self.norm = norm
         self.enable_nested_tensor = enable_nested_tensor
@@ -219,6 +239,14 @@ class TransformerEncoder(nn.Module):
         if self.mask_check and not _left_aligned(padded.logical_not()):
             return None
         return padded
+
+
+def _copies(name: str, layer: object, num_layers: object) -> nn.ModuleList:
+    """``num_layers`` deep copies of ``layer`` (an ``nn.Module`` named ``name`` in messages)."""
+    if not isinstance(layer, nn.Module):
+        raise TypeError(f"{name} must be an nn.Module, got {type(layer).__name__}")
+    check_positive_int("num_layers", num_layers)
+    return nn.ModuleList(copy.deepcopy(layer) for _ in range(num_layers))
 
 
 def _residual(x: Tensor, update: Tensor) -> Tensor:
