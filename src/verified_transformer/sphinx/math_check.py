@@ -265,6 +265,8 @@ def _state(app: Any) -> dict[str, Any]:
 def _check(app: Any, doctree: nodes.document, docname: str) -> None:
     from sphinx.util import logging
 
+    if app.builder.format != "html":
+        return  # the message catalogs (gettext) show no formula
     logger = logging.getLogger(__name__)
     state = _state(app)
     state["checked"].add(docname)
