@@ -5,7 +5,8 @@
 
 Reads the HTML that ``scripts/build_edition.py en zh_CN`` wrote. Display math: from a ``{claim}``
 block, from a quotation of the article (``{article-formula}``), a notebook output (``text/latex``)
-or elsewhere (hand-typed). Inline math: from the ledger (the ``{claim}`` role), and hand-typed,
+or elsewhere (hand-typed). Inline math: from the ledger (the ``{claim}`` role), quoted from the
+article (the ``{article}`` role, "quoted"), and hand-typed,
 of which those that state a relation between expressions (the same test as the build's check,
 ``verified_transformer.sphinx.math_check.states_relation``), and of those the ones the allowlist
 (``book/hand_typed_relations.yml``) tolerates.
@@ -26,7 +27,7 @@ EDITIONS = {"en": ROOT / "_build" / "html", "zh_CN": ROOT / "_build" / "html" / 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
         "track", "wbr"}
 COLUMNS = ("display", "claim", "article", "output", "generated", "hand", "inline", "ledger",
-           "relations", "allowed")
+           "quoted", "relations", "allowed")
 
 
 class _Math(HTMLParser):
@@ -87,6 +88,8 @@ def census(page: Path, docname: str, allowed: set[tuple[str, str]]) -> tuple[Cou
         counts["inline"] += 1
         if math_check.CLAIM_INLINE in enclosing:
             counts["ledger"] += 1
+        elif math_check.ARTICLE_INLINE in enclosing:
+            counts["quoted"] += 1
         elif math_check.states_relation(latex):
             counts["relations"] += 1
             if (docname, " ".join(latex.split())) in allowed:
@@ -108,8 +111,8 @@ def main() -> int:
             print(f"[{edition}] not built ({html})", file=sys.stderr)
             continue
         print(f"\n[{edition}] display: all = claim + article + notebook output + generated "
-              "ledger page + hand-typed; inline: all, from the ledger ({claim} role), hand-typed "
-              "relations (of which allowlisted)")
+              "ledger page + hand-typed; inline: all, from the ledger ({claim} role), quoted from "
+              "the article ({article} role), hand-typed relations (of which allowlisted)")
         header = f"{'page':34}" + "".join(f"{c:>10}" for c in COLUMNS)
         print(header)
         total: Counter = Counter()

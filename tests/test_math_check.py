@@ -120,8 +120,13 @@ RELATIONS = [
     r"\ln 8 \approx 2.079",
     r"Q = XW^Q \in \mathbb{R}^{n\times d_k}",
     r"n = 3,\ y = x + F(x)",
-    r"d_k = d_\text{model}/h = 64",
     r"\lVert x \rVert \to 0",
+    # not a parameter's value: no number, a superscript, a root, a sum
+    r"d_k = d_\text{model}/h",
+    r"p_i = e^{z_i}/S = 1",
+    r"c = 1/\sqrt N",
+    r"d_k = d_\text{model}/h + 1 = 64",
+    r"h \le d_\text{model}/h = 64",
 ]
 NOT_RELATIONS = [
     r"d_k = 64",
@@ -134,6 +139,10 @@ NOT_RELATIONS = [
     r"\left(x\right)^\top",
     r"\to",
     r"\sigma^2",
+    # a parameter's value, chained through a quotient of sizes (d_\text{model} is one symbol)
+    r"d_k = d_v = d_\text{model}/h = 64",
+    r"d_k = d_\text{model}/h = 4",
+    r"d_{ff} \ne d_\text{model}",
 ]
 
 
@@ -145,3 +154,31 @@ def test_relations_are_found(latex: str) -> None:
 @pytest.mark.parametrize("latex", NOT_RELATIONS)
 def test_values_symbols_and_memberships_are_not_relations(latex: str) -> None:
     assert not math_check.states_relation(latex)
+
+
+QUOTE = "The article's {article}`K = V^T W^K` never reaches $X$.\n"
+
+
+def test_an_inline_quotation_of_the_article_passes_and_the_bare_formula_fails(
+        tmp_path: Path) -> None:
+    assert _build(tmp_path / "quoted", CLEAN + "\n" + QUOTE) == ""
+    bare = _build(tmp_path / "bare", CLEAN + "\nThe article's $K = V^T W^K$ never reaches $X$.\n")
+    assert "hand-typed inline relation" in bare and "K = V^T W^K" in bare
+
+
+def test_the_article_role_quotes_only_the_article(tmp_path: Path) -> None:
+    warnings = _build(tmp_path, CLEAN + "\nNot the article's: {article}`K = XW^K`.\n")
+    assert "is not one of the article's formulas" in warnings and "K = XW^K" in warnings
+
+
+def test_the_census_tells_a_quotation_from_a_claim() -> None:
+    from docutils import nodes
+    from docutils.utils import new_document
+
+    document = new_document("page")
+    quoted = nodes.inline(classes=[math_check.ARTICLE_INLINE])
+    quoted += nodes.math("Q = K^T W^Q", "Q = K^T W^Q")
+    document += quoted
+    document += nodes.math("Q = K^T W^Q", "Q = K^T W^Q")
+    kinds = [math_check.classify_inline(m) for m in document.findall(nodes.math)]
+    assert kinds == ["article", "relation"]

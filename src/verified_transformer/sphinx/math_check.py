@@ -8,8 +8,16 @@ warns (an error in the strict build), naming the page and the formula, about
 - a display math block that is neither inside a ``{claim}`` block (class ``vt-claim``) nor a
   marked quotation of the article (``{article-formula}``, class ``vt-article-formula``);
 - an inline formula that states a relation between expressions (:func:`states_relation`) and is
-  not the ``{claim}`` role's output (a link of class ``vt-claim-inline``), unless the allowlist
-  names it.
+  neither the ``{claim}`` role's output (a link of class ``vt-claim-inline``) nor an inline
+  quotation of the article (the ``{article}`` role registered here, class ``vt-article-inline``),
+  unless the allowlist names it.
+
+``{article}`` role
+    ``{article}`Q = K^T W^Q``` shows one of the source article's formulas inline, marked as a
+    quotation (to be refuted in the same sentence or the section it belongs to). Like the
+    ``{article-formula}`` directive, it accepts only the article's own formulas
+    (:data:`verified_transformer.sphinx.display_math.ARTICLE_FORMULAS`, compared with runs of
+    spaces made single); anything else is an error naming the formula.
 
 The allowlist (``math_check_allowlist``, a YAML file relative to the source folder, default
 ``book/hand_typed_relations.yml``) lists the inline relations the ledger does not state yet, each
@@ -41,6 +49,7 @@ __all__ = [
 CLAIM_BLOCK = "vt-claim"
 ARTICLE_BLOCK = "vt-article-formula"
 CLAIM_INLINE = "vt-claim-inline"
+ARTICLE_INLINE = "vt-article-inline"
 DEFAULT_ALLOWLIST = "book/hand_typed_relations.yml"
 # Pages the ledger itself generates (every display there is a claim's, printed by the ledger's
 # generator): the committed claims ledger page, until a directive builds it during the build.
@@ -57,7 +66,10 @@ _RELATION = re.compile(
 _MEMBERSHIP = re.compile(r"\\(?:in|notin|subset|subseteq|ni)(?![A-Za-z])|∈")
 # Where one statement ends and the next begins (at the top level): commas, semicolons, wide
 # spaces, words in \text{...}.
-_CLAUSE_BREAK = re.compile(r",|;|\\q?quad(?![A-Za-z])|\\text\{[^{}]*\}|\\(?:text|mbox)(?![A-Za-z])")
+# (\text right after _ or ^ is part of a symbol's name, d_\text{model}, not words.)
+_CLAUSE_BREAK = re.compile(
+    r",|;|\\q?quad(?![A-Za-z])|(?<![_^])\\text\{[^{}]*\}|(?<![_^])\\(?:text|mbox)(?![A-Za-z])"
+)
 _SPACING = re.compile(r"\\[,;:! ]|\\(?:displaystyle|left|right|big|Big|bigg|Bigg)(?![A-Za-z])|\s+")
 _WRAPPERS = re.compile(
     r"\\(?:hat|bar|tilde|vec|mathbf|boldsymbol|mathrm|mathit|mathcal|mathbb|operatorname|text)"
@@ -66,6 +78,9 @@ _WRAPPERS = re.compile(
 _NUMBER = re.compile(
     r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?(?:\^-?\d+)?(?:/\d+(?:\.\d*)?)?$|^[-+]?\\infty$"
 )
+# A size symbol in a parameter's value: a letter or command with a subscript, no superscript
+# (d_k, d_{model}, h, E), or a number.
+_SIZE = re.compile(r"^(?:[A-Za-z]|\\[A-Za-z]+)(?:_(?:\{[^{}]*\}|[A-Za-z0-9]))?$")
 _ATOM = re.compile(
     r"^(?:[A-Za-z]|\\[A-Za-z]+|\{[^{}]*\})'*"
     r"(?:[_^](?:\{[^{}]*\}|[A-Za-z0-9]|\\[A-Za-z]+))*'*$"
@@ -114,6 +129,23 @@ def _kind(side: str) -> str:
     return "expression"
 
 
+def _parameter_value(sides: list[str], operators: list[str]) -> bool:
+    """Whether a statement is a parameter's value, possibly chained: only ``=``, at least one
+    side a number, every other side a size symbol (no superscript) or a quotient of two sizes
+    (``d_k = d_v = d_\\text{model}/h = 64``, ``d_k = d_\\text{model}/h = 4``)."""
+    if any(op != "=" for op in operators):
+        return False
+    texts = [_WRAPPERS.sub("", _SPACING.sub("", side)) for side in sides]
+    if not any(_kind(side) == "number" for side in sides):
+        return False
+
+    def size(text: str) -> bool:
+        return bool(_SIZE.match(text)) or _kind(text) == "number"
+
+    return all(size(t) or (t.count("/") == 1 and all(size(q) for q in t.split("/")))
+               for t in texts)
+
+
 def states_relation(latex: str) -> bool:
     """Whether inline ``latex`` states a relation between expressions.
 
@@ -124,6 +156,14 @@ def states_relation(latex: str) -> bool:
     symbol set to a number (``d_k = 64``, ``n = 3``, ``\\epsilon \\to 0``, ``a > 0``,
     ``\\beta = (0.9, 0.98)``), a comparison of two symbols (``j > i``, ``d_v \\ne d_k``, sizes
     and indices), a lone symbol or arrow and a set membership are not relations.
+
+    Nor is a parameter's value given in a chain (:func:`_parameter_value`):
+    ``d_k = d_v = d_\\text{model}/h = 64`` says which size the book uses and how the paper
+    chose it, a division of two other sizes stated beside it; it is configuration, the value
+    the code is run with, not a mathematical statement a claim could prove. The pattern is
+    narrow on purpose: only ``=``, a number in the chain, and sides that are size symbols
+    (subscripts, no superscripts) or one quotient of two; ``p_i = e^{z_i}/S``,
+    ``c = 1/\\sqrt N`` and ``d_k = d_\\text{model}/h`` without a value stay relations.
     """
     for clause in _split_top(latex, _CLAUSE_BREAK, "{}()[]"):
         clause = _split_top(clause, _MEMBERSHIP)[0]
@@ -131,7 +171,9 @@ def states_relation(latex: str) -> bool:
         if len(sides) < 2:
             continue
         kinds = [_kind(s) for s in sides]
-        if "expression" in kinds:
+        operators = [m.group() for m in _RELATION.finditer(clause)
+                     if _depths(clause, "{}")[m.start()] == 0]
+        if "expression" in kinds and not _parameter_value(sides, operators):
             return True
     return False
 
@@ -158,10 +200,13 @@ def classify_display(node: nodes.math_block) -> str:
 
 
 def classify_inline(node: nodes.math) -> str:
-    """``"claim"`` (the ``{claim}`` role's output), ``"relation"`` (a hand-typed relation) or
-    ``"other"`` (hand-typed, no relation)."""
+    """``"claim"`` (the ``{claim}`` role's output), ``"article"`` (the ``{article}`` role's
+    quotation), ``"relation"`` (a hand-typed relation) or ``"other"`` (hand-typed, no
+    relation)."""
     if _has_ancestor_class(node, CLAIM_INLINE):
         return "claim"
+    if _has_ancestor_class(node, ARTICLE_INLINE):
+        return "article"
     return "relation" if states_relation(node.astext()) else "other"
 
 
@@ -253,6 +298,25 @@ def _short(latex: str) -> str:
 # Sphinx ---------------------------------------------------------------------------------------
 
 
+def _article_role(name: str, rawtext: str, text: str, lineno: int, inliner: Any,
+                  options: dict | None = None, content: list | None = None
+                  ) -> tuple[list[nodes.Node], list[nodes.system_message]]:
+    """``{article}`latex```: one of the article's formulas, inline, marked as a quotation."""
+    from verified_transformer.sphinx import display_math
+
+    latex = " ".join(text.split())
+    if not latex or display_math.not_in_article(latex):
+        msg = inliner.reporter.error(
+            f"article role: {latex!r} is not one of the article's formulas "
+            "(verified_transformer.sphinx.display_math.ARTICLE_FORMULAS); the book's own "
+            "come from the ledger ({claim} role)", line=lineno)
+        return [inliner.problematic(rawtext, rawtext, msg)], [msg]
+    quoted = nodes.inline(classes=[ARTICLE_INLINE])
+    quoted += nodes.math(latex, latex)
+    return [quoted], []
+
+
+
 def _state(app: Any) -> dict[str, Any]:
     """This build's allowlist, the entries used and the pages checked (kept on the application,
     not on the pickled environment)."""
@@ -294,6 +358,7 @@ def _report_unused(app: Any, exception: Exception | None) -> None:
 
 
 def setup(app: Any) -> dict[str, Any]:
+    app.add_role("article", _article_role)
     app.add_config_value("math_check_allowlist", DEFAULT_ALLOWLIST, "env")
     app.add_config_value("math_check_generated_pages", GENERATED_PAGES, "env")
     app.connect("doctree-resolved", _check)
