@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import io
-import json
 import re
 import textwrap
 from collections.abc import Iterator
@@ -219,29 +218,7 @@ def test_generated_strings_are_translated_from_the_catalog(tmp_path: Path) -> No
     assert "账本：layernorm.definition" in re.sub(r"<[^>]+>", "", page)
 
 
-# The enforcing rule -------------------------------------------------------------------------
-
-
-def test_no_hand_typed_display_math_in_the_book_or_the_notebooks() -> None:
-    """No display math in book/*.md (except the generated ledger page) or in any notebook's
-    markdown cells, outside {article-formula} quotations: displays come from {claim}."""
-    sources = display_math.markdown_sources(ROOT)
-    assert any(k.startswith("book/") for k in sources)
-    assert any(k.startswith("notebooks/") for k in sources)
-    stray = [
-        f"{where}, {finding}"
-        for where, text in sources.items()
-        for finding in display_math.stray_display_math(text)
-    ]
-    assert not stray, "hand-typed display math (use {claim} or {article-formula}):\n" + "\n".join(
-        stray
-    )
-
-
-def test_every_quotation_quotes_the_article() -> None:
-    for where, text in display_math.markdown_sources(ROOT).items():
-        for line, body in display_math.article_quotations(text):
-            assert not display_math.not_in_article(body), f"{where} line {line}: {body}"
+# The article's formulas (the built pages' math is checked by tests/test_math_check.py) ---------
 
 
 @pytest.mark.skipif(not ARTICLE.exists(), reason="the source article is not checked out here")
@@ -250,56 +227,6 @@ def test_article_formulas_are_the_articles_own() -> None:
     blocks = re.findall(r"\$\$(.*?)\$\$", article, re.S)
     equations = [eq for block in blocks for eq in display_math.article_equations(block)]
     assert sorted(equations) == sorted(display_math.ARTICLE_FORMULAS)
-
-
-STRAY = [
-    "Text\n\n$$ x $$\n",
-    "$$\nx = 1\n$$\n",
-    "Text $$x$$ inline-looking display\n",
-    "\\begin{equation}\nx\n\\end{equation}\n",
-    "\\begin{align*}\nx &= 1\n\\end{align*}\n",
-    "```{math}\nx = 1\n```\n",
-    ":::{math}\nx = 1\n:::\n",
-    ":::{admonition} Note\n:class: warning\n\n$$\nx\n$$\n:::\n",
-    "````{note}\n```{math}\nx\n```\n````\n",
-    "```{eval-rst}\n.. math::\n\n   x = 1\n```\n",
-]
-
-
-@pytest.mark.parametrize("text", STRAY)
-def test_the_rule_finds_stray_display_math(text: str) -> None:
-    assert display_math.stray_display_math(text)
-
-
-ALLOWED = [
-    "Inline $x = 1$ and $\\sqrt{d_k}$ only.\n",
-    "```{claim} layernorm.definition\n```\n",
-    "```{article-formula}\n:refuted-by: seed.qkv_circular\n\nQ = K^T W^Q\n```\n",
-    "```python\nprint('$$ not math $$')\n```\n",
-    "Code `$$` in a sentence.\n",
-    "````markdown\n$$\nx\n$$\n````\n",
-]
-
-
-@pytest.mark.parametrize("text", ALLOWED)
-def test_the_rule_allows_claims_quotations_inline_math_and_code(text: str) -> None:
-    assert display_math.stray_display_math(text) == []
-
-
-def test_the_rule_reads_notebook_markdown_cells(tmp_path: Path) -> None:
-    (tmp_path / "book").mkdir()
-    (tmp_path / "book" / "page.md").write_text("Fine $x$.\n", encoding="utf-8")
-    (tmp_path / "book" / "claims_ledger.md").write_text("$$\nexcluded\n$$\n", encoding="utf-8")
-    (tmp_path / "notebooks").mkdir()
-    cells = [
-        {"cell_type": "code", "source": ["x = '$$'\n"], "metadata": {}, "outputs": []},
-        {"cell_type": "markdown", "source": ["Text\n", "$$ x $$\n"], "metadata": {}},
-    ]
-    (tmp_path / "notebooks" / "n.ipynb").write_text(json.dumps({"cells": cells}), "utf-8")
-    sources = display_math.markdown_sources(tmp_path)
-    assert sorted(sources) == ["book/page.md", "notebooks/n.ipynb cell 1"]
-    found = display_math.stray_display_math(sources["notebooks/n.ipynb cell 1"])
-    assert [f.line for f in found] == [2]
 
 
 def test_a_page_with_a_claim_is_rebuilt_when_the_ledger_sources_change(tmp_path: Path) -> None:
