@@ -261,7 +261,8 @@ def fresh_translators() -> Iterator[object]:
 @pytest.mark.usefixtures("fresh_translators")
 def test_generated_strings_are_translated_whole_from_the_catalog(tmp_path: Path) -> None:
     """A translated edition translates the extension's sentences (catalog ``verified_transformer``
-    in the project's ``locale_dirs``), plurals by the language's rule, and lists in its format."""
+    in the project's ``locale_dirs``) whole, plurals by the language's rule, lists by its own
+    pattern."""
     from babel.messages.catalog import Catalog
     from babel.messages.mofile import write_mo
 
@@ -270,6 +271,7 @@ def test_generated_strings_are_translated_whole_from_the_catalog(tmp_path: Path)
     catalog.add("{formula}, quoted from its section {section}. Refuted by {refutations}.",
                 "{formula}，引自原文第 {section} 节。反驳见 {refutations}。")
     catalog.add("definition", "定义")
+    catalog.add("{a} and {b}", "{a}、{b}")
     catalog.add("symbolic n", "符号 n")
     catalog.add("Compared, not proved; its properties checked for {scope}.",
                 "只做比较，不作证明；已检验其性质（范围：{scope}）。")
@@ -282,7 +284,7 @@ def test_generated_strings_are_translated_whole_from_the_catalog(tmp_path: Path)
     out, warnings, _failed = _build(tmp_path, {"chapter": CHAPTER}, language="zh_CN",
                                     ledger=False)
     page = _plain(_text(out / "chapter.html"))
-    assert "原文公式（错误），引自原文第 4.1 节。反驳见 seed.qkv_circular和seed.double_softmax。" \
+    assert "原文公式（错误），引自原文第 4.1 节。反驳见 seed.qkv_circular、seed.double_softmax。" \
         in page
     assert "定义 ✓ 只做比较，不作证明；已检验其性质（范围：符号 n）。" in page
     assert "已排除 5 个错误变体。" in page

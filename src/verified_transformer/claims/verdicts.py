@@ -23,10 +23,16 @@ def _english_plural(singular: str, plural: str, n: int) -> str:
     return singular if n == 1 else plural
 
 
-def _english_list(items: list[str]) -> str:
-    from babel.lists import format_list  # CLDR's list format: "a and b", "a, b, and c"
-
-    return format_list(items, locale="en")
+def join(items: list[str], _: Gettext = _english) -> str:
+    """``a and b``, ``a, b, and c``: a list in the language's own patterns (as CLDR's)."""
+    if len(items) < 2:
+        return "".join(items)
+    if len(items) == 2:
+        return _("{a} and {b}").format(a=items[0], b=items[1])
+    head = items[0]
+    for item in items[1:-1]:
+        head = _("{a}, {b}").format(a=head, b=item)
+    return _("{a}, and {b}").format(a=head, b=items[-1])
 
 
 def kind_name(kind: str, _: Gettext = _english) -> str:
@@ -81,15 +87,13 @@ def sentences(
     claim: Any,
     gettext: Gettext = _english,
     ngettext: Ngettext = _english_plural,
-    join: Callable[[list[str]], str] = _english_list,
 ) -> list[str]:
     """The verdict of ``claim``: how it holds over its scope, what it is compared with
-    numerically, how many wrong variants its checks reject. ``join`` lists the compared
-    functions (the extension passes the language's list format)."""
+    numerically, how many wrong variants its checks reject."""
     out = [_how(claim, gettext).format(scope=gettext(claim.scope))]
     numeric = _numeric(claim, gettext)
     if numeric is not None:
-        out.append(numeric.format(functions=join(list(claim.compared))))
+        out.append(numeric.format(functions=join(list(claim.compared), gettext)))
     n = len(claim.wrong)
     out.append(ngettext("{n} wrong variant rejected.", "{n} wrong variants rejected.", n)
                .format(n=n))

@@ -44,7 +44,7 @@ from sphinx.util.nodes import make_refnode
 
 from verified_transformer.claims import verdicts
 from verified_transformer.sphinx import display_math
-from verified_transformer.sphinx.i18n import gettext, join_list, ngettext
+from verified_transformer.sphinx.i18n import gettext, ngettext
 
 
 def _claims() -> ModuleType:
@@ -101,10 +101,20 @@ def _fill(message: str, **parts: nodes.Node | list[nodes.Node]) -> list[nodes.No
     return out
 
 
-def verdict_list(claim: Any, language: str | None) -> nodes.bullet_list:
+def _translated(*made: nodes.Node) -> list[nodes.Node]:
+    """Nodes whose text the extension has translated already: Locale must not look it up in the
+    page's catalog (Sphinx gives a directive's titles and field names a source, which would make
+    them messages of the page)."""
+    for node in made:
+        for text in node.findall(nodes.TextElement):
+            text["translatable"] = False
+    return list(made)
+
+
+def verdict_list(claim: Any) -> nodes.bullet_list:
     """The verdict's sentences, one list item each (the same in chapters and on the ledger)."""
     items = nodes.bullet_list(classes=["vt-claim-verdict"])
-    for sentence in verdicts.sentences(claim, gettext, ngettext, lambda n: join_list(n, language)):
+    for sentence in verdicts.sentences(claim, gettext, ngettext):
         items += nodes.list_item("", nodes.paragraph(sentence, sentence))
     return items
 
@@ -158,11 +168,11 @@ class ClaimDirective(SphinxDirective):
         kind = verdicts.kind_name(claim.kind, gettext)
         badge = claim_badge()
         badge += claim_badge_summary("", f"{kind} ✓")
-        badge += verdict_list(claim, self.config.language)
+        badge += verdict_list(claim)
         entry = gettext("Its entry in the claims ledger")
         badge += nodes.paragraph("", "", _xref(claim.id, nodes.inline(entry, entry)))
         block += badge
-        return [block]
+        return _translated(block)
 
     def _indices(self, claim: Any) -> list[int]:
         """``:display:``: ``all`` (the default), ``none`` (the badge alone, for a claim whose
@@ -244,11 +254,11 @@ class ArticleFormulaDirective(SphinxDirective):
             except KeyError as exc:
                 raise self.error(exc.args[0]) from None
         links = [_xref(i, nodes.literal(i, i)) for i in refuted_by]
-        links += [addnodes.pending_xref("", refdomain="std", reftype="ref", reftarget=target,
-                                        refexplicit=False, refwarn=True) for target in refuted_in]
+        links += [addnodes.pending_xref("", nodes.inline(t, t), refdomain="std", reftype="ref",
+                                        reftarget=t, refexplicit=False, refwarn=True)
+                  for t in refuted_in]
         fields = {f"r{i}": link for i, link in enumerate(links)}
-        listed = _fill(join_list([f"{{{name}}}" for name in fields], self.config.language),
-                       **fields)
+        listed = _fill(verdicts.join([f"{{{name}}}" for name in fields], gettext), **fields)
         head = {
             "wrong": gettext("The article's formula (wrong)"),
             "incomplete": gettext("The article's formula (incomplete)"),
@@ -268,7 +278,7 @@ class ArticleFormulaDirective(SphinxDirective):
         quoted = _math_block(latex, self.env.docname)
         quoted["classes"].append("vt-article-formula-math")
         block += [caption, quoted]
-        return [block]
+        return _translated(block)
 
 
 class LedgerDirective(SphinxDirective):
@@ -281,9 +291,9 @@ class LedgerDirective(SphinxDirective):
         for r in results:
             if not r.passed:
                 self.reporter.warning(f"claim {r.claim.id} fails its checks: {r}", line=self.lineno)
-        language = self.config.language
         counts = [(k, sum(c.kind == k for c in claims.CLAIMS)) for k in claims.KINDS]
-        kinds = join_list([verdicts.kind_count(k, n, ngettext) for k, n in counts if n], language)
+        kinds = verdicts.join([verdicts.kind_count(k, n, ngettext) for k, n in counts if n],
+                              gettext)
         n = len(claims.CLAIMS)
         summary = ngettext("The ledger holds {n} claim: {kinds}.",
                            "The ledger holds {n} claims: {kinds}.", n).format(n=n, kinds=kinds)
@@ -297,7 +307,7 @@ class LedgerDirective(SphinxDirective):
                 self.state.document.note_explicit_target(section)
                 domain.note_claim(section["claim_id"], self.env.docname, section["ids"][0],
                                   location=section)
-        return [*out, one_by_one]
+        return _translated(*out, one_by_one)
 
     def _source(self, claim: Any) -> list[nodes.Node]:
         """Who said it: citations (sphinxcontrib-bibtex), "derived here, building on" them, or
@@ -345,7 +355,7 @@ class LedgerDirective(SphinxDirective):
                 "", "", *_fill(message, variant=nodes.literal(name, name))))
         fields = [
             (gettext("Kind"), nodes.paragraph("", verdicts.kind_name(claim.kind, gettext))),
-            (gettext("Verdict"), verdict_list(claim, self.config.language)),
+            (gettext("Verdict"), verdict_list(claim)),
             (gettext("Source"), nodes.paragraph("", "", *self._source(claim))),
             (gettext("Wrong variants"), variants),
         ]

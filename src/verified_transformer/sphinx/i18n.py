@@ -38,13 +38,6 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return get_translator(CATALOG).ngettext(singular, plural, n)
 
 
-def join_list(items: list[str], language: str | None) -> str:
-    """``a, b and c`` in the language's own list format (CLDR's, through Babel)."""
-    from babel.lists import format_list
-
-    return format_list(items, locale=language or "en") if items else ""
-
-
 def catalog_messages() -> list[str | tuple[str, str]]:
     """Every message the extension translates, in order: those marked ``_()`` (or ``ngettext``,
     a (singular, plural) pair) in its modules and in ``claims/verdicts.py``, every claim's scope
