@@ -78,9 +78,10 @@ notebooks: $(STAMP)
 experiments: $(STAMP)
 	$(PY) -m verified_transformer.experiments
 
-## ledger: regenerate the claims-ledger page of the book
+## ledger: check every claim of the ledger and print the table (the book's ledger page is built
+## from the ledger by `make book`)
 ledger: $(STAMP)
-	$(PY) -m verified_transformer.claims --markdown book/claims_ledger.md
+	$(PY) -m verified_transformer.claims
 
 ## bench: our TransformerEncoderLayer and TransformerDecoderLayer against torch.nn's (prints ratios)
 bench: $(STAMP)

@@ -138,8 +138,12 @@ def check(paths: list[Path]) -> list[Problem]:
                 continue
             line = message.lineno or 0
             kept = any(KEPT_IN_ENGLISH in c for c in message.user_comments)
-            for what in entry_problems(message.id, message.string or "", message.fuzzy, kept):
-                problems.append(Problem(path, line, what, message.id))
+            # a plural entry (ngettext): its plural message against each of its forms
+            msgid = message.id if isinstance(message.id, str) else message.id[-1]
+            forms = message.string if isinstance(message.string, tuple) else (message.string,)
+            for msgstr in forms:
+                for what in entry_problems(msgid, msgstr or "", message.fuzzy, kept):
+                    problems.append(Problem(path, line, what, msgid))
     return problems
 
 

@@ -825,3 +825,52 @@ def test_exercise_solutions_are_collapsed_until_clicked() -> None:
     assert "def layer_norm" in code_text and 'check("layer_norm"' in code_text, code_text
     assert output_text.strip().startswith("Correct:"), output_text
     assert seen["collapsed_again"], "a second click did not collapse the solution"
+
+
+BADGE_PAGE = "notebooks/04c_layernorm_math.html"  # a chapter with {claim} blocks
+
+
+@pytest.mark.parametrize(("edition", "badge"), [("", "definition ✓"), (CHINESE, "定义 ✓")])
+def test_a_claim_badge_opens_on_its_verdict_and_links_its_ledger_entry(
+    edition: str, badge: str
+) -> None:
+    """A {claim} block shows its kind and a check mark, closed; a click opens the verdict
+    (without script: <details>), and its link leads to the claim's entry on the ledger page."""
+    page_path = edition + BADGE_PAGE
+    if not (HTML_DIR / page_path).is_file():
+        pytest.fail(f"no {page_path} in {HTML_DIR}: run `make book` first", pytrace=False)
+
+    async def inspect(base: str) -> dict[str, object]:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=chromium_executable(),
+                                               args=CHROMIUM_ARGS)
+            tab = await browser.new_page(viewport=DESKTOP, java_script_enabled=False)
+            await tab.goto(base + page_path, wait_until="load")
+            details = tab.locator("div.vt-claim details.vt-claim-badge").first
+            verdict, link = details.locator("ul.vt-claim-verdict"), details.locator("a").first
+            shown = lambda: asyncio.gather(details.evaluate("d => d.open"),  # noqa: E731
+                                           verdict.is_visible(), link.is_visible())
+            before = await shown()
+            summary = (await details.locator("summary").inner_text()).strip()
+            await details.locator("summary").click()
+            after = await shown()
+            sentences = await verdict.locator("li").all_inner_texts()
+            claim_id = await link.get_attribute("title")
+            async with tab.expect_navigation(wait_until="load"):
+                await link.click()
+            url = urlsplit(tab.url)
+            entry = tab.locator(f'section[id="{unquote(url.fragment)}"] > h3')
+            heading = await entry.inner_text() if await entry.count() == 1 else None
+            await browser.close()
+        return {"before": before, "summary": summary, "after": after, "sentences": sentences,
+                "claim": claim_id, "path": url.path, "heading": heading}
+
+    with serve(HTML_DIR) as base:
+        seen = asyncio.run(inspect(base))
+    assert seen["summary"] == badge, seen
+    assert seen["before"] == [False, False, False], f"the verdict shows before a click: {seen}"
+    assert seen["after"] == [True, True, True], f"a click did not open the verdict: {seen}"
+    language = CJK_RUN if edition else re.compile(r"wrong variants? rejected\.$")
+    assert len(seen["sentences"]) >= 2 and language.search(seen["sentences"][-1]), seen
+    assert seen["path"] == f"/{edition}book/claims_ledger.html", seen
+    assert seen["heading"] is not None and seen["claim"] in seen["heading"], seen

@@ -36,7 +36,7 @@ ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
 ENGLISH_PROSE_WORDS = 6
 NOT_PROSE = ("pre", "code", "script", "style", ".highlight", ".cell_output", ".output",
              ".math", "mjx-container", ".bibliography", ".citation", ".docutils.literal",
-             'a[href*="references.html#"]')  # citations: authors' names
+             'a[href*="references.html#"]', ".bibtex-citation")  # citations: authors' names
 BLOCKS = ("p", "li", "dt", "dd", "th", "td", "h1", "h2", "h3", "h4", "figcaption", "caption")
 # MyST markup, or TeX (a section title with math shown as a link's text), left as text
 LEFTOVER_MARKUP = re.compile(r"\*\*|\{(?:ref|doc|cite:[pt]|claim|download)\}|\]\(|`|\\[A-Za-z]+")
@@ -71,7 +71,8 @@ def kept_in_english() -> set[str]:
         with path.open("rb") as f:
             for message in read_po(f):
                 if any(translations.KEPT_IN_ENGLISH in c for c in message.user_comments):
-                    text = translations.CODE.sub("", translations.MATH.sub("", message.id))
+                    msgid = message.id if isinstance(message.id, str) else message.id[-1]
+                    text = translations.CODE.sub("", translations.MATH.sub("", msgid))
                     kept.add(" ".join(text.split()))
     return kept
 
@@ -199,11 +200,16 @@ def test_solutions_carry_the_translated_titles_of_their_exercises() -> None:
     assert not failures, f"exercise or solution titles not in Chinese: {failures}"
 
 
-def test_verdict_lines_put_no_space_between_chinese_characters(
+def test_verdicts_are_chinese_sentences_without_a_space_between_chinese_characters(
     chinese_pages: dict[str, BeautifulSoup],
 ) -> None:
-    gap = re.compile(r"[\u4e00-\u9fff] [\u4e00-\u9fff]")
-    verdicts = [" ".join(p.get_text().split()) for body in chinese_pages.values()
-                for p in body.select("p.vt-claim-verdict")]
-    assert verdicts, "no claim verdict line in the Chinese edition"
-    assert not [v for v in verdicts if gap.search(v)]
+    """Every verdict sentence, on a chapter's badge or on the ledger page, is one Chinese
+    sentence: it ends with 。, has no space between Chinese characters and no ； in a scope."""
+    gap = re.compile(r"[\u4e00-\u9fff] [\u4e00-\u9fff]|[）：] ")
+    sentences = [" ".join(li.get_text().split()) for body in chinese_pages.values()
+                 for li in body.select("ul.vt-claim-verdict > li")]
+    assert sentences, "no claim verdict in the Chinese edition"
+    bad = [s for s in sentences if gap.search(s) or not s.endswith("。") or not CJK.search(s)
+           or re.search(r"（范围：[^）]*；", s)]
+    assert not bad, bad
+    assert "book/claims_ledger.html" in chinese_pages, "the ledger page is not a content page"

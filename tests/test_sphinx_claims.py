@@ -9,63 +9,56 @@ from __future__ import annotations
 import html
 import io
 import re
+import shutil
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from docutils.nodes import make_id
 from sphinx.application import Sphinx
 from sphinx.util.docutils import docutils_namespace
 
-from verified_transformer.sphinx import display_math, ledger_view
+from verified_transformer import claims
+from verified_transformer.claims import verdicts
+from verified_transformer.sphinx import display_math
+from verified_transformer.sphinx.domain import label
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTICLE = ROOT.parent / "shared" / "seed" / "000_841ce9d5dc499d8a.txt"
 
 CONF = """
-extensions = ["myst_parser", "verified_transformer.sphinx"]
+extensions = ["myst_parser", "sphinxcontrib.bibtex", "verified_transformer.sphinx"]
 myst_enable_extensions = ["dollarmath", "amsmath"]
 exclude_patterns = ["_build"]
+bibtex_bibfiles = ["references.bib"]
 """
-
-# The claims the tiny book uses; its ledger page defines their targets as the real one does.
-USED = ("layernorm.definition", "softmax.shift_invariance", "seed.qkv_circular")
-
-
-def _ledger_page(ids: tuple[str, ...]) -> str:
-    parts = ["# Claims ledger", ""]
-    for claim_id in ids:
-        parts += [f"({ledger_view.view(claim_id).label})=", f"## `{claim_id}`", "", "Entry.", ""]
-    return "\n".join(parts)
+LEDGER = "# Claims ledger\n\n```{claim-ledger}\n```\n"
 
 
 def _build(
-    tmp_path: Path, pages: dict[str, str], language: str | None = None
+    tmp_path: Path, pages: dict[str, str], language: str | None = None, ledger: bool = True
 ) -> tuple[Path, str, bool]:
-    """Build ``pages`` (name -> MyST text) with a ledger page; (html dir, warnings, failed)."""
+    """Build ``pages`` (name -> MyST text) with the ledger page (``{claim-ledger}``) unless
+    ``ledger`` is false; (html dir, warnings, failed)."""
     src = tmp_path / "src"
     src.mkdir(exist_ok=True)
     conf = CONF + (f"language = {language!r}\nlocale_dirs = ['locales']\n" if language else "")
     (src / "conf.py").write_text(conf, encoding="utf-8")
-    (src / "claims_ledger.md").write_text(_ledger_page(USED), encoding="utf-8")
-    toctree = "\n".join(["claims_ledger", *pages])
+    shutil.copy(ROOT / "references.bib", src / "references.bib")
+    pages = {**pages, "references": "# References\n\n```{bibliography}\n```\n"}
+    if ledger:
+        pages["claims_ledger"] = LEDGER
+    toctree = "\n".join(pages)
     (src / "index.md").write_text(f"# Book\n\n```{{toctree}}\n{toctree}\n```\n", encoding="utf-8")
     for name, text in pages.items():
         (src / f"{name}.md").write_text(textwrap.dedent(text), encoding="utf-8")
     out, warnings = tmp_path / "html", io.StringIO()
     with docutils_namespace():  # each build registers its nodes and directives afresh
-        app = Sphinx(
-            str(src),
-            str(src),
-            str(out),
-            str(tmp_path / "doctrees"),
-            "html",
-            status=io.StringIO(),
-            warning=warnings,
-            freshenv=True,
-            warningiserror=False,
-        )
+        app = Sphinx(str(src), str(src), str(out), str(tmp_path / "doctrees"), "html",
+                     status=io.StringIO(), warning=warnings, freshenv=True,
+                     warningiserror=False)
         app.build()
     return out, warnings.getvalue(), app.statuscode != 0 or bool(warnings.getvalue())
 
@@ -74,13 +67,20 @@ def _text(page: Path) -> str:
     return html.unescape(page.read_text(encoding="utf-8"))
 
 
+def _plain(fragment: str) -> str:
+    """The text of an HTML fragment, spaces collapsed, docutils' curly apostrophes straight."""
+    text = re.sub(r"</?[a-z][^>]*>", "", fragment)
+    return " ".join(text.replace("’", "'").replace("”", '"').replace("“", '"').split())
+
+
 CHAPTER = """\
 # Chapter
 
 ```{claim} layernorm.definition
 ```
 
-Inline: {claim}`softmax.shift_invariance`.
+Inline: {claim}`softmax.shift_invariance`, {claim:ref}`proved <layernorm.scale_invariance>`,
+{ref}`by label <claim-softmax-jacobian>`, {any}`seed.ffn_shape`.
 
 ```{claim} layernorm.definition
 :display: 0
@@ -88,7 +88,7 @@ Inline: {claim}`softmax.shift_invariance`.
 
 ```{article-formula}
 :section: 4.1
-:refuted-by: seed.qkv_circular
+:refuted-by: seed.qkv_circular seed.double_softmax
 
 Q = K^T W^Q
 ```
@@ -96,49 +96,110 @@ Q = K^T W^Q
 
 
 @pytest.fixture(scope="module")
-def chapter(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+def book(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out, warnings, failed = _build(tmp_path_factory.mktemp("book"), {"chapter": CHAPTER})
     assert not failed, warnings
-    return _text(out / "chapter.html"), warnings
+    return out
 
 
-def test_claim_renders_the_ledgers_latex_anchor_verdict_and_link(chapter: tuple[str, str]) -> None:
-    page, _ = chapter
-    claim = ledger_view.view("layernorm.definition")
-    blocks = re.findall(r'<div class="vt-claim [^"]*" id="([^"]+)">(.*?)</p>\s*</div>', page, re.S)
-    anchor = make_id(f"use-{claim.label}")
-    assert [b[0] for b in blocks] == [anchor, f"{anchor}-2"]
-    first, second = blocks[0][1], blocks[1][1]
+def _ledger_href(claim_id: str) -> str:
+    return f'href="claims_ledger.html#{make_id(label(claim_id))}"'
+
+
+def test_claim_block_shows_the_ledgers_latex_and_a_badge_that_opens_on_the_verdict(
+    book: Path,
+) -> None:
+    page = _text(book / "chapter.html")
+    claim = claims.BY_ID["layernorm.definition"]
+    blocks = re.findall(r'<div class="vt-claim vt-claim-definition[^"]*">(.*?)</details>',
+                        page, re.S)
+    assert len(blocks) == 2
+    first, second = blocks
     for latex in claim.displays:  # every display, generated by the ledger, none typed in the page
         assert "\\[" + latex + "\\]" in first
     assert second.count("\\[") == 1 and "\\[" + claim.displays[0] + "\\]" in second
-    head = claim.verdict.partition(";")[0]
-    assert f'<strong class="vt-claim-kind">{head}</strong>' in first
-    assert claim.verdict.partition(";")[2] in first
-    assert f'href="claims_ledger.html#{make_id(claim.label)}"' in first
-    assert "ledger: layernorm.definition" in re.sub(r"<[^>]+>", "", first)
+    badge = re.search(r'<details class="vt-claim-badge">\s*<summary>([^<]*)</summary>(.*)',
+                      first, re.S)
+    assert badge is not None and badge[1] == "definition ✓"
+    assert _plain(badge[2]).startswith(" ".join(verdicts.sentences(claim)))
+    assert "5 wrong variants rejected." in badge[2]
+    assert _ledger_href("layernorm.definition") in badge[2]
 
 
-def test_claim_role_renders_the_display_inline_as_a_link(chapter: tuple[str, str]) -> None:
-    page, _ = chapter
-    claim = ledger_view.view("softmax.shift_invariance")
-    link = re.search(r'<a class="vt-claim-inline[^"]*" href="([^"]+)">(.*?)</a>', page, re.S)
+def test_the_verdict_says_what_the_structured_fields_say() -> None:
+    """Each field of a claim changes its sentences (a toy claim, English messages)."""
+    toy = SimpleNamespace(kind="identity", proof="proved", scope="symbolic n", numeric=object(),
+                          compared=("torch.f", "torch.g"), ours=True, wrong={"a": 1})
+    assert verdicts.sentences(toy) == [
+        "Proved for symbolic n.",
+        "In float64, it agrees numerically with our implementation as well as with "
+        "torch.f and torch.g.",
+        "1 wrong variant rejected.",
+    ]
+    toy.proof, toy.ours, toy.wrong, toy.compared = "checked", False, {"a": 1, "b": 2}, ("torch.f",)
+    assert verdicts.sentences(toy)[0] == "Checked for symbolic n."
+    assert verdicts.sentences(toy)[1:] == ["In float64, it agrees numerically with torch.f.",
+                                           "2 wrong variants rejected."]
+    toy.numeric = None
+    assert len(verdicts.sentences(toy)) == 2
+    toy.kind = "refutation"
+    assert verdicts.sentences(toy)[0] == "The article's formula is refuted for symbolic n."
+    toy.kind = "definition"
+    assert verdicts.sentences(toy)[0].startswith("Compared, not proved")
+    toy.kind, toy.proof = "empirical", "measured"
+    assert verdicts.sentences(toy)[0] == "Measured: symbolic n."
+
+
+def test_inline_role_and_links_resolve_to_the_ledger_entry_with_math_kept(book: Path) -> None:
+    page = _text(book / "chapter.html")
+    link = re.search(r'<a class="vt-claim-inline[^"]*" href="([^"]+)"[^>]*>(.*?)</a>', page, re.S)
     assert link is not None
-    assert link[1] == f"claims_ledger.html#{make_id(claim.label)}"
-    assert "\\(" + claim.displays[0] + "\\)" in link[2]
+    assert link[1] == f"claims_ledger.html#{make_id(label('softmax.shift_invariance'))}"
+    assert "\\(" + claims.BY_ID["softmax.shift_invariance"].displays[0] + "\\)" in link[2]
+    for claim_id, words in (("layernorm.scale_invariance", "proved"),
+                            ("softmax.jacobian", "by label"), ("seed.ffn_shape", "seed.ffn_shape")):
+        found = re.search(_ledger_href(claim_id) + r"[^>]*>(.*?)</a>", page, re.S)
+        assert found is not None and _plain(found[1]) == words, claim_id
 
 
-def test_article_formula_is_marked_as_a_quotation_with_its_refutation(
-    chapter: tuple[str, str],
-) -> None:
-    page, _ = chapter
+def test_the_ledger_page_lists_every_claim_with_its_entry(book: Path) -> None:
+    page = _text(book / "claims_ledger.html")
+    assert f"The ledger holds {len(claims.CLAIMS)} claims:" in page
+    sections = re.findall(r'<section id="(claim-[^"]+)">(.*?)</section>', page, re.S)
+    assert [s[0] for s in sections] == [make_id(label(c.id)) for c in claims.CLAIMS]
+    for (_anchor, body), claim in zip(sections, claims.CLAIMS, strict=True):
+        text = _plain(body)
+        for latex in claim.displays:
+            assert latex in body, claim.id  # (MathJax's split environment around a \\)
+        assert " ".join(verdicts.sentences(claim)) in text, claim.id
+        for name in claim.wrong:
+            assert f"{name} (rejected)" in text, (claim.id, name)
+        note = re.split(r"\{[\w:]+\}`|`", claim.note)[0].split()  # up to its first markup
+        assert not note or " ".join(note) in text, claim.id
+        assert "bibtex-citation" in body or "Standard mathematics" in text, claim.id
+    rows = re.findall(r'<tr class="row-(?:even|odd)"><td>.*?</tr>', page, re.S)
+    assert len(rows) == len(claims.CLAIMS) and all("passed" in r for r in rows)
+
+
+def test_claims_are_objects_of_the_domain_in_the_inventory(book: Path) -> None:
+    from sphinx.util.inventory import InventoryFile
+
+    with open(book / "objects.inv", "rb") as f:
+        inventory = InventoryFile.load(f, "", lambda base, uri: uri)
+    entries = inventory["claim:claim"]
+    assert sorted(entries) == sorted(c.id for c in claims.CLAIMS)
+    assert entries["layernorm.jacobian"][2] == "claims_ledger.html#claim-layernorm-jacobian"
+    assert "claim-layernorm-jacobian" in (book / "searchindex.js").read_text("utf8")
+
+
+def test_article_formula_is_marked_as_a_quotation_with_its_refutation(book: Path) -> None:
+    page = _text(book / "chapter.html")
     block = re.search(r'<div class="vt-article-formula[^"]*">(.*?)</div>\s*</div>', page, re.S)
     assert block is not None
     body = block[1]
-    assert "The article’s formula (wrong)" in body or "The article's formula (wrong)" in body
-    assert "section 4.1" in body
-    label = ledger_view.view("seed.qkv_circular").label
-    assert f'href="claims_ledger.html#{make_id(label)}"' in body
+    assert _plain(body).startswith("The article's formula (wrong), quoted from its section 4.1. "
+                                   "Refuted by seed.qkv_circular and seed.double_softmax.")
+    assert _ledger_href("seed.qkv_circular") in body and _ledger_href("seed.double_softmax") in body
     assert "Q = K^T W^Q" in body
 
 
@@ -152,36 +213,36 @@ def test_article_formula_is_marked_as_a_quotation_with_its_refutation(
 def test_unknown_claim_id_fails_the_build_naming_it_and_the_known_ids(
     tmp_path: Path, text: str, expected: str
 ) -> None:
-    _, warnings, failed = _build(tmp_path, {"page": "# Page\n\n" + text})
+    _, warnings, failed = _build(tmp_path, {"page": "# Page\n\n" + text}, ledger=False)
     assert failed
     assert f"unknown claim id {expected!r}" in warnings
     assert "layernorm.definition" in warnings and "softmax.jacobian" in warnings  # known ids
 
 
 def test_missing_display_index_fails(tmp_path: Path) -> None:
-    count = len(ledger_view.view("softmax.shift_invariance").displays)
+    count = len(claims.BY_ID["softmax.shift_invariance"].displays)
     text = f"# Page\n\n```{{claim}} softmax.shift_invariance\n:display: {count}\n```\n"
-    _, warnings, failed = _build(tmp_path, {"page": text})
+    _, warnings, failed = _build(tmp_path, {"page": text}, ledger=False)
     assert failed and f"display {count} does not exist" in warnings
 
 
 def test_article_formula_refuses_a_formula_the_article_does_not_have(tmp_path: Path) -> None:
     text = "# Page\n\n```{article-formula}\n:refuted-by: seed.qkv_circular\n\nQ = XW^Q\n```\n"
-    _, warnings, failed = _build(tmp_path, {"page": text})
+    _, warnings, failed = _build(tmp_path, {"page": text}, ledger=False)
     assert failed and "'Q = XW^Q' is not one of the article's formulas" in warnings
 
 
 def test_article_formula_needs_a_refutation(tmp_path: Path) -> None:
     text = "# Page\n\n```{article-formula}\n:section: 4.1\n\nQ = K^T W^Q\n```\n"
-    _, warnings, failed = _build(tmp_path, {"page": text})
+    _, warnings, failed = _build(tmp_path, {"page": text}, ledger=False)
     assert failed and ":refuted-by:" in warnings
 
 
-def test_missing_ledger_target_is_a_warning(tmp_path: Path) -> None:
-    """The link goes to the ledger page's target: a claim the page lacks breaks the build."""
-    text = "# Page\n\n```{claim} softmax.jacobian\n```\n"  # not in USED: no target
-    _, warnings, failed = _build(tmp_path, {"page": text})
-    assert failed and "claim-softmax-jacobian" in warnings
+def test_a_link_to_a_claim_no_ledger_lists_is_a_warning(tmp_path: Path) -> None:
+    text = "# Page\n\n```{claim} softmax.jacobian\n```\n\n{claim:ref}`x <softmax.definition>`\n"
+    _, warnings, failed = _build(tmp_path, {"page": text}, ledger=False)
+    assert failed and "claim softmax.jacobian has no entry" in warnings
+    assert "claim softmax.definition has no entry" in warnings
 
 
 @pytest.fixture
@@ -197,25 +258,35 @@ def fresh_translators() -> Iterator[object]:
 
 
 @pytest.mark.usefixtures("fresh_translators")
-def test_generated_strings_are_translated_from_the_catalog(tmp_path: Path) -> None:
-    """A translated edition translates the extension's strings (catalog ``verified_transformer``
-    in the project's ``locale_dirs``)."""
+def test_generated_strings_are_translated_whole_from_the_catalog(tmp_path: Path) -> None:
+    """A translated edition translates the extension's sentences (catalog ``verified_transformer``
+    in the project's ``locale_dirs``) whole, plurals by the language's rule, lists by its own
+    pattern."""
     from babel.messages.catalog import Catalog
     from babel.messages.mofile import write_mo
 
     catalog = Catalog(locale="zh_CN", domain="verified_transformer")
-    catalog.add("The article's formula ({verdict})", "文章的公式（{verdict}）")
-    catalog.add("wrong", "错误")
-    catalog.add("ledger: {id}", "账本：{id}")
+    catalog.add("The article's formula (wrong)", "原文公式（错误）")
+    catalog.add("{formula}, quoted from its section {section}. Refuted by {refutations}.",
+                "{formula}，引自原文第 {section} 节。反驳见 {refutations}。")
+    catalog.add("definition", "定义")
+    catalog.add("{a} and {b}", "{a}、{b}")
+    catalog.add("symbolic n", "符号 n")
+    catalog.add("Compared, not proved; its properties checked for {scope}.",
+                "只做比较，不作证明；已检验其性质（范围：{scope}）。")
+    catalog.add(("{n} wrong variant rejected.", "{n} wrong variants rejected."),
+                ("已排除 {n} 个错误变体。",))
     mo = tmp_path / "src" / "locales" / "zh_CN" / "LC_MESSAGES" / "verified_transformer.mo"
     mo.parent.mkdir(parents=True)
     with mo.open("wb") as handle:
         write_mo(handle, catalog)
-    out, warnings, failed = _build(tmp_path, {"chapter": CHAPTER}, language="zh_CN")
-    assert not failed, warnings
-    page = _text(out / "chapter.html")
-    assert "文章的公式（错误）" in page
-    assert "账本：layernorm.definition" in re.sub(r"<[^>]+>", "", page)
+    out, warnings, _failed = _build(tmp_path, {"chapter": CHAPTER}, language="zh_CN",
+                                    ledger=False)
+    page = _plain(_text(out / "chapter.html"))
+    assert "原文公式（错误），引自原文第 4.1 节。反驳见 seed.qkv_circular、seed.double_softmax。" \
+        in page
+    assert "定义 ✓ 只做比较，不作证明；已检验其性质（范围：符号 n）。" in page
+    assert "已排除 5 个错误变体。" in page
 
 
 # The article's formulas (the built pages' math is checked by tests/test_math_check.py) ---------

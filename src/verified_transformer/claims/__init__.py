@@ -2,9 +2,9 @@
 
 ``CLAIMS`` lists them in book order (:data:`~verified_transformer.claims.order.BOOK_ORDER`);
 :func:`verify` runs one claim's checks (a reader's answer to an exercise is
-``exercises.check``), :func:`verify_all` all of them, :func:`verdict` says in one line what was
-checked, :func:`check_formula` checks a reader's own formula against a claim.
-``python -m verified_transformer.claims`` prints the ledger (``--json``, ``--markdown PATH``).
+``exercises.check``), :func:`verify_all` all of them; :func:`check_formula` checks a reader's own
+formula against a claim; :mod:`.verdicts` says in sentences what a claim's checks establish.
+``python -m verified_transformer.claims`` prints the ledger (``--json``).
 
 Registering claims: a topic module (``claims/<topic>.py``) exports ``CLAIMS``, a tuple of
 :class:`Claim`; list the module in ``MODULES`` below (one line per module) and add each id to
@@ -22,9 +22,6 @@ from verified_transformer.claims.ledger import (
     KINDS,
     Claim,
     Result,
-    describe,
-    set_translator,
-    verdict,
     verify,
 )
 from verified_transformer.claims.order import BOOK_ORDER
@@ -92,10 +89,7 @@ __all__ = [
     "Result",
     "verify_all",
     "check_formula",
-    "describe",
     "get",
     "label",
-    "set_translator",
-    "verdict",
     "verify",
 ]

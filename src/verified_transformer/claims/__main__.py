@@ -1,8 +1,7 @@
 """``python -m verified_transformer.claims``: check the ledger, print it, exit 1 if a claim fails.
 
-Options: ``--json`` (a list of records), ``--markdown PATH`` (write the book's ledger page),
-``--time`` (seconds per claim and in total; off by default so the output is reproducible),
-and claim ids to check only those.
+Options: ``--json`` (a list of records), ``--time`` (seconds per claim and in total; off by
+default so the output is reproducible), and claim ids to check only those.
 """
 
 from __future__ import annotations
@@ -11,10 +10,9 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from verified_transformer.claims import CLAIMS, Claim, get, verify
-from verified_transformer.claims.report import json_records, markdown_page, text_table
+from verified_transformer.claims.report import json_records, text_table
 
 
 def main(argv: Sequence[str] | None = None, claims: Sequence[Claim] | None = None) -> int:
@@ -24,13 +22,8 @@ def main(argv: Sequence[str] | None = None, claims: Sequence[Claim] | None = Non
     )
     parser.add_argument("ids", nargs="*", help="check only these claim ids")
     parser.add_argument("--json", action="store_true", help="print JSON records")
-    parser.add_argument(
-        "--markdown", type=Path, metavar="PATH", help="write the ledger page (all claims) to PATH"
-    )
     parser.add_argument("--time", action="store_true", help="print seconds per claim and total")
     args = parser.parse_args(argv)
-    if args.markdown and args.ids:
-        parser.error("--markdown writes the whole ledger; give no claim ids with it")
     selected = list(claims if claims is not None else CLAIMS)
     if args.ids:
         try:
@@ -40,8 +33,6 @@ def main(argv: Sequence[str] | None = None, claims: Sequence[Claim] | None = Non
     start = time.perf_counter()
     results = [verify(c) for c in selected]
     elapsed = time.perf_counter() - start
-    if args.markdown:
-        args.markdown.write_text(markdown_page(results), encoding="utf-8")
     sys.stdout.write(json_records(results) if args.json else text_table(results, args.time))
     if args.time and args.json:
         sys.stderr.write(f"checked {len(results)} claims in {elapsed:.1f} s\n")

@@ -65,24 +65,6 @@ CITATIONS: dict[str, str] = {
 }
 
 
-# --- translation of the verdict line --------------------------------------------------------------
-
-_translate: Callable[[str], str] = str
-
-
-def set_translator(translate: Callable[[str], str] | None) -> None:
-    """Route every user-visible fragment of verdicts and attributions through ``translate``
-    (e.g. ``sphinx.locale.get_translation("verified_transformer")``); ``None`` restores the
-    identity. Fragments are fixed strings; ``{}`` fields are filled after translation."""
-    global _translate
-    _translate = translate if translate is not None else str
-
-
-def _(message: str) -> str:
-    """Translate one fragment (identity unless :func:`set_translator` was called)."""
-    return _translate(message)
-
-
 # --- the claim ------------------------------------------------------------------------------------
 
 
@@ -154,62 +136,19 @@ class Claim:
     def attribution(self) -> str:
         """Who said it, in plain text: a paper, "derived here, building on ...", "standard"."""
         if self.origin == "standard":
-            return _("standard mathematics")
-        papers = " " + _("and") + " "
+            return "standard mathematics"
+        papers = " and "
         if self.origin == "derived":
             names = papers.join(CITATIONS.get(k, k) for k in self.source_keys)
-            return _("derived here, building on {}").format(names)
+            return f"derived here, building on {names}"
         return CITATIONS.get(self.source, self.source)
 
     @property
     def verdict(self) -> str:
-        """What the checks are, in one plain-text line (see :func:`verdict`)."""
-        return describe(self)
+        """What its checks establish, in English sentences (:mod:`.verdicts`)."""
+        from verified_transformer.claims.verdicts import sentences
 
-
-def _compared_phrase(claim: Claim) -> str:
-    if claim.numeric is None:
-        return ""
-    if claim.compared:
-        names = (" " + _("and") + " ").join(claim.compared)
-        if not claim.ours:
-            return _("numerically equal to {}, float64").format(names)
-        return _("numerically equal to {} and ours, float64").format(names)
-    return _("checked numerically in float64")
-
-
-def describe(claim: Claim) -> str:
-    """The verdict line of a passing claim, e.g. ``definition; numerically equal to
-    torch.nn.functional.layer_norm and ours, float64; 2 wrong variants rejected``."""
-    variants = len(claim.wrong)
-    rejected = (
-        _("1 wrong variant rejected")
-        if variants == 1
-        else _("{} wrong variants rejected").format(variants)
-    )
-    numeric = _compared_phrase(claim)
-    if claim.kind == "definition":
-        parts = [_("definition")]
-        parts += [numeric] if numeric else []
-        parts += [_("properties checked for {}").format(_(claim.scope)), rejected]
-    elif claim.kind == "empirical":
-        parts = [_("empirical"), _("measured, {}").format(_(claim.scope))]
-        parts += [numeric] if numeric else []
-    elif claim.kind == "refutation":
-        parts = [
-            _("refutation of the article"),
-            _("the article's formula rejected, {}").format(_(claim.scope)),
-        ]
-        parts += [numeric] if numeric else []
-        parts += [rejected]
-    else:
-        how = {"proved": _("proved for {}"), "checked": _("checked for {}")}.get(
-            claim.proof, _("measured, {}")
-        )
-        parts = [_(claim.kind), how.format(_(claim.scope))]
-        parts += [numeric] if numeric else []
-        parts += [rejected]
-    return _("; ").join(parts)
+        return " ".join(sentences(self))
 
 
 @dataclass(frozen=True)
@@ -235,8 +174,18 @@ class Result:
 
     @property
     def verdict(self) -> str:
-        """:func:`verdict` of this result."""
-        return verdict(self)
+        """The claim's verdict when it passed; ``FAILED: ...`` with the reasons otherwise."""
+        if self.passed:
+            return self.claim.verdict
+        reasons = [self.error] if self.error else []
+        if not self.symbolic and not self.error:
+            reasons.append("the symbolic check does not hold")
+        if self.numeric is False and not self.error:
+            reasons.append("the numeric check does not hold")
+        accepted = [name for name, ok in self.rejected.items() if not ok]
+        if accepted:
+            reasons.append("wrong variants accepted: " + ", ".join(accepted))
+        return "FAILED: " + "; ".join(reasons)
 
     def as_json(self) -> dict[str, Any]:
         """The object printed by ``python -m verified_transformer.claims --json``."""
@@ -255,23 +204,6 @@ class Result:
             "wrong_variants_rejected": dict(self.rejected),
             "error": self.error,
         }
-
-
-def verdict(result: Result) -> str:
-    """One plain-text line saying what was checked (``FAILED: ...`` when the claim failed)."""
-    if result.passed:
-        return describe(result.claim)
-    reasons = []
-    if result.error:
-        reasons.append(result.error)
-    if not result.symbolic and not result.error:
-        reasons.append(_("the symbolic check does not hold"))
-    if result.numeric is False and not result.error:
-        reasons.append(_("the numeric check does not hold"))
-    accepted = [name for name, ok in result.rejected.items() if not ok]
-    if accepted:
-        reasons.append(_("wrong variants accepted: {}").format(", ".join(accepted)))
-    return _("FAILED: {}").format("; ".join(reasons))
 
 
 def verify(claim: Claim) -> Result:

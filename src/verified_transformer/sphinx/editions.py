@@ -77,7 +77,8 @@ CONFIGURED_TEXT = {
 
 def _translate_configured_text(config: Config) -> None:
     """Translate the interface text set in configuration (the extension's catalog is loaded)."""
-    from verified_transformer.sphinx import SEARCH_BAR_TEXT, translate
+    from verified_transformer.sphinx.i18n import SEARCH_BAR_TEXT
+    from verified_transformer.sphinx.i18n import gettext as translate
 
     if edition_of(config.language) == "en":
         return

@@ -1,0 +1,117 @@
+"""The extension's messages (catalog ``verified_transformer``), and checks of a translated edition.
+
+Generated strings go through ``sphinx.locale`` (the catalog is looked up in the project's
+``locale_dirs``): verdict sentences (:mod:`verified_transformer.claims.verdicts`), claim scopes and
+notes, the ledger page's labels. :func:`catalog_messages` lists them all; ``make translations``
+writes them to ``locales/<language>/LC_MESSAGES/verified_transformer.po``, which the extension
+compiles. In a translated edition every message of a page that has no translation is a warning
+naming the page's catalog and the message, so a strict build fails until it is translated.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.locale import get_translation, get_translator
+from sphinx.transforms import SphinxTransform
+from sphinx.util import logging
+from sphinx.util.nodes import extract_messages
+
+from verified_transformer.sphinx import editions
+
+CATALOG = "verified_transformer"
+SEARCH_BAR_TEXT = "Search this book..."  # Jupyter Book's html.search_bar_text
+_ = get_translation(CATALOG)
+logger = logging.getLogger(__name__)
+
+
+def gettext(message: str) -> str:
+    """``message`` in the book's language (English until the catalog is loaded)."""
+    return str(_(message))
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """The singular or plural message for ``n``, in the book's language (its plural rule)."""
+    return get_translator(CATALOG).ngettext(singular, plural, n)
+
+
+def catalog_messages() -> list[str | tuple[str, str]]:
+    """Every message the extension translates, in order: those marked ``_()`` (or ``ngettext``,
+    a (singular, plural) pair) in its modules and in ``claims/verdicts.py``, every claim's scope
+    and note, and the interface text set in configuration."""
+    from babel.messages.extract import extract_from_file
+
+    from verified_transformer import claims
+
+    package = Path(__file__).resolve().parent.parent
+    sources = [*sorted(Path(__file__).parent.glob("*.py")), package / "claims" / "verdicts.py"]
+    messages: list[str | tuple[str, str]] = []
+    for source in sources:
+        for _lineno, message, _comments, _context in extract_from_file(
+            "python", str(source), keywords={"_": None, "gettext": None, "ngettext": (1, 2)}
+        ):
+            messages.append(message if isinstance(message, str) else tuple(message))
+    messages += [c.scope for c in claims.CLAIMS] + [c.note for c in claims.CLAIMS if c.note]
+    messages += [SEARCH_BAR_TEXT, *editions.CONFIGURED_TEXT.values()]
+    return list(dict.fromkeys(messages))
+
+
+def warn_untranslated(catalog: str, message: str, node: nodes.Node) -> None:
+    """The warning (an error in the strict build) for a message that has no translation."""
+    text = " ".join(message.split())
+    logger.warning(
+        "untranslated message in %s (run `make translations`, then translate the entries it "
+        "lists): %s",
+        catalog,
+        text[:100] + ("..." if len(text) > 100 else ""),
+        location=node,
+        type="i18n",
+        subtype="untranslated",
+    )
+
+
+class KeepMathUntranslated(SphinxTransform):
+    """Display math is not a message: the Chinese edition shows the same formulas and the same
+    cell outputs (SymPy's LaTeX outputs are math blocks too), so none goes into the catalogs."""
+
+    default_priority = 10  # before sphinx.transforms.i18n.Locale (20)
+
+    def apply(self, **kwargs: Any) -> None:
+        for node in self.document.findall(nodes.math_block):
+            node["translatable"] = False
+
+
+class ReportUntranslated(SphinxTransform):
+    """In a translated edition, warn for every message without a translation (after Locale)."""
+
+    default_priority = 25  # after sphinx.transforms.i18n.Locale (20)
+
+    def apply(self, **kwargs: Any) -> None:
+        if editions.edition_of(self.config.language) == "en":
+            return
+        catalog = f"{self.config.locale_dirs[0].rstrip('/')}/{self.config.language}/LC_MESSAGES/"
+        catalog += f"{self.env.docname}.po"
+        for node, message in extract_messages(self.document):
+            # Locale replaces an image's alt text without marking the image translated; the
+            # catalog check (tests/test_chinese_catalogs.py) covers alt texts.
+            if node.get("translated") is False and not isinstance(node, nodes.image):
+                warn_untranslated(catalog, message, node)
+
+
+def init_catalogs(app: Sphinx, config: Any) -> None:
+    """Also read this catalog from the project's own ``locale_dirs`` (a translated edition)."""
+    from sphinx import locale
+    from sphinx.util.i18n import CatalogRepository
+
+    language = app.config.language
+    repository = CatalogRepository(
+        app.srcdir, app.config.locale_dirs, language, app.config.source_encoding
+    )
+    for catalog in repository.catalogs:  # Sphinx compiles the pages' catalogs, not this one
+        if catalog.domain == CATALOG and catalog.is_outdated():
+            catalog.write_mo(language, app.config.gettext_allow_fuzzy_translations)
+    dirs = [str(Path(app.srcdir, d)) for d in app.config.locale_dirs]
+    locale.init(dirs, app.config.language, CATALOG)
