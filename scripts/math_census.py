@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EDITIONS = {"en": ROOT / "_build" / "html", "zh_CN": ROOT / "_build" / "html" / "zh_CN"}
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
         "track", "wbr"}
-COLUMNS = ("display", "claim", "article", "output", "generated", "hand", "inline", "ledger",
+COLUMNS = ("display", "claim", "article", "output", "hand", "inline", "ledger",
            "quoted", "relations", "allowed")
 
 
@@ -80,8 +80,6 @@ def census(page: Path, docname: str, allowed: set[tuple[str, str]]) -> tuple[Cou
                 counts["article"] += 1
             elif "text_latex" in enclosing:
                 counts["output"] += 1
-            elif docname in math_check.GENERATED_PAGES:
-                counts["generated"] += 1
             else:
                 counts["hand"] += 1
             continue
@@ -110,7 +108,7 @@ def main() -> int:
         if not html.is_dir():
             print(f"[{edition}] not built ({html})", file=sys.stderr)
             continue
-        print(f"\n[{edition}] display: all = claim + article + notebook output + generated "
+        print(f"\n[{edition}] display: all = claim + article + notebook output "
               "ledger page + hand-typed; inline: all, from the ledger ({claim} role), quoted from "
               "the article ({article} role), hand-typed relations (of which allowlisted)")
         header = f"{'page':34}" + "".join(f"{c:>10}" for c in COLUMNS)

@@ -346,7 +346,9 @@ class LedgerDirective(SphinxDirective):
         claim = result.claim
         section = nodes.section("", nodes.title("", "", nodes.literal(claim.id, claim.id)),
                                 names=[label(claim.id)], claim_id=claim.id)
-        section += [_math_block(d, self.env.docname) for d in claim.displays]
+        shown = nodes.container(classes=["vt-claim", "vt-claim-ledger"])
+        shown += [_math_block(d, self.env.docname) for d in claim.displays]
+        section += shown
         variants = nodes.bullet_list()
         for name, rejected in result.rejected.items():
             message = gettext("{variant} (rejected)") if rejected else gettext(

@@ -51,9 +51,6 @@ ARTICLE_BLOCK = "vt-article-formula"
 CLAIM_INLINE = "vt-claim-inline"
 ARTICLE_INLINE = "vt-article-inline"
 DEFAULT_ALLOWLIST = "book/hand_typed_relations.yml"
-# Pages the ledger itself generates (every display there is a claim's, printed by the ledger's
-# generator): the committed claims ledger page, until a directive builds it during the build.
-GENERATED_PAGES = ("book/claims_ledger",)
 
 # Relation operators: a command not followed by a letter (so \le is not \left, \to not \top), or
 # one of the characters (ASCII and Unicode). Set membership (\in, \notin, \subset) is not one.
@@ -256,14 +253,12 @@ def find_violations(
     docname: str,
     allowed: list[Allowed] | tuple[Allowed, ...] = (),
     used: set[Allowed] | None = None,
-    generated: tuple[str, ...] = GENERATED_PAGES,
 ) -> list[Violation]:
     """Every hand-typed display and every hand-typed inline relation of ``doctree`` that the
-    allowlist does not name; the allowlist entries that matched are added to ``used``. The
-    displays of a page in ``generated`` are the ledger's own."""
+    allowlist does not name; the allowlist entries that matched are added to ``used``."""
     found: list[Violation] = []
     permitted = {(a.page, a.latex): a for a in allowed}
-    blocks = [] if docname in generated else list(doctree.findall(nodes.math_block))
+    blocks = list(doctree.findall(nodes.math_block))
     for block in blocks:
         kind = classify_display(block)
         if kind in ("claim", "article"):
@@ -334,8 +329,7 @@ def _check(app: Any, doctree: nodes.document, docname: str) -> None:
     logger = logging.getLogger(__name__)
     state = _state(app)
     state["checked"].add(docname)
-    found = find_violations(doctree, docname, state["allowed"], state["used"],
-                            tuple(app.config.math_check_generated_pages))
+    found = find_violations(doctree, docname, state["allowed"], state["used"])
     for violation in found:
         logger.warning(violation.message, location=violation.node, type="vt", subtype="math")
 
@@ -360,7 +354,6 @@ def _report_unused(app: Any, exception: Exception | None) -> None:
 def setup(app: Any) -> dict[str, Any]:
     app.add_role("article", _article_role)
     app.add_config_value("math_check_allowlist", DEFAULT_ALLOWLIST, "env")
-    app.add_config_value("math_check_generated_pages", GENERATED_PAGES, "env")
     app.connect("doctree-resolved", _check)
     app.connect("build-finished", _report_unused)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": False}
