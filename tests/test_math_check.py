@@ -14,11 +14,12 @@ import pytest
 from sphinx.application import Sphinx
 from sphinx.util.docutils import docutils_namespace
 
-from verified_transformer.sphinx import ledger_view, math_check
+from verified_transformer.sphinx import math_check
 
-CONF = """
-extensions = ["myst_parser", "verified_transformer.sphinx",
+CONF = f"""
+extensions = ["myst_parser", "sphinxcontrib.bibtex", "verified_transformer.sphinx",
               "verified_transformer.sphinx.math_check"]
+bibtex_bibfiles = ["{Path(__file__).resolve().parent.parent / 'references.bib'}"]
 myst_enable_extensions = ["dollarmath", "amsmath"]
 exclude_patterns = ["_build"]
 math_check_allowlist = "allowed.yml"
@@ -32,10 +33,8 @@ def _build(tmp_path: Path, page: str, allowlist: str = "") -> str:
     src.mkdir(parents=True)
     (src / "conf.py").write_text(CONF, encoding="utf-8")
     (src / "allowed.yml").write_text(textwrap.dedent(allowlist), encoding="utf-8")
-    ledger = ["# Ledger", ""]
-    for claim_id in USED:
-        ledger += [f"({ledger_view.view(claim_id).label})=", f"## `{claim_id}`", "", "Entry.", ""]
-    (src / "ledger.md").write_text("\n".join(ledger), encoding="utf-8")
+    ledger = f"# Ledger\n\n```{{claim-ledger}} {' '.join(USED)}\n```\n\n```{{bibliography}}\n```\n"
+    (src / "ledger.md").write_text(ledger, encoding="utf-8")
     (src / "index.md").write_text("# Book\n\n```{toctree}\nledger\npage\n```\n", encoding="utf-8")
     (src / "page.md").write_text(textwrap.dedent(page), encoding="utf-8")
     warnings = io.StringIO()

@@ -21,8 +21,8 @@ def _checked_by(e: Exercise) -> str:
     if e.claim is not None:
         from verified_transformer.claims import label
 
-        return (f'`check("{e.id}", ...)`, which asks `check_formula` about claim '
-                f"{{ref}}`{e.claim} <{label(e.claim)}>`")
+        return (f'`check("{e.id}", ...)`, which asks `check_formula` to compare it with '
+                f"{{ref}}`the ledger's formula <{label(e.claim)}>`")
     return f'`check("{e.id}", ...)`'
 
 
