@@ -36,6 +36,7 @@ MODULES: tuple[str, ...] = (
     "verified_transformer.claims.positions",
     "verified_transformer.claims.training",
     "verified_transformer.claims.placements",
+    "verified_transformer.claims.derivations",
 )
 
 

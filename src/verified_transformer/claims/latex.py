@@ -146,6 +146,13 @@ class BookPrinter(LatexPrinter):
             parts = f"{self._print(numer)} {parts}"
         return rf"\frac{{{parts}}}{{{self._print(denom)}}}"
 
+    def _print_Derivative(self, expr: sp.Derivative) -> str:
+        """``\\frac{\\partial \\mu}{\\partial x_j}`` for a first derivative of one quantity."""
+        (var, order), = expr.variable_count if len(expr.variable_count) == 1 else ((None, 0),)
+        if order == 1 and isinstance(expr.expr, (sp.Symbol, sp.Indexed)):
+            return rf"\frac{{\partial {self._print(expr.expr)}}}{{\partial {self._print(var)}}}"
+        return super()._print_Derivative(expr)
+
     def _print_KroneckerDelta(self, expr: sp.KroneckerDelta, exp: str | None = None) -> str:
         i, j = (self._print(a) for a in expr.args)
         tex = rf"\delta_{{{i}{j}}}"

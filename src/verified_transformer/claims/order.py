@@ -12,9 +12,11 @@ BOOK_ORDER: tuple[str, ...] = (
     "attention.dot_product_variance",
     "attention.scaled_variance",
     "softmax.definition",
+    "derivation.softmax_from_properties",
     "softmax.sums_to_one",
     "softmax.shift_invariance",
     "softmax.jacobian",
+    "derivation.softmax_jacobian",
     "attention.scaled_dot_product_definition",
     "attention.multihead_concat",
     "attention.permutation_equivariance",
@@ -23,6 +25,7 @@ BOOK_ORDER: tuple[str, ...] = (
     # chapter 4.2: residual connections
     "residual.block",
     "residual.unrolled_sum",
+    "derivation.telescoping",
     "residual.jacobian_paths",
     "residual.gradient_identity_term",
     # chapter 4.3: layer normalization
@@ -33,8 +36,10 @@ BOOK_ORDER: tuple[str, ...] = (
     "layernorm.scale_invariance",
     "layernorm.scale_with_eps",
     "layernorm.jacobian",
+    "derivation.layernorm_jacobian",
     "layernorm.jacobian_nullspace",
     "layernorm.jacobian_spectrum",
+    "derivation.layernorm_spectrum",
     "layernorm.invariance_table",
     "rmsnorm.definition",
     "rmsnorm.scale_invariance",
@@ -62,9 +67,11 @@ BOOK_ORDER: tuple[str, ...] = (
     # the seed article's formulas, refuted
     "seed.qkv_circular",
     "seed.scale_outside_exp",
+    "derivation.scale_cancels",
     "seed.double_softmax",
     "seed.residual_concat",
     "seed.ffn_shape",
+    "derivation.affine_collapse",
     # chapter 6b: positions, and training the date translator
     "positions.sinusoidal_shift",
     "positions.sinusoidal_dot",
