@@ -599,3 +599,14 @@ def test_numeric_check_fails_and_names_our_code_when_it_disagrees(
     with pytest.raises(Mismatch, match="verified_transformer.nn") as excinfo:
         claim.numeric(claim.formula)
     assert "torch.nn" not in str(excinfo.value).replace("verified_transformer.nn", ""), excinfo
+
+
+def test_a_first_derivative_of_one_quantity_prints_as_the_book_writes_it() -> None:
+    """The printer rule behind the worked derivations' displays (``derivation.*``)."""
+    from verified_transformer.claims.latex import latex
+    from verified_transformer.derive import layernorm as ln
+
+    assert latex(sp.Derivative(ln.mu, ln.x[ln.j])) == r"\frac{\partial \mu}{\partial x_j}"
+    assert latex(sp.Derivative(ln.x[ln.i], ln.x[ln.j])) == r"\frac{\partial x_i}{\partial x_j}"
+    product = latex(sp.Derivative(ln.mu * ln.sigma2, ln.x[ln.j]))  # not one quantity
+    assert not product.startswith(r"\frac{\partial \mu")
