@@ -10,11 +10,6 @@ from types import ModuleType
 import sympy as sp
 import torch
 
-from verified_transformer.claims.fixtures import (
-    mha,
-    projections_match_attention,
-    weights,
-)
 from verified_transformer.claims.formula import (
     CandidateError,
     Numeric,
@@ -30,9 +25,12 @@ from verified_transformer.claims.numeric import (
     DTYPE,
     close,
     for_each_implementation,
+    mha,
+    projections_match_attention,
     randn,
     to_sympy,
     to_tensor,
+    weights,
 )
 from verified_transformer.derive import attention as at
 from verified_transformer.derive.exact import equal, is_zero, matrices_equal

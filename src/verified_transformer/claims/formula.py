@@ -289,12 +289,13 @@ def format_number(value: Any) -> str:
 @dataclass(frozen=True)
 class Point:
     """One concrete input: its description, the size ``n``, the values of the symbols (for a
-    symbolic formula) and the tensors passed to a reader's Python function."""
+    symbolic formula) and the arguments of a reader's Python function (a list of numbers is
+    passed as a 1-D float64 tensor, made only when a function is checked)."""
 
     text: str
     size: int
     values: Mapping[sp.Basic, sp.Expr]
-    tensors: tuple
+    arguments: tuple
 
 
 @dataclass(frozen=True)
@@ -310,13 +311,17 @@ def _values(
     from verified_transformer.derive.exact import unroll_sums
 
     if isinstance(formula, Numeric):
+        import torch
+
+        arguments = [
+            torch.tensor(a, dtype=torch.float64) if isinstance(a, list) else a
+            for a in point.arguments
+        ]
         try:
-            out = formula.function(*point.tensors)
+            out = formula.function(*arguments)
         except Exception as exc:
             raise CandidateError(f"the function raised {_one_line(exc)}") from None
         try:
-            import torch
-
             flat = torch.as_tensor(out, dtype=torch.float64).reshape(-1).tolist()
         except Exception as exc:
             raise CandidateError(f"the function returned no tensor ({_one_line(exc)})") from None

@@ -15,7 +15,6 @@ import sympy as sp
 import torch
 from torch.autograd.functional import jacobian as autograd_jacobian
 
-from verified_transformer.claims.fixtures import table_1_moves
 from verified_transformer.claims.formula import Point, Vocabulary, entry_reader, scalar_reader
 from verified_transformer.claims.latex import latex
 from verified_transformer.claims.ledger import Claim
@@ -25,6 +24,7 @@ from verified_transformer.claims.numeric import (
     evaluate,
     for_each_implementation,
     randn,
+    table_1_moves,
 )
 from verified_transformer.derive import layernorm as ln
 from verified_transformer.derive import mistakes
@@ -732,15 +732,13 @@ def _point(size: int, xs: list, gains: list, biases: list, epsilon: sp.Rational)
     values |= {ln.gamma[t + 1]: sp.nsimplify(v) for t, v in enumerate(gains)}
     values |= {ln.beta[t + 1]: sp.nsimplify(v) for t, v in enumerate(biases)}
     values[eps] = epsilon
-    tensors = tuple(
-        torch.tensor([float(v) for v in vs], dtype=DTYPE) for vs in (xs, gains, biases)
-    ) + (float(epsilon),)
+    arguments = tuple([float(v) for v in vs] for vs in (xs, gains, biases)) + (float(epsilon),)
     fmt = lambda vs: "(" + ", ".join(str(sp.nsimplify(v)) for v in vs) + ")"  # noqa: E731
     text = (
         f"n = {size}, x = {fmt(xs)}, gamma = {fmt(gains)}, beta = {fmt(biases)}, "
         f"epsilon = {epsilon}"
     )
-    return Point(text, size, values, tensors)
+    return Point(text, size, values, arguments)
 
 
 _LN_POINTS = (
@@ -752,8 +750,8 @@ _LN_POINTS = (
 
 def _rms_point(point: Point) -> Point:
     text = point.text.split(", beta")[0] + f", epsilon = {point.values[eps]}"
-    tensors = (point.tensors[0], point.tensors[1], point.tensors[3])
-    return Point(text, point.size, point.values, tensors)
+    arguments = (point.arguments[0], point.arguments[1], point.arguments[3])
+    return Point(text, point.size, point.values, arguments)
 
 
 _LN_READER = entry_reader(

@@ -65,6 +65,32 @@ CITATIONS: dict[str, str] = {
 }
 
 
+# --- a numeric check, imported when it runs -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NumericCheck:
+    """``numeric_module.name`` (called with ``args`` first when it makes the check), imported
+    only when the check runs: the claims, their displays, symbolic checks and readers import no
+    torch; ``numeric`` is ``verified_transformer.claims.numeric_<topic>``."""
+
+    module: str
+    name: str
+    args: tuple = ()
+
+    def __call__(self, formula: Any) -> bool:
+        import importlib
+
+        check = getattr(importlib.import_module(f"verified_transformer.claims.{self.module}"),
+                        self.name)
+        return check(*self.args)(formula) if self.args else check(formula)
+
+
+def numeric_check(module: str) -> Callable[..., NumericCheck]:
+    """``numeric_check("numeric_softmax")("definition")``: a :class:`NumericCheck` maker."""
+    return lambda name, *args: NumericCheck(module, name, args)
+
+
 # --- the claim ------------------------------------------------------------------------------------
 
 

@@ -18,7 +18,6 @@ import sympy as sp
 import torch
 from torch.autograd.functional import jacobian as autograd_jacobian
 
-from verified_transformer.claims.fixtures import table_1_moves
 from verified_transformer.claims.latex import latex
 from verified_transformer.claims.ledger import Claim
 from verified_transformer.claims.numeric import (
@@ -28,6 +27,7 @@ from verified_transformer.claims.numeric import (
     for_each_implementation,
     randn,
     randomize,
+    table_1_moves,
 )
 from verified_transformer.derive import layernorm as ln
 from verified_transformer.derive import placements as pl

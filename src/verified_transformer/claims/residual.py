@@ -13,14 +13,7 @@ import sympy as sp
 import torch
 from torch.autograd.functional import jacobian as autograd_jacobian
 
-from verified_transformer.claims.fixtures import (
-    D_FF,
-    D_MODEL,
-    HEADS,
-    TOKENS,
-    encoder_layer,
-    sublayers,
-)
+from verified_transformer.claims.fixtures import D_FF, D_MODEL, HEADS, TOKENS
 from verified_transformer.claims.formula import (
     CandidateError,
     Reader,
@@ -34,9 +27,11 @@ from verified_transformer.claims.notation import read_program
 from verified_transformer.claims.numeric import (
     DTYPE,
     close,
+    encoder_layer,
     for_each_implementation,
     randn,
     randomize,
+    sublayers,
     to_sympy,
     to_tensor,
     twin,

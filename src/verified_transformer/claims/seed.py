@@ -16,14 +16,19 @@ from verified_transformer.claims.fixtures import (
     D_FF,
     D_MODEL,
     TOKENS,
-    encoder_layer,
-    projections_match_attention,
     projections_reach_input,
-    sublayers,
 )
 from verified_transformer.claims.latex import latex
 from verified_transformer.claims.ledger import Claim
-from verified_transformer.claims.numeric import DTYPE, close, for_each_implementation, randn
+from verified_transformer.claims.numeric import (
+    DTYPE,
+    close,
+    encoder_layer,
+    for_each_implementation,
+    projections_match_attention,
+    randn,
+    sublayers,
+)
 from verified_transformer.derive import attention as at
 from verified_transformer.derive import residual as rs
 from verified_transformer.derive.exact import equal, is_zero

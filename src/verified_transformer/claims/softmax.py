@@ -5,11 +5,8 @@ state these facts)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import ModuleType
 
 import sympy as sp
-import torch
-from torch.autograd.functional import jacobian as autograd_jacobian
 
 from verified_transformer.claims.formula import (
     Point,
@@ -19,39 +16,17 @@ from verified_transformer.claims.formula import (
     scalar_reader,
 )
 from verified_transformer.claims.latex import latex
-from verified_transformer.claims.ledger import Claim
-from verified_transformer.claims.numeric import close, for_each_implementation, randn
+from verified_transformer.claims.ledger import Claim, numeric_check
 from verified_transformer.derive import softmax as sm
 from verified_transformer.derive.exact import equal, expand_sums, is_zero
 
 Entry = Callable[[sp.Expr], sp.Expr]
-
-
-def _evaluate(entry: Entry, logits: torch.Tensor) -> torch.Tensor:
-    """Evaluate a symbolic-n softmax component formula at the rows of ``logits``."""
-    size = logits.shape[-1]
-    exprs = [entry(sp.Integer(t)).subs(sm.n, size).doit() for t in range(1, size + 1)]
-    rows = []
-    for row in logits.tolist():
-        values = {sm.z[t + 1]: sp.Float(v, 30) for t, v in enumerate(row)}
-        rows.append([float(e.xreplace(values).evalf(30)) for e in exprs])
-    return torch.tensor(rows, dtype=logits.dtype)
+_numeric = numeric_check("numeric_softmax")
 
 
 def _sums_to_one(entry: Entry) -> bool:
     """``sum_{k=1}^{n} p_k = 1`` for a symbolic ``n``."""
     return equal(sp.Sum(entry(sm.k), (sm.k, 1, sm.n)), sp.Integer(1), sums=True)
-
-
-def _sums_to_one_numeric(entry: Entry) -> bool:
-    z = randn(3, 5, seed=1) * 3
-    expected = _evaluate(entry, z)
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        p = F.softmax(z, dim=-1)
-        return close(p, expected) and close(p.sum(-1), torch.ones(3, dtype=z.dtype))
-
-    return close(expected.sum(-1), torch.ones(3, dtype=z.dtype)) and for_each_implementation(holds)
 
 
 def _shift_invariant(transform: Callable[[sp.Expr], sp.Expr]) -> bool:
@@ -60,54 +35,11 @@ def _shift_invariant(transform: Callable[[sp.Expr], sp.Expr]) -> bool:
     return equal(sm.substitute_logits(entry, transform), entry, sums=True)
 
 
-def _shift_numeric(transform: Callable[[sp.Expr], sp.Expr]) -> bool:
-    """Our softmax and torch's at ``T(z)`` with ``c = +-1000`` (exp alone would overflow)."""
-    z = randn(4, 6, seed=2)
-    ok = True
-    for shift in (1000.0, -1000.0):
-        moved = [
-            [
-                float(transform(sm.z[t + 1]).subs({sm.z[t + 1]: v, sm.c: shift}))
-                for t, v in enumerate(row)
-            ]
-            for row in z.tolist()
-        ]
-        moved_t = torch.tensor(moved, dtype=z.dtype)
-
-        def holds(F: ModuleType, nn: ModuleType, moved_t: torch.Tensor = moved_t) -> bool:
-            return close(F.softmax(moved_t, dim=-1), F.softmax(z, dim=-1))
-
-        ok = ok and for_each_implementation(holds)
-    return ok
-
-
 def _jacobian_holds(formula: Callable[[Entry, sp.Expr, sp.Expr], sp.Expr]) -> bool:
     """The candidate equals the differentiated softmax, and its rows sum to zero (symbolic n)."""
     matches = equal(sm.jacobian_entry(), formula(sm.softmax_entry, sm.i, sm.j), sums=True)
     rows_vanish = is_zero(sp.Sum(formula(sm.softmax_entry, sm.i, sm.k), (sm.k, 1, sm.n)), sums=True)
     return matches and rows_vanish
-
-
-def _jacobian_numeric(formula: Callable[[Entry, sp.Expr, sp.Expr], sp.Expr]) -> bool:
-    """Candidate at p = softmax(z) against autograd Jacobians of our softmax and torch's."""
-    z = randn(5, seed=3)
-    p = torch.softmax(z, dim=0).tolist()
-
-    def p_at(t: sp.Expr) -> sp.Expr:
-        return sp.Float(p[int(t) - 1], 30)
-
-    candidate = torch.tensor(
-        [
-            [float(formula(p_at, sp.Integer(r), sp.Integer(s))) for s in range(1, 6)]
-            for r in range(1, 6)
-        ],
-        dtype=z.dtype,
-    )
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        return close(autograd_jacobian(lambda v: F.softmax(v, dim=0), z), candidate)
-
-    return for_each_implementation(holds)
 
 
 # --- definition: compared with torch; its two properties, which together determine it ------------
@@ -119,17 +51,6 @@ def _definition_holds(entry: Entry) -> bool:
     Together they force ``p_i = e^{z_i} / sum_k e^{z_k}``."""
     ratio = entry(sm.i) * sp.exp(-sm.z[sm.i]) - entry(sm.j) * sp.exp(-sm.z[sm.j])
     return _sums_to_one(entry) and is_zero(ratio, sp.simplify, sums=True)
-
-
-def _definition_numeric(entry: Entry) -> bool:
-    """The formula at n = 5 (logits up to +-9) equals F.softmax, ours and torch's."""
-    z = randn(3, 5, seed=4) * 3
-    expected = _evaluate(entry, z)
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        return close(F.softmax(z, dim=-1), expected)
-
-    return for_each_implementation(holds)
 
 
 def _definition_display(entry: Entry) -> tuple[str, ...]:
@@ -177,10 +98,10 @@ def _jacobian_display(formula: Callable[[Entry, sp.Expr, sp.Expr], sp.Expr]) -> 
 
 _POINTS = (
     Point("n = 3, z = (1, 2, 4)", 3, {sm.z[1]: 1, sm.z[2]: 2, sm.z[3]: 4},
-          (torch.tensor([1.0, 2.0, 4.0], dtype=torch.float64),)),
+          ([1.0, 2.0, 4.0],)),
     Point("n = 4, z = (-1/2, 3, 0, 1)", 4,
           {sm.z[1]: sp.Rational(-1, 2), sm.z[2]: 3, sm.z[3]: 0, sm.z[4]: 1},
-          (torch.tensor([-0.5, 3.0, 0.0, 1.0], dtype=torch.float64),)),
+          ([-0.5, 3.0, 0.0, 1.0],)),
 )
 _VOCABULARY = Vocabulary(
     names={"e": sp.E, "n": sm.n},
@@ -207,8 +128,6 @@ _READER = entry_reader(
         "exp(2 z_i) / sum_k exp(2 z_k) (temperature 1/2)": "the softmax at temperature 1/2",
     },
 )
-
-
 
 
 TORCH_SOFTMAX = ("torch.nn.functional.softmax",)
@@ -310,7 +229,7 @@ CLAIMS = (
                 sp.exp(2 * sm.z[t]) / sp.Sum(sp.exp(2 * sm.z[sm.k]), (sm.k, 1, sm.n))
             ),
         },
-        numeric=_definition_numeric,
+        numeric=_numeric("definition"),
         compared=TORCH_SOFTMAX,
         reader=_READER,
         note="Two properties, checked for a symbolic n, determine the formula: the entries sum "
@@ -332,7 +251,7 @@ CLAIMS = (
                 sp.exp(sm.z[t]) / (1 + sp.Sum(sp.exp(sm.z[sm.k]), (sm.k, 1, sm.n)))
             ),
         },
-        numeric=_sums_to_one_numeric,
+        numeric=_numeric("sums_to_one"),
         compared=TORCH_SOFTMAX,
         note="The sum over a symbolic n is reduced to 1; the wrong variants sum to more than 1 "
         "and to less than 1.",
@@ -352,7 +271,7 @@ CLAIMS = (
                 logit + sm.c * sp.KroneckerDelta(logit.indices[0], 1)
             ),
         },
-        numeric=_shift_numeric,
+        numeric=_numeric("shift"),
         compared=TORCH_SOFTMAX,
         note="Numerically with c = +-1000, where exp alone overflows: our softmax subtracts the "
         "maximum, which this invariance makes exact.",
@@ -371,7 +290,7 @@ CLAIMS = (
             "delta_ij - p_j (factor p_i missing)": lambda p, r, s: sp.KroneckerDelta(r, s) - p(s),
             "-p_i p_j (diagonal term missing)": lambda p, r, s: -p(r) * p(s),
         },
-        numeric=_jacobian_numeric,
+        numeric=_numeric("jacobian"),
         reader=_JACOBIAN_READER,
         compared=("torch.autograd.functional.jacobian of torch.nn.functional.softmax",),
         note="The closed form (derive.softmax.jacobian_closed_form, shown in chapter 4.1) against "
