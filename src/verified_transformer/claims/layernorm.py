@@ -9,61 +9,28 @@ normalized output to be the centered input over ``sqrt(sigma^2 + epsilon)``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import ModuleType
 
 import sympy as sp
-import torch
-from torch.autograd.functional import jacobian as autograd_jacobian
 
 from verified_transformer.claims.formula import Point, Vocabulary, entry_reader, scalar_reader
 from verified_transformer.claims.latex import latex
-from verified_transformer.claims.ledger import Claim
-from verified_transformer.claims.numeric import (
-    DTYPE,
-    close,
-    evaluate,
-    for_each_implementation,
-    randn,
-    table_1_moves,
-)
+from verified_transformer.claims.ledger import Claim, numeric_check
 from verified_transformer.derive import layernorm as ln
 from verified_transformer.derive import mistakes
 from verified_transformer.derive.exact import equal, expand_sums, is_zero
 
 BA = "ba2016layer"
 ZHANG = "zhang2019root"
-WIDTH = 6  # n for the numeric checks
 
 Entry = Callable[..., sp.Expr]  # (index, epsilon) -> expression of that output component
 Transform = Callable[[sp.Indexed], sp.Expr]
 i, k, n, x, eps = ln.i, ln.k, ln.n, ln.x, ln.eps
+_numeric = numeric_check("numeric_layernorm")
 
 
 def _scale_free(expr: sp.Expr) -> sp.Expr:
     """Pull common factors out of every sum (so ``sqrt(a^2 u) = a sqrt(u)``), then cancel."""
     return sp.cancel(sp.factor_terms(expr))
-
-
-def _values(
-    entry: Entry, rows: torch.Tensor, epsilon: float, **arrays: torch.Tensor
-) -> torch.Tensor:
-    """A symbolic-n entry formula evaluated on each row (n = row length)."""
-    exprs = [entry(sp.Integer(t), eps) for t in range(1, rows.shape[-1] + 1)]
-    bases = {getattr(ln, name): v.tolist() for name, v in arrays.items()}
-    return torch.stack(
-        [
-            evaluate(exprs, {n: rows.shape[-1]}, {x: row.tolist(), **bases}, {eps: epsilon})
-            for row in rows
-        ]
-    )
-
-
-def _transformed(transform: Transform, rows: torch.Tensor, scalars: dict) -> torch.Tensor:
-    """Apply a per-entry transform of x (which may use the symbolic mean) to numeric rows."""
-    exprs = [transform(x[t]) for t in range(1, rows.shape[-1] + 1)]
-    return torch.stack(
-        [evaluate(exprs, {n: rows.shape[-1]}, {x: row.tolist()}, scalars) for row in rows]
-    )
 
 
 # --- definition --------------------------------------------------------------------------------
@@ -77,7 +44,6 @@ RMS_MISTAKES = (mistakes.RMS_EPS_OUTSIDE, mistakes.RMS_SUM, mistakes.RMS_SIGN_FL
 
 def _wrong(chosen: tuple[mistakes.Mistake, ...]) -> dict[str, Entry]:
     return {m.name: m.entry for m in chosen}
-
 
 
 # Moments of the data computed another way than the definition under test: the second moment
@@ -117,27 +83,6 @@ def _definition_holds(entry: Entry) -> bool:
     return centered and _normalized_properties(z, _MEAN, _VARIANCE_OTHER_WAY)
 
 
-def _definition_numeric(entry: Entry) -> bool:
-    """The formula with gain and bias against F.layer_norm and nn.LayerNorm (eps = 1e-5)."""
-    rows, gain, bias = (
-        randn(3, WIDTH, seed=40) * 2 + 1,
-        randn(WIDTH, seed=41),
-        randn(WIDTH, seed=42),
-    )
-    rows = torch.cat([rows, 1e-3 * rows[:1]])  # a small row, where epsilon matters
-    expected = _values(lambda t, e: ln.unabbreviate(entry(t, e)), rows, 1e-5, gamma=gain, beta=bias)
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        module = nn.LayerNorm(WIDTH, dtype=DTYPE)
-        with torch.no_grad():
-            module.weight.copy_(gain)
-            module.bias.copy_(bias)
-        functional = F.layer_norm(rows, (WIDTH,), gain, bias, 1e-5)
-        return close(functional, expected) and close(module(rows), expected)
-
-    return for_each_implementation(holds)
-
-
 # --- moments -----------------------------------------------------------------------------------
 
 
@@ -148,33 +93,6 @@ def _moments_hold(entry: Entry) -> bool:
     mean = sp.Sum(ln.unabbreviate(entry(k, eps)), (k, 1, n)) / n
     square = sp.Sum(ln.unabbreviate(entry(k, eps)) ** 2, (k, 1, n)) / n
     return equal(mean, first, sp.cancel, sums=True) and equal(square, second, sp.cancel, sums=True)
-
-
-def _moments_numeric(entry: Entry) -> bool:
-    rows, epsilon = randn(3, 8, seed=43) + 2, 0.5
-    var = rows.var(-1, unbiased=False, keepdim=True)
-    claimed = ln.normalized_moments(sp.Float(epsilon, 30))
-    expected_mean = torch.tensor(
-        [
-            float(ln.unabbreviate(claimed[0]).xreplace({ln.sigma2: v}))
-            for v in var.flatten().tolist()
-        ],
-        dtype=DTYPE,
-    )
-    expected_var = torch.tensor(
-        [float(claimed[1].xreplace({ln.sigma2: v})) for v in var.flatten().tolist()], dtype=DTYPE
-    )
-    candidate = _values(lambda t, e: ln.unabbreviate(entry(t, e)), rows, epsilon)
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        y = F.layer_norm(rows, (8,), eps=epsilon)
-        return (
-            close(y, candidate)
-            and close(y.mean(-1), expected_mean)
-            and close((y**2).mean(-1), expected_var)
-        )
-
-    return for_each_implementation(holds)
 
 
 # --- invariances -------------------------------------------------------------------------------
@@ -193,28 +111,6 @@ def _invariant(
     return check
 
 
-def _invariance_numeric(
-    functional: str, transform_values: dict, epsilon: float
-) -> Callable[[Transform], bool]:
-    """Our and torch's norm at T(x) equal it at x (T evaluated numerically)."""
-
-    def numeric(transform: Transform) -> bool:
-        rows = randn(3, WIDTH, seed=44) + 1
-        moved = _transformed(transform, rows, transform_values)
-        gain = randn(WIDTH, seed=45)
-
-        def holds(F: ModuleType, nn: ModuleType) -> bool:
-            if functional == "layer_norm":
-                f = lambda v: F.layer_norm(v, (WIDTH,), gain, None, epsilon)  # noqa: E731
-            else:
-                f = lambda v: F.rms_norm(v, (WIDTH,), gain, epsilon)  # noqa: E731
-            return close(f(moved), f(rows))
-
-        return for_each_implementation(holds)
-
-    return numeric
-
-
 # --- scaling with epsilon ---------------------------------------------------------------------
 
 EffectiveEps = Callable[[sp.Expr, sp.Expr], sp.Expr]  # (a, eps) -> eps'
@@ -224,26 +120,6 @@ def _scale_with_eps_holds(effective: EffectiveEps) -> bool:
     """``xhat_i(a x)`` at eps equals ``xhat_i(x)`` at ``effective(a, eps)`` (symbolic n, a > 0)."""
     moved = ln.substitute_inputs(ln.normalized(i, eps), lambda xk: a * xk)
     return equal(moved, ln.normalized(i, effective(a, eps)), _scale_free, sums=True)
-
-
-def _scale_with_eps_numeric(effective: EffectiveEps) -> bool:
-    """``LN_eps(a x) = LN_eps'(x)`` with F.layer_norm and nn.LayerNorm (gain and bias), ours and
-    torch's, at a = 0.01 and eps = 1e-5 (where eps matters)."""
-    rows, gain, bias = randn(3, WIDTH, seed=57) + 1, randn(WIDTH, seed=58), randn(WIDTH, seed=59)
-    scale, epsilon = 0.01, 1e-5
-    moved_eps = float(effective(sp.Float(scale, 30), sp.Float(epsilon, 30)))
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        module = nn.LayerNorm(WIDTH, eps=moved_eps, dtype=DTYPE)
-        with torch.no_grad():
-            module.weight.copy_(gain)
-            module.bias.copy_(bias)
-        scaled = F.layer_norm(scale * rows, (WIDTH,), gain, bias, epsilon)
-        return close(scaled, F.layer_norm(rows, (WIDTH,), gain, bias, moved_eps)) and close(
-            scaled, module(rows)
-        )
-
-    return for_each_implementation(holds)
 
 
 # --- Jacobian ----------------------------------------------------------------------------------
@@ -266,64 +142,11 @@ def _jacobian_holds(formula: JacobianFormula) -> bool:
     return equal(ln.jacobian_entry(), _jacobian_at(formula, i, ln.j, eps), sp.cancel, sums=True)
 
 
-def _jacobian_matrix(formula: JacobianFormula, row: torch.Tensor, epsilon: float) -> torch.Tensor:
-    """The closed form evaluated at numbers: xhat and sqrt(var + eps) computed from ``row``."""
-    size = row.shape[0]
-    scale = (row.var(unbiased=False) + epsilon).sqrt()
-    xhat = [sp.Float(v, 30) for v in ((row - row.mean()) / scale).tolist()]
-    return torch.tensor(
-        [
-            [
-                float(
-                    formula(
-                        sp.Integer(int(r == c)),
-                        xhat[r],
-                        xhat[c],
-                        sp.Float(scale.item(), 30),
-                        sp.Integer(size),
-                    )
-                )
-                for c in range(size)
-            ]
-            for r in range(size)
-        ],
-        dtype=DTYPE,
-    )
-
-
-def _jacobian_numeric(formula: JacobianFormula) -> bool:
-    """Against torch.autograd.functional.jacobian of F.layer_norm and nn.LayerNorm, ours and
-    torch's (eps = 1e-5, no affine)."""
-    row = randn(WIDTH, seed=46) * 0.3
-    candidate = _jacobian_matrix(formula, row, 1e-5)
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        module = nn.LayerNorm(WIDTH, elementwise_affine=False, dtype=DTYPE)
-        functional = autograd_jacobian(lambda v: F.layer_norm(v, (WIDTH,), eps=1e-5), row)
-        return close(functional, candidate) and close(autograd_jacobian(module, row), candidate)
-
-    return for_each_implementation(holds)
-
-
 def _nullspace_holds(formula: JacobianFormula) -> bool:
     """``J 1 = 0`` (any eps) and ``J xhat = 0`` at eps = 0, for a symbolic n."""
     ones = sp.Sum(_jacobian_at(formula, i, k, eps), (k, 1, n))
     at_zero = sp.Sum(_jacobian_at(formula, i, k, 0) * ln.normalized(k, 0), (k, 1, n))
     return is_zero(ones, sp.cancel, sums=True) and is_zero(at_zero, sp.cancel, sums=True)
-
-
-def _nullspace_numeric(formula: JacobianFormula) -> bool:
-    row = randn(WIDTH, seed=47)
-    candidate = _jacobian_matrix(formula, row, 0.0)
-    ones = torch.ones(WIDTH, dtype=DTYPE)
-    zero = torch.zeros(WIDTH, dtype=DTYPE)
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        jac = autograd_jacobian(lambda v: F.layer_norm(v, (WIDTH,), eps=0.0), row)
-        xhat = F.layer_norm(row, (WIDTH,), eps=0.0)
-        return close(jac, candidate) and close(jac @ ones, zero) and close(jac @ xhat, zero)
-
-    return for_each_implementation(holds)
 
 
 def _jacobian_without_outer(
@@ -357,35 +180,6 @@ def _spectrum_holds(eigenvalues: Eigenvalues) -> bool:
     )
 
 
-def _spectrum_numeric(eigenvalues: Eigenvalues) -> bool:
-    """Eigenvalues of ``sqrt(var + eps)`` times autograd's Jacobian of F.layer_norm and
-    nn.LayerNorm, ours and torch's (n = 6, eps = 0.5 so that eps / (var + eps) is far from 0 and
-    1), and the eigenvectors 1 and xhat."""
-    row, epsilon = randn(WIDTH, seed=55), 0.5
-    variance = row.var(unbiased=False)
-    scale = (variance + epsilon).sqrt()
-    xhat = (row - row.mean()) / scale
-    values = [float(v) for v in eigenvalues(sp.Float(variance.item(), 30), sp.Float(epsilon, 30))]
-    expected = torch.tensor(sorted(values[:2] + [values[2]] * (WIDTH - 2)), dtype=DTYPE)
-    ones = torch.ones(WIDTH, dtype=DTYPE)
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        module = nn.LayerNorm(WIDTH, eps=epsilon, elementwise_affine=False, dtype=DTYPE)
-        ok = True
-        for f in (lambda v: F.layer_norm(v, (WIDTH,), eps=epsilon), module):
-            scaled = scale * autograd_jacobian(f, row)
-            ok = (
-                ok
-                and close(scaled, scaled.T)
-                and close(torch.linalg.eigvalsh(scaled), expected)
-                and close(scaled @ ones, values[0] * ones)
-                and close(scaled @ xhat, values[1] * xhat)
-            )
-        return ok
-
-    return for_each_implementation(holds)
-
-
 # --- Table 1 -----------------------------------------------------------------------------------
 
 RMS_ROW = (True, False, False, True, False, True)  # our entry for RMSNorm (not in Ba et al.)
@@ -394,32 +188,6 @@ RMS_ROW = (True, False, False, True, False, True)  # our entry for RMSNorm (not 
 def _table_holds(table: dict[str, tuple[bool, ...]]) -> bool:
     """Every entry of ``table`` equals the recomputed invariance (all four methods present)."""
     return table == ln.invariance_table()
-
-
-def _table_numeric(table: dict[str, tuple[bool, ...]]) -> bool:
-    """The same 24 entries in float64: LayerNorm and RMSNorm from our code and torch's (eps = 0),
-    batch norm (training statistics) and weight norm written out."""
-    xs, w, moves = table_1_moves()
-    units = w.shape[0]
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        methods = {
-            "batch norm": lambda a, _: (a - a.mean(0)) / a.var(0, unbiased=False).sqrt(),
-            "weight norm": lambda a, wm: a / wm.norm(dim=1),
-            "layer norm": lambda a, _: F.layer_norm(a, (units,), eps=0.0),
-            "RMS norm": lambda a, _: F.rms_norm(a, (units,), eps=0.0),
-        }
-        for method, f in methods.items():
-            base = f(xs @ w.T, w)
-            row = tuple(
-                close(f(x2 @ w2.T, w2), base, atol=1e-9)
-                for x2, w2 in (moves[t] for t in ln.TRANSFORMATIONS)
-            )
-            if row != table[method]:
-                return False
-        return True
-
-    return for_each_implementation(holds)
 
 
 def _flipped(method: str, transformation: str) -> dict[str, tuple[bool, ...]]:
@@ -446,47 +214,11 @@ def _rms_definition_holds(entry: Entry) -> bool:
     return _normalized_properties(lambda t: z_i.xreplace({i: t}), 0, mean_square)
 
 
-def _rms_definition_numeric(entry: Entry) -> bool:
-    """Against F.rms_norm and nn.RMSNorm with a gain, at eps = 1e-6 and at the default eps
-    (None: torch.finfo(float64).eps)."""
-    rows, gain = randn(3, WIDTH, seed=51), randn(WIDTH, seed=52)
-    ok = True
-    for epsilon in (1e-6, None):
-        value = torch.finfo(DTYPE).eps if epsilon is None else epsilon
-        expected = _values(entry, rows, value, gamma=gain)
-
-        def holds(
-            F: ModuleType,
-            nn: ModuleType,
-            epsilon: float | None = epsilon,
-            expected: torch.Tensor = expected,
-        ) -> bool:
-            module = nn.RMSNorm(WIDTH, eps=epsilon, dtype=DTYPE)
-            with torch.no_grad():
-                module.weight.copy_(gain)
-            functional = F.rms_norm(rows, (WIDTH,), gain, epsilon)
-            return close(functional, expected) and close(module(rows), expected)
-
-        ok = for_each_implementation(holds) and ok
-    return ok
-
-
 def _centered_equal(center: Transform) -> bool:
     """LayerNorm (beta = 0) and RMSNorm agree on ``center(x)`` (symbolic n, same eps and gain)."""
     layer = ln.substitute_inputs(ln.gamma[i] * ln.normalized(i, eps), center)
     rms = ln.substitute_inputs(ln.rms_norm_entry(i, eps), center)
     return equal(layer, rms, sp.cancel, sums=True)
-
-
-def _centered_numeric(center: Transform) -> bool:
-    rows, gain = randn(3, WIDTH, seed=53) + 3, randn(WIDTH, seed=54)
-    centered = _transformed(center, rows, {})
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        layer = F.layer_norm(centered, (WIDTH,), gain, None, 1e-5)
-        return close(layer, F.rms_norm(centered, (WIDTH,), gain, 1e-5))
-
-    return for_each_implementation(holds)
 
 
 # --- unbiased standard deviation ----------------------------------------------------------------
@@ -503,22 +235,6 @@ def _unbiased_ratio_holds(ratio: Ratio) -> bool:
     return equal(unbiased, scaled, _scale_free, sums=True)
 
 
-def _unbiased_ratio_numeric(ratio: Ratio) -> bool:
-    """A LayerNorm written with ``x.std()`` (unbiased, eps = 0) equals ``ratio(n)`` times
-    F.layer_norm and nn.LayerNorm (eps = 0), ours and torch's."""
-    rows = randn(3, WIDTH, seed=55) * 2 + 1
-    home_made = (rows - rows.mean(-1, keepdim=True)) / rows.std(-1, keepdim=True)
-    factor = float(ratio(sp.Integer(WIDTH)))
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        module = nn.LayerNorm(WIDTH, eps=0.0, elementwise_affine=False, dtype=DTYPE)
-        return close(home_made, factor * F.layer_norm(rows, (WIDTH,), eps=0.0)) and close(
-            home_made, factor * module(rows)
-        )
-
-    return for_each_implementation(holds)
-
-
 # --- ScaleNorm ---------------------------------------------------------------------------------
 
 Gain = Callable[[sp.Expr, sp.Expr], sp.Expr]  # (g, n) -> gamma_i
@@ -529,23 +245,6 @@ def _scale_norm_holds(gain: Gain) -> bool:
     (symbolic n)."""
     rms = ln.rms_norm_entry(i, 0).xreplace({ln.gamma[i]: gain(ln.g, n)})
     return equal(ln.scale_norm_entry(i), rms, _scale_free, sums=True)
-
-
-def _scale_norm_numeric(gain: Gain) -> bool:
-    """``g x / ||x||_2`` against F.rms_norm and nn.RMSNorm (eps = 0) with every weight
-    ``gain(g, n)``, ours and torch's."""
-    rows, g = randn(3, WIDTH, seed=56), 1.7
-    scale_norm = g * rows / torch.linalg.vector_norm(rows, dim=-1, keepdim=True)
-    weight = torch.full((WIDTH,), float(gain(sp.Float(g), sp.Integer(WIDTH))), dtype=DTYPE)
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        module = nn.RMSNorm(WIDTH, eps=0.0, dtype=DTYPE)
-        with torch.no_grad():
-            module.weight.copy_(weight)
-        functional = F.rms_norm(rows, (WIDTH,), weight, 0.0)
-        return close(functional, scale_norm) and close(module(rows), scale_norm)
-
-    return for_each_implementation(holds)
 
 
 # --- displays: generated from the formulas the checks consume -------------------------------------
@@ -822,7 +521,7 @@ CLAIMS = (
         formula=ln.layer_norm_abbreviated,
         symbolic=_definition_holds,
         wrong=_wrong(LN_MISTAKES),
-        numeric=_definition_numeric,
+        numeric=_numeric("definition"),
         compared=LN_TORCH,
         reader=_LN_READER,
         note="Biased variance, epsilon inside the root, as nn.LayerNorm computes it (Ba et al. "
@@ -844,7 +543,7 @@ CLAIMS = (
             "inverted sqrt(n/(n-1))": lambda size: sp.sqrt(size / (size - 1)),
             "no square root (n-1)/n": lambda size: (size - 1) / size,
         },
-        numeric=_unbiased_ratio_numeric,
+        numeric=_numeric("unbiased_ratio"),
         compared=LN_TORCH,
         note="A home-made LayerNorm on x.std() (unbiased) is nn.LayerNorm times sqrt((n-1)/n) "
         "(numerically at n = 6, eps = 0); Ba et al. define the biased one. The two variants err "
@@ -863,7 +562,7 @@ CLAIMS = (
             m.name: mistakes.without_affine(m)
             for m in (mistakes.UNBIASED, mistakes.EPS_OUTSIDE, mistakes.NOT_CENTERED)
         },
-        numeric=_moments_numeric,
+        numeric=_numeric("moments"),
         compared=("torch.nn.functional.layer_norm",),
         note="The output variance is slightly below 1 for eps > 0 (numerically at eps = 0.5).",
     ),
@@ -879,7 +578,7 @@ CLAIMS = (
             "scaling x -> c x (eps > 0)": lambda xk: c * xk,
             "shifting only x_1": lambda xk: xk + c * sp.KroneckerDelta(xk.indices[0], 1),
         },
-        numeric=_invariance_numeric("layer_norm", {c: 100.0}, 1e-5),
+        numeric=_numeric("invariance", "layer_norm", {c: 100.0}, 1e-5),
         compared=("torch.nn.functional.layer_norm",),
     ),
     Claim(
@@ -894,7 +593,7 @@ CLAIMS = (
             "negative scale x -> -a x": lambda xk: -a * xk,
             "scaling only x_1": lambda xk: xk * a ** sp.KroneckerDelta(xk.indices[0], 1),
         },
-        numeric=_invariance_numeric("layer_norm", {a: 3.5}, 0.0),
+        numeric=_numeric("invariance", "layer_norm", {a: 3.5}, 0.0),
         compared=("torch.nn.functional.layer_norm",),
         note="Exact only at eps = 0; with eps > 0 small inputs are not scale invariant.",
     ),
@@ -912,7 +611,7 @@ CLAIMS = (
             "eps unchanged (exact invariance)": lambda scale, epsilon: epsilon,
             "eps a^2": lambda scale, epsilon: epsilon * scale**2,
         },
-        numeric=_scale_with_eps_numeric,
+        numeric=_numeric("scale_with_eps"),
         compared=LN_TORCH,
         note="Scaling the input by a acts like dividing eps by a^2: a tiny input is normalized as "
         "if eps were large (numerically at a = 0.01, eps = 1e-5, with gain and bias).",
@@ -933,7 +632,7 @@ CLAIMS = (
                 (d - 1 / size + xi * xj / size) / scale
             ),
         },
-        numeric=_jacobian_numeric,
+        numeric=_numeric("jacobian"),
         compared=JACOBIAN_TORCH,
         note="Derived here: sympy.diff of the LayerNorm of Ba et al. through the sums (they "
         "give no Jacobian); numerically against torch.autograd.functional.jacobian.",
@@ -951,7 +650,7 @@ CLAIMS = (
             "missing -xhat xhat^T / n": _jacobian_without_outer,
             "missing -1 1^T / n": _jacobian_without_mean,
         },
-        numeric=_nullspace_numeric,
+        numeric=_numeric("nullspace"),
         compared=JACOBIAN_TORCH,
         note="Shifting x along 1, or scaling it along xhat, does not change LN(x) to first order.",
     ),
@@ -979,7 +678,7 @@ CLAIMS = (
                 sp.Rational(1, 2),
             ),
         },
-        numeric=_spectrum_numeric,
+        numeric=_numeric("spectrum"),
         compared=JACOBIAN_TORCH,
         reader=_EIGEN_READER,
         note="Derived here (Ba et al. give no Jacobian). J is symmetric; 1 and xhat are "
@@ -1010,7 +709,7 @@ CLAIMS = (
                 "weight norm", "weight vector re-scaling"
             ),
         },
-        numeric=_table_numeric,
+        numeric=_numeric("table"),
         compared=("torch.nn.functional.layer_norm", "torch.nn.functional.rms_norm"),
         note="The published table is typed in as data and compared entry by entry with the "
         "recomputed one; the RMSNorm row is ours. Variants flip entries both ways.",
@@ -1025,7 +724,7 @@ CLAIMS = (
         formula=ln.rms_norm_entry,
         symbolic=_rms_definition_holds,
         wrong=_wrong(RMS_MISTAKES),
-        numeric=_rms_definition_numeric,
+        numeric=_numeric("rms_definition"),
         compared=RMS_TORCH,
         reader=_RMS_READER,
         note="PyTorch's default eps=None means torch.finfo(dtype).eps. The properties (mean "
@@ -1044,7 +743,7 @@ CLAIMS = (
             "shift x -> x + c": lambda xk: xk + c,
             "negative scale x -> -a x": lambda xk: -a * xk,
         },
-        numeric=_invariance_numeric("rms_norm", {a: 3.5}, 0.0),
+        numeric=_numeric("invariance", "rms_norm", {a: 3.5}, 0.0),
         compared=("torch.nn.functional.rms_norm",),
         note="RMSNorm is not shift invariant (the first wrong variant).",
     ),
@@ -1060,7 +759,7 @@ CLAIMS = (
             "no centering": lambda xk: xk,
             "subtracting x_1 instead of the mean": lambda xk: xk - x[1],
         },
-        numeric=_centered_numeric,
+        numeric=_numeric("centered"),
         compared=("torch.nn.functional.layer_norm", "torch.nn.functional.rms_norm"),
     ),
     Claim(
@@ -1078,7 +777,7 @@ CLAIMS = (
             "gamma_i = g sqrt(n)": lambda gain, size: gain * sp.sqrt(size),
             "gamma_i = g / n": lambda gain, size: gain / size,
         },
-        numeric=_scale_norm_numeric,
+        numeric=_numeric("scale_norm"),
         compared=RMS_TORCH,
         note="ScaleNorm's single gain g is RMSNorm's per-feature gain with all n entries equal "
         "to g/sqrt(n) (numerically at n = 6, g = 1.7).",
