@@ -124,12 +124,12 @@ def position_claims():  # noqa: ANN201
 
 def test_shift_claim_fails_for_a_wrong_table(position_claims, monkeypatch) -> None:
     """The numeric check reads our table: a table with sine and cosine swapped fails it."""
-    from verified_transformer.claims import positions
+    from verified_transformer.claims import numeric_positions
 
     def swapped(max_len: int, d_model: int, **kwargs: object) -> torch.Tensor:
         table = sinusoidal_encoding(max_len, d_model, **kwargs)
         return table.view(max_len, -1, 2).flip(-1).reshape(max_len, d_model)
 
-    monkeypatch.setattr(positions, "sinusoidal_encoding", swapped)
+    monkeypatch.setattr(numeric_positions, "sinusoidal_encoding", swapped)
     claim = position_claims["positions.sinusoidal_shift"]
     assert not claim.numeric(claim.formula)

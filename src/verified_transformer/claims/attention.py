@@ -5,10 +5,8 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Sequence
-from types import ModuleType
 
 import sympy as sp
-import torch
 
 from verified_transformer.claims.formula import (
     CandidateError,
@@ -19,23 +17,13 @@ from verified_transformer.claims.formula import (
     scalar_reader,
 )
 from verified_transformer.claims.latex import latex
-from verified_transformer.claims.ledger import Claim
+from verified_transformer.claims.ledger import Claim, numeric_check
 from verified_transformer.claims.notation import read_program
-from verified_transformer.claims.numeric import (
-    DTYPE,
-    close,
-    for_each_implementation,
-    mha,
-    projections_match_attention,
-    randn,
-    to_sympy,
-    to_tensor,
-    weights,
-)
 from verified_transformer.derive import attention as at
 from verified_transformer.derive.exact import equal, is_zero, matrices_equal
 
 VASWANI = "vaswani2017attention"
+_numeric = numeric_check("numeric_attention")
 
 
 # --- Q, K, V ---------------------------------------------------------------------------------
@@ -72,45 +60,10 @@ def _moments_hold(moments: Callable[[sp.Expr], tuple[sp.Expr, sp.Expr]]) -> bool
     )
 
 
-def _rademacher_moments(dim: int, scale: float = 1.0) -> tuple[float, float]:
-    """Exact mean and variance of ``scale * q.k`` over all 2^(2 dim) sign vectors.
-
-    Components +-1 with equal probability have mean 0 and variance 1 without being Gaussian.
-    """
-    signs = torch.tensor(list(itertools.product((-1.0, 1.0), repeat=2 * dim)), dtype=DTYPE)
-    dots = (signs[:, :dim] * signs[:, dim:]).sum(-1) * scale
-    return dots.mean().item(), dots.var(unbiased=False).item()
-
-
-def _moments_numeric(moments: Callable[[sp.Expr], tuple[sp.Expr, sp.Expr]]) -> bool:
-    """Enumerate +-1 components (mean 0, variance 1, not Gaussian) for d_k = 1..4."""
-    return all(
-        math.isclose(m, float(moments(sp.Integer(d))[0]), abs_tol=1e-12)
-        and math.isclose(v, float(moments(sp.Integer(d))[1]), abs_tol=1e-12)
-        for d, (m, v) in ((d, _rademacher_moments(d)) for d in range(1, 5))
-    )
-
-
 def _scaled_variance_holds(scale: Callable[[sp.Expr], sp.Expr]) -> bool:
     """``Var[s q.k] = s^2 d_k = 1`` for symbolic d_k (unit-variance components)."""
     _, var = at.dot_product_moments()
     return equal(scale(at.d_k) ** 2 * var, sp.Integer(1))
-
-
-def _scaled_variance_numeric(scale: Callable[[sp.Expr], sp.Expr]) -> bool:
-    """The default scale of our SDPA and torch's is the candidate; +-1 enumeration gives var 1."""
-    q, k, v = randn(1, 4, 16, seed=12), randn(1, 5, 16, seed=13), randn(1, 5, 3, seed=14)
-    factor = float(scale(sp.Integer(16)))
-    expected = torch.softmax(q @ k.transpose(-2, -1) * factor, dim=-1) @ v
-    variances_are_one = all(
-        math.isclose(_rademacher_moments(d, float(scale(sp.Integer(d))))[1], 1.0, abs_tol=1e-12)
-        for d in range(1, 5)
-    )
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        return close(F.scaled_dot_product_attention(q, k, v), expected)
-
-    return variances_are_one and for_each_implementation(holds)
 
 
 # --- the definition ------------------------------------------------------------------------------
@@ -136,16 +89,6 @@ def _definition_holds(attention: AttentionFn) -> bool:
     return True
 
 
-def _definition_numeric(attention: AttentionFn) -> bool:
-    q, k, v = randn(4, 3, seed=15), randn(6, 3, seed=16), randn(6, 2, seed=17)
-    expected = to_tensor(attention(to_sympy(q), to_sympy(k), to_sympy(v)))
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        return close(F.scaled_dot_product_attention(q[None], k[None], v[None])[0], expected)
-
-    return for_each_implementation(holds)
-
-
 def _column_softmax(q: sp.MatrixBase, k: sp.MatrixBase, v: sp.MatrixBase) -> sp.MatrixBase:
     return at.row_softmax((q * k.T / sp.sqrt(q.cols)).T).T * v
 
@@ -166,27 +109,6 @@ def _multihead_holds(combine: Combine) -> bool:
         if got.shape != expected.shape or not isinstance((got - expected).doit(), sp.ZeroMatrix):
             return False
     return True
-
-
-def _multihead_numeric(combine: Combine) -> bool:
-    """Heads computed from in_proj_weight, combined by the candidate, equal 3-head MHA output."""
-    x = randn(1, 5, 6, seed=18)
-    heads_count, width = 3, 2
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        module = mha(nn, 6, heads_count, seed=19)
-        w_q, w_k, w_v, w_o = weights(module)
-        q, k, v = x[0] @ w_q, x[0] @ w_k, x[0] @ w_v
-        heads, blocks = [], []
-        for t in range(heads_count):
-            part = slice(t * width, (t + 1) * width)
-            probs = torch.softmax(q[:, part] @ k[:, part].T / math.sqrt(width), dim=-1)
-            heads.append(to_sympy(probs @ v[:, part]))
-            blocks.append(to_sympy(w_o[part]))
-        out, _ = module(x, x, x, need_weights=False)
-        return close(out[0], to_tensor(sp.Matrix(combine(heads, blocks))))
-
-    return for_each_implementation(holds)
 
 
 # --- permutation equivariance --------------------------------------------------------------------
@@ -222,26 +144,6 @@ def _positional_self_attention(weights: tuple) -> Callable[[sp.MatrixBase], sp.M
     return sa
 
 
-def _equivariance_numeric(make: SelfAttention) -> bool:
-    """Candidate equals one-head MHA (times W^O); 2-head MHA commutes with a permutation."""
-    x = randn(1, 4, WIDTH, seed=20)
-    y = randn(1, 5, 4, seed=21)
-    perm = torch.tensor([3, 0, 4, 2, 1])
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        one_head = mha(nn, WIDTH, 1, seed=22)
-        w_q, w_k, w_v, w_o = weights(one_head)
-        sa = make((to_sympy(w_q), to_sympy(w_k), to_sympy(w_v)))
-        expected = to_tensor(sa(to_sympy(x[0])) * to_sympy(w_o))
-        matches = close(one_head(x, x, x, need_weights=False)[0][0], expected)
-        two_heads = mha(nn, 4, 2, seed=23)
-        out = two_heads(y, y, y, need_weights=False)[0]
-        permuted = two_heads(y[:, perm], y[:, perm], y[:, perm], need_weights=False)[0]
-        return matches and close(permuted, out[:, perm])
-
-    return for_each_implementation(holds)
-
-
 # --- masks ---------------------------------------------------------------------------------------
 
 MaskFn = Callable[[Sequence[sp.Expr], Sequence[bool]], list[sp.Expr]]
@@ -265,46 +167,6 @@ def _renormalizes(mask: MaskFn) -> bool:
     return True
 
 
-def _renormalizes_numeric(mask: MaskFn) -> bool:
-    """SDPA with a boolean mask (True = attend) and V = I returns the weights; MHA's boolean mask
-    (True = blocked) gives the unmasked weights renormalized over the kept keys."""
-    q, k = randn(1, 3, 4, seed=24), randn(1, 5, 4, seed=25)
-    keep = torch.tensor(
-        [
-            [True, False, True, True, False],
-            [False, False, True, False, False],
-            [True, True, True, True, True],
-        ]
-    )
-    logits = (q @ k.transpose(-2, -1))[0] / 2.0
-    candidate = torch.stack(
-        [
-            torch.softmax(
-                torch.tensor(
-                    [float(v) for v in mask(list(map(sp.Float, row.tolist())), kept.tolist())],
-                    dtype=DTYPE,
-                ),
-                dim=0,
-            )
-            for row, kept in zip(logits, keep, strict=True)
-        ]
-    )
-    x = randn(1, 5, 4, seed=26)
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        identity = torch.eye(5, dtype=DTYPE)[None]
-        weights = F.scaled_dot_product_attention(q, k, identity, attn_mask=keep)[0]
-        module = mha(nn, 4, 1, seed=27)
-        blocked = ~torch.tensor([[True, True, False, True, True]] * 5)
-        _, free = module(x, x, x)
-        _, masked = module(x, x, x, attn_mask=blocked)
-        renormalized = free * ~blocked
-        renormalized = renormalized / renormalized.sum(-1, keepdim=True)
-        return close(weights, candidate) and close(masked, renormalized)
-
-    return for_each_implementation(holds)
-
-
 def _causal_holds(keep_for: Callable[[int], list[list[bool]]]) -> bool:
     """Output r depends on every token c <= r and on no token c > r (n = 1..3, scalar tokens)."""
     w = tuple(sp.Matrix([[sp.Symbol(name, positive=True)]]) for name in ("w_q", "w_k", "w_v"))
@@ -319,31 +181,6 @@ def _causal_holds(keep_for: Callable[[int], list[list[bool]]]) -> bool:
                 if c <= r and (out[r, 0].has(sp.nan) or is_zero(derivative, lambda e: e)):
                     return False
     return True
-
-
-def _causal_numeric(keep_for: Callable[[int], list[list[bool]]]) -> bool:
-    """is_causal=True equals the candidate mask in SDPA; MHA with its complement (True = blocked)
-    equals MHA with torch's -inf square subsequent mask; changing the last token changes no
-    earlier output."""
-    q, k, v = randn(1, 5, 4, seed=28), randn(1, 5, 4, seed=29), randn(1, 5, 3, seed=30)
-    keep = torch.tensor(keep_for(5))
-    x = randn(1, 5, 4, seed=31)
-    changed = x.clone()
-    changed[0, -1] += 1.0
-    float_mask = torch.nn.Transformer.generate_square_subsequent_mask(5, dtype=DTYPE)
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        causal = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        explicit = F.scaled_dot_product_attention(q, k, v, attn_mask=keep)
-        module = mha(nn, 4, 2, seed=32)
-        out = module(x, x, x, attn_mask=~keep, need_weights=False)[0]
-        reference = module(x, x, x, attn_mask=float_mask, need_weights=False)[0]
-        later = module(changed, changed, changed, attn_mask=~keep, need_weights=False)[0]
-        return (
-            close(causal, explicit) and close(out, reference) and close(later[:, :-1], out[:, :-1])
-        )
-
-    return for_each_implementation(holds)
 
 
 # --- displays: generated from the formulas the checks consume -------------------------------------
@@ -492,22 +329,30 @@ def _symbols(rows: int, keys: int, dk: int, dv: int) -> tuple[sp.Matrix, ...]:
     )
 
 
-def _attention_values(formula: object, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor):
+def _attention_values(
+    formula: object, q: list[list[float]], k: list[list[float]], v: list[list[float]]
+) -> list[list[float]]:
+    """The output at ``q, k, v`` as nested lists of floats: a reader's Python function gets them
+    as float64 tensors (torch is imported only then), a symbolic formula as SymPy Floats."""
     if isinstance(formula, Numeric):
+        import torch
+
+        tensors = [torch.tensor(m, dtype=torch.float64) for m in (q, k, v)]
         try:
-            out = torch.as_tensor(formula.function(q, k, v), dtype=DTYPE)
+            out = torch.as_tensor(formula.function(*tensors), dtype=torch.float64)
         except Exception as exc:
             raise CandidateError(f"the function raised {type(exc).__name__}: {exc}") from None
-        if out.shape != (q.shape[0], v.shape[1]):
+        if out.shape != (len(q), len(v[0])):
             raise CandidateError(f"the function returned shape {tuple(out.shape)}")
-        return out
-    return to_tensor(formula(to_sympy(q), to_sympy(k), to_sympy(v)))
+        return out.tolist()
+    q, k, v = (sp.ImmutableMatrix([[sp.Float(x, 20) for x in row] for row in m]) for m in (q, k, v))
+    return [[float(x) for x in row] for row in sp.Matrix(formula(q, k, v)).tolist()]
 
 
 _ATTENTION_POINT = (
-    torch.tensor([[1.0, 0.0], [0.5, -1.0]], dtype=DTYPE),
-    torch.tensor([[1.0, 2.0], [0.0, 1.0], [-1.0, 0.5]], dtype=DTYPE),
-    torch.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, -1.0]], dtype=DTYPE),
+    [[1.0, 0.0], [0.5, -1.0]],
+    [[1.0, 2.0], [0.0, 1.0], [-1.0, 0.5]],
+    [[1.0, 0.0], [0.0, 1.0], [2.0, -1.0]],
 )
 
 
@@ -523,14 +368,19 @@ def _attention_same(a: object, b: object) -> bool | None:
 
 def _attention_witness(a: object, b: object) -> str | None:
     got, want = (_attention_values(f, *_ATTENTION_POINT) for f in (a, b))
-    diff = (got - want).abs()
-    if diff.max() <= 1e-9:
-        return None
-    r, c = divmod(int(diff.argmax()), diff.shape[1])
-    q, k, v = (t.tolist() for t in _ATTENTION_POINT)
+    cols = len(want[0])
+    diff = [abs(x - y) for g, w in zip(got, want, strict=True) for x, y in zip(g, w, strict=True)]
+    # the largest gap, its first occurrence in row-major order; a NaN counts as the largest
+    worst = next((t for t, d in enumerate(diff) if math.isnan(d)), None)
+    if worst is None:
+        if max(diff) <= 1e-9:
+            return None
+        worst = diff.index(max(diff))
+    r, c = divmod(worst, cols)
+    q, k, v = _ATTENTION_POINT
     return (
         f"at Q = {q}, K = {k}, V = {v} (d_k = 2) the candidate gives output[{r + 1},{c + 1}] = "
-        f"{format_number(got[r, c].item())} but the claim gives {format_number(want[r, c].item())}"
+        f"{format_number(got[r][c])} but the claim gives {format_number(want[r][c])}"
     )
 
 
@@ -610,7 +460,7 @@ CLAIMS = (
             },
             "no projection Q = X": {"Q": at.X, "K": at.X * at.W_K, "V": at.X * at.W_V},
         },
-        numeric=projections_match_attention,
+        numeric=numeric_check("numeric")("projections_match_attention"),
         compared=MHA_TORCH,
         note="Matrix symbols of symbolic size: every product must conform for all sizes.",
     ),
@@ -627,7 +477,7 @@ CLAIMS = (
             "Var = 1": lambda dim: (sp.Integer(0), sp.Integer(1)),
             "Var = d_k^2": lambda dim: (sp.Integer(0), dim**2),
         },
-        numeric=_moments_numeric,
+        numeric=_numeric("moments"),
         reader=_VARIANCE_READER,
         note="Vaswani et al. state it in their footnote 4. Needs only the first two moments: the "
         "numeric check enumerates +-1 components.",
@@ -641,7 +491,7 @@ CLAIMS = (
         formula=lambda dim: 1 / sp.sqrt(dim),
         symbolic=_scaled_variance_holds,
         wrong={"1/d_k scaling": lambda dim: 1 / dim, "no scaling": lambda dim: sp.Integer(1)},
-        numeric=_scaled_variance_numeric,
+        numeric=_numeric("scaled_variance"),
         compared=SDPA_TORCH,
         reader=_SCALE_READER,
         note="Numerically, the candidate scale is the default scale of our SDPA and torch's. The "
@@ -661,7 +511,7 @@ CLAIMS = (
             "no scaling": lambda q, k, v: at.row_softmax(q * k.T) * v,
             "softmax over queries (columns)": _column_softmax,
         },
-        numeric=_definition_numeric,
+        numeric=_numeric("definition"),
         compared=SDPA_TORCH,
         reader=_ATTENTION_READER,
         note="Matrix form against the entrywise sum of equation (1); numerically against SDPA at "
@@ -682,7 +532,7 @@ CLAIMS = (
             "blocks paired in reverse": lambda heads, blocks: at.sum_of_heads(heads, blocks[::-1]),
             "twice the sum": lambda heads, blocks: 2 * at.sum_of_heads(heads, blocks),
         },
-        numeric=_multihead_numeric,
+        numeric=_numeric("multihead"),
         compared=MHA_TORCH,
         note="Derived here from the multi-head definition of Vaswani et al.: W^O_i is the i-th "
         "block of d_v rows of W^O (block matrix product).",
@@ -701,7 +551,7 @@ CLAIMS = (
             "causal self-attention": _causal_self_attention,
             "positions added to X": _positional_self_attention,
         },
-        numeric=_equivariance_numeric,
+        numeric=_numeric("equivariance"),
         compared=MHA_TORCH,
         note="Derived here: self-attention without positional information cannot see token "
         "order.",
@@ -727,7 +577,7 @@ CLAIMS = (
                 v + (-sp.oo if kept else 0) for v, kept in zip(z, keep, strict=True)
             ],
         },
-        numeric=_renormalizes_numeric,
+        numeric=_numeric("renormalizes"),
         compared=SDPA_TORCH + MHA_TORCH,
         note="Boolean masks: True = attend in SDPA, True = blocked in MultiheadAttention. The "
         "variants block nothing (0/1 added), too little (multiplied) and the wrong entries.",
@@ -752,7 +602,7 @@ CLAIMS = (
             "only the diagonal kept (blocks the past)": _blocks_too_much,
             "window of two (blocks the distant past)": _window_of_two,
         },
-        numeric=_causal_numeric,
+        numeric=_numeric("causal"),
         compared=SDPA_TORCH + MHA_TORCH,
         note="Exact derivatives: output r must depend on every c <= r and on no c > r. Variants "
         "err both ways: reading the future (no mask, upper triangle) and blocking the past "

@@ -7,44 +7,19 @@ variants), so the ledger shows both that the article is wrong and that the corre
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from types import ModuleType
 
 import sympy as sp
-import torch
 
-from verified_transformer.claims.fixtures import (
-    D_FF,
-    D_MODEL,
-    TOKENS,
-    projections_reach_input,
-)
+from verified_transformer.claims.fixtures import projections_reach_input
 from verified_transformer.claims.latex import latex
-from verified_transformer.claims.ledger import Claim
-from verified_transformer.claims.numeric import (
-    DTYPE,
-    close,
-    encoder_layer,
-    for_each_implementation,
-    projections_match_attention,
-    randn,
-    sublayers,
-)
+from verified_transformer.claims.ledger import Claim, numeric_check
 from verified_transformer.derive import attention as at
 from verified_transformer.derive import residual as rs
 from verified_transformer.derive.exact import equal, is_zero
 
 VASWANI = "vaswani2017attention"
 Weights = Callable[[Sequence[sp.Expr], sp.Expr], list[sp.Expr]]
-
-
-def _raises(f: Callable[[], object]) -> bool:
-    """True when ``f()`` fails on mismatched shapes (ValueError from our checks, RuntimeError or
-    AssertionError from torch)."""
-    try:
-        f()
-    except (ValueError, RuntimeError, AssertionError):
-        return True
-    return False
+_numeric = numeric_check("numeric_seed")
 
 
 # --- attention weights ---------------------------------------------------------------------------
@@ -80,34 +55,6 @@ def _shift_invariant_weights(weights: Weights) -> bool:
     return True
 
 
-def _weights_numeric(constant_mask: bool) -> Callable[[Weights], bool]:
-    """The candidate at d_k = 16 equals the weights of our SDPA and torch's (V = I); with
-    ``constant_mask``, adding a constant float mask to every score changes nothing."""
-
-    def numeric(weights: Weights) -> bool:
-        q, k = randn(1, 3, 16, seed=80), randn(1, 5, 16, seed=81)
-        identity = torch.eye(5, dtype=DTYPE)[None]
-        expected = torch.tensor(
-            [
-                [float(w) for w in weights([sp.Float(v, 30) for v in row], sp.Integer(16))]
-                for row in (q @ k.transpose(-2, -1))[0].tolist()
-            ],
-            dtype=DTYPE,
-        )
-        shift = torch.full((3, 5), 7.0, dtype=DTYPE)
-
-        def holds(F: ModuleType, nn: ModuleType) -> bool:
-            got = F.scaled_dot_product_attention(q, k, identity)[0]
-            ok = close(got, expected)
-            if constant_mask:
-                ok = ok and close(F.scaled_dot_product_attention(q, k, identity, shift)[0], got)
-            return ok
-
-        return for_each_implementation(holds)
-
-    return numeric
-
-
 def _double_softmax_holds(weights: Weights) -> bool:
     return _weights_are_scaled_softmax(weights) and _shift_invariant_weights(weights)
 
@@ -138,22 +85,6 @@ def _width_kept(combine: Combine) -> bool:
     return True
 
 
-def _combine_numeric(combine: Combine) -> bool:
-    """Our Pre-LN layer is ``combine`` applied twice to its sub-layers' outputs; the article's
-    concatenation has width 2 d_model, which the next layer rejects."""
-    x = randn(2, TOKENS, D_MODEL, seed=82)
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        layer = encoder_layer(nn, True, seed=83)
-        sa, ffn = sublayers(layer)
-        h = combine(x, sa(layer.norm1(x)))
-        out = combine(h, ffn(layer.norm2(h)))
-        concatenated = torch.cat([sa(layer.norm1(x)), x], dim=-1)
-        return close(out, layer(x)) and _raises(lambda: layer(concatenated))
-
-    return for_each_implementation(holds)
-
-
 # --- feed-forward: two linear maps with an activation, back to d_model --------------------------
 
 FeedForward = Callable[[object, object, object, Callable], object]
@@ -179,24 +110,6 @@ def _ffn_holds(ffn: FeedForward) -> bool:
     a, b = sp.Matrix([[1, 0]]), sp.Matrix([[-1, 0]])
     midpoint = ffn((a + b) / 2, e1, e2, _relu) - (ffn(a, e1, e2, _relu) + ffn(b, e1, e2, _relu)) / 2
     return not all(is_zero(v, sp.simplify) for v in midpoint)
-
-
-def _ffn_numeric(ffn: FeedForward) -> bool:
-    """Post-LN layer (no biases) = LN2(y + ffn(y, W1, W2, relu)), y = LN1(x + SA(x)); the
-    article's ``out1 + Linear(d_model, dff)(out1)`` raises for d_ff != d_model."""
-    x = randn(2, TOKENS, D_MODEL, seed=84)
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        layer = encoder_layer(nn, False, seed=85, bias=False)
-        sa, _ = sublayers(layer)
-        y = layer.norm1(x + sa(x))
-        out = layer.norm2(
-            y + ffn(y, layer.linear1.weight.T, layer.linear2.weight.T, layer.activation)
-        )
-        article = torch.nn.Linear(D_MODEL, D_FF, dtype=DTYPE)
-        return close(out, layer(x)) and _raises(lambda: layer.norm2(article(y) + y))
-
-    return for_each_implementation(holds)
 
 
 # --- displays: the article's formula and ours, both generated from the objects checked ------------
@@ -275,7 +188,7 @@ CLAIMS = (
         formula=at.projections(),
         symbolic=projections_reach_input,
         wrong={"article: Q = K^T W^Q, K = V^T W^K": at.article_projections()},
-        numeric=projections_match_attention,
+        numeric=numeric_check("numeric")("projections_match_attention"),
         note="Substituting the article's definitions into each other leaves V undefined; "
         "ours resolve to functions of the input X.",
     ),
@@ -292,7 +205,7 @@ CLAIMS = (
             "article, normalized: exp(s)/sqrt(d_k) / sum": at.article_weights_normalized,
             "article, as printed: exp(s)/sqrt(d_k)": at.article_scores,
         },
-        numeric=_weights_numeric(constant_mask=False),
+        numeric=_numeric("weights", False),
         note="Dividing after exp is not a temperature: normalizing removes it, so the scores keep "
         "variance d_k.",
     ),
@@ -309,7 +222,7 @@ CLAIMS = (
             "article: softmax(exp(s)/sqrt(d_k))": at.article_weights,
             "softmax applied twice": _softmax_twice,
         },
-        numeric=_weights_numeric(constant_mask=True),
+        numeric=_numeric("weights", True),
         note="Adding a constant to every score changes the article's weights, not ours.",
     ),
     Claim(
@@ -322,7 +235,7 @@ CLAIMS = (
         formula=rs.residual_add,
         symbolic=_width_kept,
         wrong={"article: concatenation F(H) (+) H": rs.article_concat},
-        numeric=_combine_numeric,
+        numeric=_numeric("combine"),
         note="The article states both equations; they cannot both hold (widths d_model and "
         "2 d_model).",
     ),
@@ -336,7 +249,7 @@ CLAIMS = (
         formula=at.feed_forward,
         symbolic=_ffn_holds,
         wrong={"article: one Linear(d_model, dff), no activation": at.article_feed_forward},
-        numeric=_ffn_numeric,
+        numeric=_numeric("ffn"),
         note="The article's feed-forward output has width d_ff, and without an activation it is "
         "affine.",
     ),

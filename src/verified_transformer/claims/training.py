@@ -6,16 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import sympy as sp
-import torch
 
 from verified_transformer.claims.latex import latex
-from verified_transformer.claims.ledger import Claim
-from verified_transformer.claims.numeric import DTYPE, close, randn
+from verified_transformer.claims.ledger import Claim, numeric_check
 from verified_transformer.derive import training as tr
 from verified_transformer.derive.exact import Undecided, is_zero
 
 Target = Callable[[sp.Expr, sp.Expr, sp.Expr], sp.Expr]
 Schedule = Callable[[sp.Expr], sp.Expr]
+_numeric = numeric_check("numeric_training")
 
 
 # --- label smoothing ---------------------------------------------------------------------------
@@ -35,22 +34,6 @@ def _smoothing_holds(candidate: Target) -> bool:
             if not is_zero(loss - tr.mixture_loss(label, logs)):
                 return False
     return True
-
-
-def _smoothing_numeric(candidate: Target) -> bool:
-    """torch's ``cross_entropy(label_smoothing=0.1)`` (what the translator trains with) against
-    the cross-entropy with the candidate's soft targets, K = 13 classes, float64."""
-    classes, weight = 13, 0.1
-    logits = randn(8, classes, seed=90) * 2
-    labels = torch.arange(8) % classes
-    soft = torch.tensor(
-        [[float(candidate(sp.Integer(c), sp.Integer(int(t) + 1), sp.Integer(classes))
-                .subs(tr.epsilon, weight)) for c in range(1, classes + 1)] for t in labels],
-        dtype=DTYPE,
-    )
-    expected = -(soft * logits.log_softmax(-1)).sum(-1).mean()
-    theirs = torch.nn.functional.cross_entropy(logits, labels, label_smoothing=weight)
-    return close(theirs, expected)
 
 
 def _correct_target(c: sp.Expr, label: sp.Expr, classes: sp.Expr) -> sp.Expr:
@@ -87,19 +70,6 @@ def _peaks_at_warmup(schedule: Schedule) -> bool:
     return True
 
 
-def _schedule_numeric(schedule: Schedule) -> bool:
-    """The candidate at d = 64, w = 200, steps 1..1000 against the learning rate that
-    :func:`verified_transformer.experiments.translation.noam_learning_rate` feeds the optimizer."""
-    from verified_transformer.experiments.translation import noam_learning_rate
-
-    at_values = {tr.d_model: 64, tr.w: 200}
-    rate = sp.lambdify(tr.s, schedule(tr.s).subs(at_values), "math")
-    candidate = torch.tensor([float(rate(step)) for step in range(1, 1001)], dtype=DTYPE)
-    ours = torch.tensor([noam_learning_rate(step, 64, 200) for step in range(1, 1001)],
-                        dtype=DTYPE)
-    return close(candidate, ours)
-
-
 def _schedule_display(schedule: Schedule) -> list[str]:
     return [rf"\eta(s) = {latex(schedule(tr.s))}"]
 
@@ -127,7 +97,7 @@ CLAIMS = (
                 tr.epsilon * sp.KroneckerDelta(c, t) + (1 - tr.epsilon) / n
             ),
         },
-        numeric=_smoothing_numeric,
+        numeric=_numeric("smoothing"),
         compared=("torch.nn.functional.cross_entropy",),
         ours=False,
         note="The smoothed target mixes the one-hot target with the uniform distribution; its "
@@ -153,7 +123,7 @@ CLAIMS = (
                 _half(tr.d_model) * sp.Max(_half(step), step * tr.w ** sp.Rational(-3, 2))
             ),
         },
-        numeric=_schedule_numeric,
+        numeric=_numeric("schedule"),
         note="The learning rate rises linearly to (d w)^-1/2 at step w and falls like s^-1/2 "
         "after it; numerically, it is what the translator's optimizer gets.",
     ),
