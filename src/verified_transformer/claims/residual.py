@@ -6,14 +6,11 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Callable, Sequence
-from types import ModuleType
 from typing import Any
 
 import sympy as sp
-import torch
-from torch.autograd.functional import jacobian as autograd_jacobian
 
-from verified_transformer.claims.fixtures import D_FF, D_MODEL, HEADS, TOKENS
+from verified_transformer.claims.fixtures import D_MODEL
 from verified_transformer.claims.formula import (
     CandidateError,
     Reader,
@@ -22,23 +19,13 @@ from verified_transformer.claims.formula import (
     scalar_reader,
 )
 from verified_transformer.claims.latex import latex
-from verified_transformer.claims.ledger import Claim
+from verified_transformer.claims.ledger import Claim, numeric_check
 from verified_transformer.claims.notation import read_program
-from verified_transformer.claims.numeric import (
-    DTYPE,
-    close,
-    encoder_layer,
-    for_each_implementation,
-    randn,
-    randomize,
-    sublayers,
-    to_sympy,
-    to_tensor,
-    twin,
-)
 from verified_transformer.derive import layernorm as ln
 from verified_transformer.derive import residual as rs
 from verified_transformer.derive.exact import equal, is_zero, matrices_equal, sqrt_ratios_equal
+
+_numeric = numeric_check("numeric_residual")
 
 # --- unrolled sum ------------------------------------------------------------------------------
 
@@ -57,40 +44,6 @@ def _unrolled_holds(candidate: Unrolled) -> bool:
         if candidate(h, increments) != states[-1]:
             return False
     return True
-
-
-def _unrolled_numeric(candidate: Unrolled) -> bool:
-    """A 2-layer Pre-LN TransformerEncoder equals x plus its four branch outputs."""
-    x = randn(2, TOKENS, D_MODEL, seed=60)
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        kwargs = {"dim_feedforward": D_FF, "batch_first": True, "norm_first": True}
-        reference = randomize(
-            torch.nn.TransformerEncoder(
-                torch.nn.TransformerEncoderLayer(D_MODEL, HEADS, **kwargs),
-                2,
-                enable_nested_tensor=False,
-            ),
-            seed=61,
-        )
-        encoder = twin(
-            reference,
-            nn.TransformerEncoder(
-                nn.TransformerEncoderLayer(D_MODEL, HEADS, **kwargs), 2, enable_nested_tensor=False
-            ),
-        )
-        h, increments = x, []
-        for layer in encoder.layers:
-            sa, ffn = sublayers(layer)
-            for branch in (
-                lambda t, sa=sa, layer=layer: sa(layer.norm1(t)),
-                lambda t, ffn=ffn, layer=layer: ffn(layer.norm2(t)),
-            ):
-                increments.append(branch(h))
-                h = h + increments[-1]
-        return close(candidate(x, increments), encoder(x))
-
-    return for_each_implementation(holds)
 
 
 # --- Jacobian paths ----------------------------------------------------------------------------
@@ -114,27 +67,6 @@ def _paths_hold(product: Product) -> bool:
         if not matrices_equal(state.jacobian(h), product(maps, sp.eye(2)), sp.expand):
             return False
     return True
-
-
-def _paths_numeric(product: Product) -> bool:
-    """Jacobian of a Pre-LN layer (autograd) = product of (I + J_i) of its two sub-layers."""
-    x = randn(2, D_MODEL, seed=62)
-    size = x.numel()
-    eye = sp.eye(size)
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        layer = encoder_layer(nn, True, seed=63)
-        sa, ffn = sublayers(layer)
-        f1 = lambda t: sa(layer.norm1(t[None]))[0]  # noqa: E731
-        f2 = lambda t: ffn(layer.norm2(t))  # noqa: E731
-        h1 = x + f1(x)
-        j1 = autograd_jacobian(f1, x).reshape(size, size)
-        j2 = autograd_jacobian(f2, h1).reshape(size, size)
-        total = autograd_jacobian(lambda t: layer(t[None])[0], x).reshape(size, size)
-        got = product([to_sympy(j1), to_sympy(j2)], eye)
-        return close(torch.tensor(sp.Matrix(got).tolist(), dtype=DTYPE), total)
-
-    return for_each_implementation(holds)
 
 
 def _reversed_product(jacobians: Sequence[Any], identity: Any) -> Any:
@@ -163,39 +95,6 @@ def _gradient_holds(candidate: Gradient) -> bool:
         if not equal(candidate(top, sp.diff(branch_sum, h), sp.Integer(1)), expected, sp.expand):
             return False
     return True
-
-
-def _gradient_numeric(candidate: Gradient) -> bool:
-    """Pre-LN layer: autograd gradient = candidate(g, J_branches, I); with the branch outputs
-    zeroed it is g itself, while a zeroed Post-LN layer still multiplies g by LN's Jacobian."""
-    x, g = randn(2, D_MODEL, seed=64), randn(2 * D_MODEL, seed=65)
-    size = x.numel()
-
-    def gradient(layer: torch.nn.Module) -> torch.Tensor:
-        v = x.clone().requires_grad_(True)
-        (layer(v[None])[0].reshape(-1) @ g).backward()
-        return v.grad.reshape(-1)
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        layer = encoder_layer(nn, True, seed=66)
-        branches = autograd_jacobian(lambda t: layer(t[None])[0] - t, x).reshape(size, size)
-        expected = candidate(to_sympy(g).T, to_sympy(branches), sp.eye(size))
-        ok = close(gradient(layer), torch.tensor(sp.Matrix(expected).tolist(), dtype=DTYPE)[0])
-        for norm_first in (True, False):
-            layer = encoder_layer(nn, norm_first, seed=67)
-            with torch.no_grad():
-                for p in (
-                    layer.self_attn.out_proj.weight,
-                    layer.self_attn.out_proj.bias,
-                    layer.linear2.weight,
-                    layer.linear2.bias,
-                ):
-                    p.zero_()
-            identity = close(gradient(layer), g)
-            ok = ok and identity == norm_first
-        return ok
-
-    return for_each_implementation(holds)
 
 
 # --- Post-LN and Pre-LN --------------------------------------------------------------------------
@@ -250,23 +149,6 @@ def _pre_ln_holds(compose: Composition) -> bool:
     zero = lambda t: sp.zeros(*t.shape)  # noqa: E731
     out = compose(v, zero, zero, _layer_norm_matrix, _layer_norm_matrix)
     return matrices_equal(out, v, sp.cancel)
-
-
-def _composition_numeric(norm_first: bool) -> Callable[[Composition], bool]:
-    """The composition of the layer's own submodules equals the layer (eval mode), ours and
-    torch's."""
-
-    def numeric(compose: Composition) -> bool:
-        x = randn(2, TOKENS, D_MODEL, seed=68)
-
-        def holds(F: ModuleType, nn: ModuleType) -> bool:
-            layer = encoder_layer(nn, norm_first, seed=69)
-            sa, ffn = sublayers(layer)
-            return close(compose(x, sa, ffn, layer.norm1, layer.norm2), layer(x))
-
-        return for_each_implementation(holds)
-
-    return numeric
 
 
 def _norm_once_at_end(x: Any, sa: Callable, ffn: Callable, ln1: Callable, ln2: Callable) -> Any:
@@ -329,85 +211,6 @@ def _no_identity_path_holds(sublayer: Sublayer) -> bool:
     )
 
 
-def _stack_numeric(norm_first: bool) -> Callable[[Sublayer], bool]:
-    """Two encoder layers (d_model = 4, 2 tokens), ours and torch's: the candidate's product of
-    the four sub-layers' Jacobians (J_F, N_LN from autograd) is autograd's Jacobian of the stack,
-    with seeded weights and with every branch output zeroed (out_proj, linear2). Zeroed, the
-    Pre-LN stack's Jacobian is exactly I; the Post-LN one is the product of LayerNorm Jacobians,
-    not I."""
-
-    def numeric(sublayer: Sublayer) -> bool:
-        x = randn(1, 2, D_MODEL, seed=77)
-        eye = torch.eye(x.numel(), dtype=DTYPE)
-
-        def holds(F: ModuleType, nn: ModuleType) -> bool:
-            ok = True
-            for zeroed in (False, True):
-                layers = [encoder_layer(nn, norm_first, seed=s) for s in (78, 79)]
-                if zeroed:
-                    _zero_branches(layers)
-                branches, norms, total = _sublayer_jacobians(layers, norm_first, x)
-                product = rs.stack_jacobian(
-                    sublayer,
-                    [to_sympy(j) for j in branches],
-                    [to_sympy(m) for m in norms],
-                    sp.eye(x.numel()),
-                )
-                ok = ok and close(to_tensor(product), total)
-                if zeroed:
-                    ok = ok and (torch.equal(total, eye) if norm_first else not close(total, eye))
-            return ok
-
-        return for_each_implementation(holds)
-
-    return numeric
-
-
-def _sublayer_jacobians(
-    layers: Sequence[torch.nn.Module], norm_first: bool, x: torch.Tensor
-) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
-    """Autograd Jacobians J_F and N_LN of every sub-layer along the forward pass, and of the
-    whole stack (flattened: ``numel x numel``)."""
-    size = x.numel()
-
-    def jac(f: Callable, at: torch.Tensor) -> torch.Tensor:
-        return autograd_jacobian(f, at).reshape(size, size)
-
-    def stack(t: torch.Tensor) -> torch.Tensor:
-        for layer in layers:
-            t = layer(t)
-        return t
-
-    branches, norms, h = [], [], x
-    for layer in layers:
-        sa, ffn = sublayers(layer)
-        for f, norm in ((sa, layer.norm1), (ffn, layer.norm2)):
-            if norm_first:  # h + F(LN(h))
-                branches.append(jac(f, norm(h)))
-                norms.append(jac(norm, h))
-                h = h + f(norm(h))
-            else:  # LN(h + F(h))
-                branches.append(jac(f, h))
-                norms.append(jac(norm, h + f(h)))
-                h = norm(h + f(h))
-    if not close(h, stack(x)):
-        raise RuntimeError("layers: the sub-layers do not compose to the layers")
-    return branches, norms, jac(stack, x)
-
-
-def _zero_branches(layers: Sequence[torch.nn.Module]) -> None:
-    """Zero out_proj and linear2 (weights and biases): every branch then outputs 0."""
-    with torch.no_grad():
-        for layer in layers:
-            for p in (
-                layer.self_attn.out_proj.weight,
-                layer.self_attn.out_proj.bias,
-                layer.linear2.weight,
-                layer.linear2.bias,
-            ):
-                p.zero_()
-
-
 # --- scaled initialization (GPT-2) --------------------------------------------------------------
 
 Scale = Callable[[Any], Any]  # N -> factor on each branch
@@ -418,24 +221,6 @@ def _scaled_init_holds(scale: Scale) -> bool:
     return equal(rs.sum_variance(sp.Integer(1)), rs.N) and equal(
         rs.sum_variance(scale(rs.N)), sp.Integer(1)
     )
-
-
-def _scaled_init_numeric(scale: Scale) -> bool:
-    """N branch outputs made exactly uncorrelated, of mean 0 and variance 1 over 64 samples (QR of
-    centered normals): their sum has variance N, the scaled sum 1 (N = 1, 2, 12, 48; torch only)."""
-    samples, ok = 64, True
-    for count in (1, 2, 12, 48):
-        z = randn(samples, count, seed=76)
-        q, _ = torch.linalg.qr(z - z.mean(0))
-        outputs = q * samples**0.5  # orthogonal columns of mean 0 and mean square 1
-        factor = float(scale(sp.Integer(count)))
-        total, scaled = outputs.sum(1), (factor * outputs).sum(1)
-        ok = (
-            ok
-            and close(total.var(unbiased=False), torch.tensor(float(count), dtype=DTYPE))
-            and close(scaled.var(unbiased=False), torch.tensor(1.0, dtype=DTYPE))
-        )
-    return ok
 
 
 # --- Admin -------------------------------------------------------------------------------------
@@ -465,21 +250,6 @@ def _admin_holds(candidate: AdminFn) -> bool:
     return all(sqrt_ratios_equal(p, q) for p, q in zip(got, want, strict=True))
 
 
-def _admin_numeric(candidate: AdminFn) -> bool:
-    """With omega = 1 (a vector of ones), two Admin sub-layers built from a Post-LN layer's
-    self-attention, feed-forward network and norms reproduce the layer, ours and torch's."""
-    x = randn(2, TOKENS, D_MODEL, seed=72)
-    ones = torch.ones(D_MODEL, dtype=DTYPE)
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        layer = encoder_layer(nn, False, seed=73)
-        sa, ffn = sublayers(layer)
-        y = candidate(x, sa, ones, layer.norm1)
-        return close(candidate(y, ffn, ones, layer.norm2), layer(x))
-
-    return for_each_implementation(holds)
-
-
 # --- DeepNorm ----------------------------------------------------------------------------------
 
 
@@ -499,20 +269,6 @@ def _deepnorm_holds(candidate: DeepNormFn) -> bool:
     got = candidate(v, lambda _: g, rs.alpha, _ln_ratios)
     expected = rs.deep_norm_rescaled(v, lambda _: g, rs.alpha, _ln_ratios)
     return all(sqrt_ratios_equal(p, q) for p, q in zip(got, expected, strict=True))
-
-
-def _deepnorm_numeric(candidate: DeepNormFn) -> bool:
-    """With our and torch's LayerNorm (eps = 0) and alpha = (2N)^(1/4), N = 6 (DeepNet's
-    encoder constant): LN(alpha x + G(x)) = LN(x + G(x)/alpha); G is a self-attention layer."""
-    x = randn(2, TOKENS, D_MODEL, seed=70)
-    alpha = (2 * 6) ** 0.25
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        norm = nn.LayerNorm(D_MODEL, eps=0.0, dtype=DTYPE)
-        sa, _ = sublayers(encoder_layer(nn, False, seed=71))
-        return close(candidate(x, sa, alpha, norm), rs.deep_norm_rescaled(x, sa, alpha, norm))
-
-    return for_each_implementation(holds)
 
 
 # --- ReZero ------------------------------------------------------------------------------------
@@ -543,26 +299,6 @@ def _rezero_holds(candidate: ReZeroFn) -> bool:
     return True
 
 
-def _rezero_numeric(candidate: ReZeroFn) -> bool:
-    """F = a Pre-LN layer's feed-forward branch after its attention branch: with alpha = 0 the
-    output is x and autograd's Jacobian is I; with alpha = 0.5 it is x + F(x)/2 (ours, torch's)."""
-    x = randn(TOKENS, D_MODEL, seed=74)
-    size = x.numel()
-    eye = torch.eye(size, dtype=DTYPE)
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        sa, ffn = sublayers(encoder_layer(nn, True, seed=75))
-        branch = lambda t: ffn(sa(t[None])[0])  # noqa: E731
-        jac = autograd_jacobian(lambda t: candidate(t, branch, 0.0), x).reshape(size, size)
-        return (
-            close(candidate(x, branch, 0.0), x)
-            and close(jac, eye)
-            and close(candidate(x, branch, 0.5), x + 0.5 * branch(x))
-        )
-
-    return for_each_implementation(holds)
-
-
 # --- one residual block ------------------------------------------------------------------------
 
 Block = tuple[Callable, Callable]  # (x, F) -> y, and (I, dF/dx) -> dy/dx
@@ -583,22 +319,6 @@ def _block_holds(block: Block) -> bool:
         if forward(v, lambda h, size=size: sp.zeros(size, 1)) != v:
             return False
     return True
-
-
-def _block_numeric(block: Block) -> bool:
-    """F = a Pre-LN layer's feed-forward branch (ours, torch's): autograd's Jacobian of the block
-    is the claimed one built from autograd's Jacobian of F."""
-    forward, jacobian = block
-    x = randn(TOKENS, D_MODEL, seed=86)
-    size = x.numel()
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        _, ffn = sublayers(encoder_layer(nn, True, seed=87))
-        whole = autograd_jacobian(lambda t: forward(t, ffn), x).reshape(size, size)
-        branch = autograd_jacobian(ffn, x).reshape(size, size)
-        return close(whole, jacobian(torch.eye(size, dtype=DTYPE), branch))
-
-    return for_each_implementation(holds)
 
 
 # --- displays: generated from the formulas the checks consume -------------------------------------
@@ -767,17 +487,14 @@ def _layer_witness(norm_first: bool) -> Callable[[Composition, Composition], str
             tree = None
         if tree is not None and tree == b(_x, SA, FFN, LN1, LN2):
             return None
-        import verified_transformer.nn as ours
-
-        x = randn(1, TOKENS, D_MODEL, seed=88)
-        layer = encoder_layer(ours, norm_first, seed=89)
-        sa, ffn = sublayers(layer)
         try:
-            got = torch.as_tensor(a(x, sa, ffn, layer.norm1, layer.norm2))
-        except Exception as exc:
-            raise CandidateError(f"the formula cannot run on tensors ({exc})") from None
-        want = b(x, sa, ffn, layer.norm1, layer.norm2)
-        gap = (got - want).abs().max().item() if got.shape == want.shape else float("inf")
+            from verified_transformer.claims.numeric_residual import layer_gap
+        except ModuleNotFoundError as exc:  # no torch: the symbolic difference alone
+            if tree is None or (exc.name or "").partition(".")[0] != "torch":
+                raise
+            shown = f" the candidate is {latex(tree)}, the claim {latex(b(_x, SA, FFN, LN1, LN2))}"
+            return f"for arbitrary SA, FFN, LN_1, LN_2{shown}"
+        gap = layer_gap(a, b, norm_first)
         shown = f" the candidate is {latex(tree)}, the claim {latex(b(_x, SA, FFN, LN1, LN2))};"
         return (
             f"for arbitrary SA, FFN, LN_1, LN_2{shown if tree is not None else ''} on a seeded "
@@ -890,7 +607,7 @@ CLAIMS = (
                 rs.block_jacobian,
             ),
         },
-        numeric=_block_numeric,
+        numeric=_numeric("block"),
         compared=AUTOGRAD,
         reader=_BLOCK_READER,
         note="The block is He et al.'s; its Jacobian is derived here. The identity term is what "
@@ -911,7 +628,7 @@ CLAIMS = (
                 operator.add, incs, 2 * start
             ),
         },
-        numeric=_unrolled_numeric,
+        numeric=_numeric("unrolled"),
         compared=("torch.nn.TransformerEncoder",),
         note="Numerically: a 2-layer Pre-LN encoder is x plus its four branch outputs.",
     ),
@@ -931,7 +648,7 @@ CLAIMS = (
             ),
             "first order I + sum J_i": _first_order,
         },
-        numeric=_paths_numeric,
+        numeric=_numeric("paths"),
         compared=AUTOGRAD,
         note="Numerically on a Pre-LN layer: its two sub-layers' Jacobians from autograd.",
     ),
@@ -948,7 +665,7 @@ CLAIMS = (
             "identity term dropped": lambda top, branches, identity: top * branches,
             "top gradient only": lambda top, branches, identity: top,
         },
-        numeric=_gradient_numeric,
+        numeric=_numeric("gradient"),
         compared=ENCODER_TORCH,
         note="Numerically: zeroing the branches of a Pre-LN layer passes the gradient unchanged; "
         "a Post-LN layer does not.",
@@ -967,7 +684,7 @@ CLAIMS = (
             "one LayerNorm at the end": _norm_once_at_end,
             "LayerNorm on the branches (no final norm)": _norm_on_branches,
         },
-        numeric=_composition_numeric(norm_first=False),
+        numeric=_numeric("composition", False),
         compared=ENCODER_TORCH,
         reader=_layer_reader(norm_first=False),
         note="Vaswani et al.: the output of each sub-layer is LayerNorm(x + Sublayer(x)). The "
@@ -989,7 +706,7 @@ CLAIMS = (
             "residual stream normalized too": _normalized_stream,
             "only the first LayerNorm": _only_first_norm,
         },
-        numeric=_composition_numeric(norm_first=True),
+        numeric=_numeric("composition", True),
         compared=ENCODER_TORCH,
         reader=_layer_reader(norm_first=True),
         note="Used by Wang et al. (2019) and GPT-2 (Radford et al. 2019) before Xiong et al. "
@@ -1013,7 +730,7 @@ CLAIMS = (
             "factors swapped I + N J": lambda j, m, e: e + m * j,
             "no identity J N": lambda j, m, e: j * m,
         },
-        numeric=_stack_numeric(norm_first=True),
+        numeric=_numeric("stack", True),
         compared=AUTOGRAD,
         note="Derived here (the path expansion of Veit et al. applied to the Pre-LN sub-layer "
         "that Xiong et al. analyse). J_F is taken at LN(x), N_LN at x. Numerically: two Pre-LN "
@@ -1037,7 +754,7 @@ CLAIMS = (
             "norm Jacobian on the right (I + J) N": lambda j, m, e: (e + j) * m,
             "LayerNorm Jacobian left out I + J": lambda j, m, e: e + j,
         },
-        numeric=_stack_numeric(norm_first=False),
+        numeric=_numeric("stack", False),
         compared=AUTOGRAD,
         note="Derived here. J_F is taken at x, N_LN at x + F(x). Numerically: two Post-LN "
         "layers; with the branches zeroed their Jacobian is the product of the LayerNorm "
@@ -1056,7 +773,7 @@ CLAIMS = (
             "1/N scaling": lambda count: 1 / count,
             "no scaling": lambda count: sp.Integer(1),
         },
-        numeric=_scaled_init_numeric,
+        numeric=_numeric("scaled_init"),
         reader=_SCALE_READER,
         note="GPT-2 states the 1/sqrt(N) factor; the variance argument for it is derived here. "
         "The numeric check uses exactly uncorrelated samples, no layer. The variants give too "
@@ -1078,7 +795,7 @@ CLAIMS = (
                 rs.hadamard(omega, x) + f(norm(x))
             ),
         },
-        numeric=_admin_numeric,
+        numeric=_numeric("admin"),
         compared=ENCODER_TORCH,
         note="Numerically with omega = 1: two Admin sub-layers are TransformerEncoderLayer("
         "norm_first=False). The profiling that sets omega is not checked.",
@@ -1096,7 +813,7 @@ CLAIMS = (
             "alpha on the branch": lambda x, g, scale, norm: norm(x + scale * g(x)),
             "alpha after the norm": lambda x, g, scale, norm: _scaled(norm(x + g(x)), scale),
         },
-        numeric=_deepnorm_numeric,
+        numeric=_numeric("deepnorm"),
         compared=("torch.nn.LayerNorm",),
         note="The sub-layer is Wang et al.'s; the equality (up-weighting the residual by alpha is "
         "down-weighting the branch by 1/alpha, LayerNorm being scale invariant at eps = 0) is "
@@ -1118,7 +835,7 @@ CLAIMS = (
                 (1 - scale) * x + scale * f(x)
             ),
         },
-        numeric=_rezero_numeric,
+        numeric=_numeric("rezero"),
         compared=AUTOGRAD,
         note="The gated variant is also the identity at alpha = 0; it is rejected because it is "
         "not x + alpha F(x) for other alpha.",
