@@ -9,8 +9,11 @@ formula against a claim; :mod:`.verdicts` says in sentences what a claim's check
 Registering claims: a topic module (``claims/<topic>.py``) exports ``CLAIMS``, a tuple of
 :class:`Claim`; list the module in ``MODULES`` below (one line per module) and add each id to
 ``BOOK_ORDER`` in ``claims/order.py`` where the book states it. Topic modules do not import each
-other; what several of them need lives in ``claims/fixtures.py`` (numeric helpers in
-``claims/numeric.py``, derivations in ``verified_transformer.derive``).
+other, and import no torch: their numeric checks live in ``claims/numeric_<topic>.py``, named by
+``numeric_check`` and imported when they run, so the displays, the symbolic checks and
+``check_formula`` on a formula run where torch does not (tests/test_claims.py blocks it). Shared
+symbolic fixtures are in ``claims/fixtures.py``, torch ones in ``claims/numeric.py``, derivations
+in ``verified_transformer.derive``.
 """
 
 from __future__ import annotations
