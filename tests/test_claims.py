@@ -639,7 +639,8 @@ print("torch" in sys.modules)
 
 def test_the_symbolic_half_runs_without_torch() -> None:
     """Displays, every symbolic check (not the empirical claim's measurement) and its wrong
-    variants, and check_formula on LaTeX, with torch blocked (a later edition runs them in the browser, where SymPy exists and torch not)."""
+    variants, and check_formula on LaTeX, with torch blocked (a later edition runs them in the
+    browser, where SymPy exists and torch does not)."""
     import subprocess
     import sys
 
