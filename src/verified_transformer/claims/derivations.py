@@ -101,8 +101,8 @@ _LN_STEPS: tuple[Step, ...] = (
 
 
 def _unfold_spectrum(e: sp.Basic) -> sp.Basic:
-    """J in terms of xhat and s; then the sums of xhat and of xhat^2 that the first two steps
-    prove (mean 0, mean square sigma^2 / s^2); then s = sqrt(sigma^2 + eps)."""
+    """J in terms of xhat and s; then the sums of xhat and of xhat^2 that ``layernorm.moments``
+    proves (mean 0, mean square sigma^2 / s^2); then s = sqrt(sigma^2 + eps)."""
     e = _indexed(J, lambda a, b: (sp.KroneckerDelta(a, b) - 1 / n - XHAT[a] * XHAT[b] / n) / s)(e)
     e = expand_sums(sp.expand(e)).xreplace(
         {sp.Sum(XHAT[k], (k, 1, n)): 0, sp.Sum(XHAT[k] ** 2, (k, 1, n)): n * sigma2 / s**2}
@@ -111,16 +111,9 @@ def _unfold_spectrum(e: sp.Basic) -> sp.Basic:
 
 
 _SPECTRUM_STEPS: tuple[Step, ...] = (
-    (sp.Sum(XHAT[k], (k, 1, n)), 0),
-    (sp.Sum(XHAT[k] ** 2, (k, 1, n)), n * sigma2 / (sigma2 + eps)),
     (sp.Sum(J[j, k], (k, 1, n)), 0),
     (sp.Sum(J[j, k] * XHAT[k], (k, 1, n)), eps / s**3 * XHAT[j]),
 )
-
-
-def _spectrum_meaning(step: Step) -> Meaning:
-    """Steps about J use the facts that the steps about xhat prove."""
-    return _unfold_spectrum if any(sp.sympify(e).has(J) for e in step) else _unfold_layernorm
 
 
 # --- softmax -------------------------------------------------------------------------------------
@@ -208,16 +201,15 @@ CLAIMS = (
         "each differentiated by SymPy for a symbolic n.",
     ),
     derivation(
-        "derivation.layernorm_spectrum", _SPECTRUM_STEPS, _spectrum_meaning, per_step=True,
-        source=BA,
+        "derivation.layernorm_spectrum", _SPECTRUM_STEPS, _unfold_spectrum, source=BA,
         wrong={
             "J xhat = xhat / s (eigenvalue 1 along xhat)":
-                (3, (sp.Sum(J[j, k] * XHAT[k], (k, 1, n)), XHAT[j] / s)),
-            "sum of xhat^2 = n":
-                (1, (sp.Sum(XHAT[k] ** 2, (k, 1, n)), n)),
+                (1, (sp.Sum(J[j, k] * XHAT[k], (k, 1, n)), XHAT[j] / s)),
+            "J 1 = 1 / s (the mean's correction forgotten)":
+                (0, (sp.Sum(J[j, k], (k, 1, n)), 1 / s)),
         },
-        note="The last two steps use the first two (xhat sums to 0; its squares to "
-        "n sigma^2 / (sigma^2 + eps)), which are proved written out.",
+        note="Both steps use what layernorm.moments proves written out: xhat sums to 0, and its "
+        "squares to n sigma^2 / (sigma^2 + eps).",
     ),
     derivation(
         "derivation.softmax_from_properties", _PROPERTY_STEPS, _property_meaning, per_step=True,
