@@ -4,7 +4,8 @@ Prose is the whole text of a page under ``book/`` (MyST Markdown) and the markdo
 notebook under ``notebooks/``, without fenced code blocks (```` ```python ````, a bare
 ```` ``` ````; MyST directives such as ```` ```{figure} ```` are kept, their captions are prose)
 and without display math (``$$ ... $$``). A word is a run of characters between white space.
-``book/claims_ledger.md`` is generated (``make ledger``) and is left out.
+``book/claims_ledger.md`` is left out: the ledger's page, generated (committed in earlier
+revisions, built by the ``{claim-ledger}`` directive now).
 
 Usage: .venv/bin/python scripts/word_counts.py [--rev REV]
 """

@@ -80,8 +80,14 @@ XHAT = sp.IndexedBase("xhat")
 J = sp.IndexedBase("J")
 
 
+def _jacobian_entry(a: sp.Expr, b: sp.Expr) -> sp.Expr:
+    """``J_ab = (delta_ab - 1/n - xhat_a xhat_b / n) / s``: the last step below, and what the
+    spectrum's steps take J to be."""
+    return (sp.KroneckerDelta(a, b) - 1 / n - XHAT[a] * XHAT[b] / n) / s
+
+
 def _unfold_layernorm(e: sp.Basic) -> sp.Basic:
-    e = _indexed(J, lambda a, b: (sp.KroneckerDelta(a, b) - 1 / n - XHAT[a] * XHAT[b] / n) / s)(e)
+    """xhat, s, sigma^2 and mu written out (symbolic n)."""
     e = _indexed(XHAT, lambda t: (x[t] - mu) / s)(e)
     return e.xreplace({s: sp.sqrt(sigma2 + eps)}).xreplace({sigma2: ln.variance()}).xreplace(
         {mu: ln.mean()}
@@ -95,7 +101,7 @@ _LN_STEPS: tuple[Step, ...] = (
     (
         sp.Derivative(XHAT[i], x[j]),
         (sp.KroneckerDelta(i, j) - 1 / n) / s - (x[i] - mu) * (x[j] - mu) / (n * s**3),
-        (sp.KroneckerDelta(i, j) - 1 / n - XHAT[i] * XHAT[j] / n) / s,
+        _jacobian_entry(i, j),
     ),
 )
 
@@ -103,7 +109,7 @@ _LN_STEPS: tuple[Step, ...] = (
 def _unfold_spectrum(e: sp.Basic) -> sp.Basic:
     """J in terms of xhat and s; then the sums of xhat and of xhat^2 that ``layernorm.moments``
     proves (mean 0, mean square sigma^2 / s^2); then s = sqrt(sigma^2 + eps)."""
-    e = _indexed(J, lambda a, b: (sp.KroneckerDelta(a, b) - 1 / n - XHAT[a] * XHAT[b] / n) / s)(e)
+    e = _indexed(J, _jacobian_entry)(e)
     e = expand_sums(sp.expand(e)).xreplace(
         {sp.Sum(XHAT[k], (k, 1, n)): 0, sp.Sum(XHAT[k] ** 2, (k, 1, n)): n * sigma2 / s**2}
     )
@@ -119,7 +125,6 @@ _SPECTRUM_STEPS: tuple[Step, ...] = (
 # --- softmax -------------------------------------------------------------------------------------
 
 z, p, S, c = sm.z, sp.IndexedBase("p"), sp.Symbol("S", positive=True), sp.Symbol("c")
-sd = sp.Symbol("s")  # the score of the article's formula
 d_k = sp.Symbol("d_k", positive=True)
 l_ = sp.Symbol("l", integer=True, positive=True)
 

@@ -41,7 +41,7 @@ def text_table(results: Sequence[Result], timing: bool = False) -> str:
 
 
 def json_records(results: Sequence[Result]) -> str:
-    """The ``--json`` output: a list of objects with id, kind, displays, statement, source,
+    """The ``--json`` output: a list of objects with id, kind, displays, source,
     attribution, scope, verdict, symbolic, numeric, passed (and the wrong variants with their
     rejection, and any error)."""
     return json.dumps([r.as_json() for r in results], indent=2, ensure_ascii=False) + "\n"
