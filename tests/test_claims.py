@@ -182,9 +182,9 @@ def test_displays_are_generated_from_the_formula(claim_id: str) -> None:
     assert c.displays and all(isinstance(d, str) and d.strip() for d in c.displays), claim_id
     assert all(d.count("{") == d.count("}") for d in c.displays), claim_id
     changed = 0
-    for variant in c.wrong.values():
+    for variant in c.variants.values():
         try:
-            shown = tuple(c.render(variant))
+            shown = c.show(variant)
         except Exception:  # a variant the renderer cannot even print is visibly different
             changed += 1
             continue
@@ -311,7 +311,7 @@ def test_numeric_check_rejects_a_wrong_variant_too(claim_id: str, variant: str) 
     """The float64 comparison with our nn and torch's is not vacuous either."""
     claim = get(claim_id)
     try:
-        holds = claim.numeric(claim.wrong[variant])
+        holds = claim.numeric(claim.variants[variant])
     except Mismatch:
         holds = False
     assert holds is False
@@ -320,7 +320,7 @@ def test_numeric_check_rejects_a_wrong_variant_too(claim_id: str, variant: str) 
 def test_causal_variants_err_both_ways() -> None:
     """Some wrong causal masks read the future, others block the past: a check that verified only
     one of "no future position is read" and "every past position is read" would accept some."""
-    keep = get("attention.causal_mask").wrong
+    keep = get("attention.causal_mask").variants
     future = past = 0
     for variant in keep.values():
         mask = variant(4)

@@ -443,6 +443,7 @@ SDPA_TORCH = ("torch.nn.functional.scaled_dot_product_attention",)
 
 CLAIMS = (
     Claim(
+        custom="TODO: not yet an equation",
         id="attention.qkv_projections",
         kind="definition",
         render=_projections_display,
@@ -465,6 +466,7 @@ CLAIMS = (
         note="Matrix symbols of symbolic size: every product must conform for all sizes.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="attention.dot_product_variance",
         kind="identity",
         render=_moments_display,
@@ -483,6 +485,7 @@ CLAIMS = (
         "numeric check enumerates +-1 components.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="attention.scaled_variance",
         kind="identity",
         render=_scaled_variance_display,
@@ -498,6 +501,7 @@ CLAIMS = (
         "variants give too small (1/d_k) and too large (1) a variance.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="attention.scaled_dot_product_definition",
         kind="definition",
         render=_definition_display,
@@ -518,6 +522,7 @@ CLAIMS = (
         "(4, 6, 3, 2). The variants scale too much, too little, or normalize the wrong axis.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="attention.multihead_concat",
         kind="identity",
         render=_multihead_display,
@@ -538,6 +543,7 @@ CLAIMS = (
         "block of d_v rows of W^O (block matrix product).",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="attention.permutation_equivariance",
         kind="identity",
         render=_equivariance_display,
@@ -557,6 +563,7 @@ CLAIMS = (
         "order.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="attention.mask_renormalizes",
         kind="identity",
         render=_mask_display,
@@ -583,6 +590,7 @@ CLAIMS = (
         "variants block nothing (0/1 added), too little (multiplied) and the wrong entries.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="attention.causal_mask",
         kind="identity",
         render=_causal_display,

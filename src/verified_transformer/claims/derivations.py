@@ -1,8 +1,8 @@
 """Worked derivations: the steps of a solution the book shows, each a chain of equal expressions.
 
-A step is a tuple ``(e_1, e_2, ...)`` displayed as ``e_1 = e_2 = ...``; it holds when every two
-neighbours are equal once the derivation's abbreviations (``mu``, ``s``, ``p_i``, ...) are replaced
-by what they stand for and derivatives are taken (SymPy, symbolic sizes). A derivation's wrong
+A step is a chain ``(e_1, e_2, ...)`` displayed as ``e_1 = e_2 = ...``, proved by the ledger's
+one checker once the derivation's abbreviations (``mu``, ``s``, ``p_i``, ...) are replaced by what
+they stand for and derivatives are taken (SymPy, symbolic sizes). A derivation's wrong
 variants replace one step by a slip; its check must reject each. The prose shows step ``k`` with
 ``{claim}`id[k]```, so no step of a worked solution is typed by hand.
 """
@@ -14,38 +14,14 @@ from typing import Any
 
 import sympy as sp
 
-from verified_transformer.claims.latex import latex
 from verified_transformer.claims.ledger import Claim
 from verified_transformer.derive import layernorm as ln
 from verified_transformer.derive import residual as rs
 from verified_transformer.derive import softmax as sm
-from verified_transformer.derive.exact import equal, expand_sums
+from verified_transformer.derive.exact import expand_sums
 
 Step = tuple[sp.Basic, ...]
 Meaning = Callable[[sp.Basic], sp.Basic]  # replaces the abbreviations of one derivation
-
-
-def _chain_holds(steps: Sequence[Step], unfold: Callable[[Step], Meaning]) -> bool:
-    """Every step's neighbours equal after ``unfold(step)`` and ``doit`` (derivatives, sums);
-    products of noncommutative symbols (matrices) compared expanded."""
-    for step in steps:
-        meaning = unfold(step)
-        values = [meaning(sp.sympify(e)).doit() for e in step]
-        for a, b in zip(values, values[1:], strict=False):
-            if not (a - b).is_commutative:
-                if sp.expand(a - b) != 0:
-                    return False
-            elif not equal(a, b, sp.simplify, sums=True):
-                return False
-    return True
-
-
-def _render(steps: Sequence[Step]) -> tuple[str, ...]:
-    return tuple(" = ".join(latex(e) for e in step) for step in steps)
-
-
-def _replacing(steps: Sequence[Step], index: int, step: Step) -> tuple[Step, ...]:
-    return tuple(step if k == index else s for k, s in enumerate(steps))
 
 
 def derivation(
@@ -53,14 +29,13 @@ def derivation(
     wrong: Mapping[str, tuple[int, Step]], per_step: bool = False,
     **fields: Any,
 ) -> Claim:
-    """A :class:`Claim` whose displays are ``steps`` and whose check is :func:`_chain_holds`;
-    ``wrong`` maps a slip's name to (the step it replaces, the wrong step); ``unfold`` is one
-    meaning for every step, or (``per_step``) a function of the step that picks one."""
-    meaning_of = unfold if per_step else (lambda step: unfold)
+    """An equation :class:`Claim` whose chains are ``steps``; ``wrong`` maps a slip's name to (the
+    step it replaces, the wrong step); ``unfold`` is one meaning for every step, or
+    (``per_step``) a function of the step that picks one."""
     return Claim(
-        id=claim_id, kind="identity", render=_render, formula=tuple(steps),
-        symbolic=lambda s: _chain_holds(s, meaning_of),
-        wrong={name: _replacing(steps, k, step) for name, (k, step) in wrong.items()},
+        id=claim_id, kind="identity", formula=tuple(steps), simplify=sp.simplify,
+        meaning=unfold if per_step else (lambda step: unfold),
+        wrong={name: {k: step} for name, (k, step) in wrong.items()},
         **({"origin": "derived", "scope": "symbolic n"} | fields),
     )
 

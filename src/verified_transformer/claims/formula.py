@@ -89,7 +89,7 @@ def check_formula(claim_id: str, candidate: Any) -> str:
     try:
         if _decide(reader, formula, claim.formula):
             return f"Equal to {claim_id}: the candidate is the claim's formula ({claim.scope})."
-        for name, variant in claim.wrong.items():
+        for name, variant in claim.variants.items():
             if _decide(reader, formula, variant):
                 phrase = reader.names.get(name, f"the wrong variant '{name}'")
                 where = reader.witness(formula, claim.formula)

@@ -512,6 +512,7 @@ RMS_TORCH = ("torch.nn.functional.rms_norm", "torch.nn.RMSNorm")
 
 CLAIMS = (
     Claim(
+        custom="TODO: not yet an equation",
         id="layernorm.definition",
         kind="definition",
         render=_layer_norm_display,
@@ -531,6 +532,7 @@ CLAIMS = (
         "outside), the covariance only (sign flipped), the affine part (gain on the bias).",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="layernorm.unbiased_ratio",
         kind="identity",
         render=_unbiased_display,
@@ -550,6 +552,7 @@ CLAIMS = (
         "on both sides of the ratio (too large, too small).",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="layernorm.moments",
         kind="identity",
         render=_moments_display,
@@ -567,6 +570,7 @@ CLAIMS = (
         note="The output variance is slightly below 1 for eps > 0 (numerically at eps = 0.5).",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="layernorm.shift_invariance",
         kind="identity",
         render=_invariance_display("LN", eps),
@@ -582,6 +586,7 @@ CLAIMS = (
         compared=("torch.nn.functional.layer_norm",),
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="layernorm.scale_invariance",
         kind="identity",
         render=_invariance_display("LN", 0),
@@ -598,6 +603,7 @@ CLAIMS = (
         note="Exact only at eps = 0; with eps > 0 small inputs are not scale invariant.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="layernorm.scale_with_eps",
         kind="identity",
         render=_scale_with_eps_display,
@@ -617,6 +623,7 @@ CLAIMS = (
         "if eps were large (numerically at a = 0.01, eps = 1e-5, with gain and bias).",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="layernorm.jacobian",
         kind="identity",
         render=_jacobian_display,
@@ -638,6 +645,7 @@ CLAIMS = (
         "give no Jacobian); numerically against torch.autograd.functional.jacobian.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="layernorm.jacobian_nullspace",
         kind="identity",
         render=_nullspace_display,
@@ -655,6 +663,7 @@ CLAIMS = (
         note="Shifting x along 1, or scaling it along xhat, does not change LN(x) to first order.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="layernorm.jacobian_spectrum",
         kind="identity",
         render=_spectrum_display,
@@ -685,6 +694,7 @@ CLAIMS = (
         "orthogonal, so the rest is n - 2 dimensional (the trace confirms the count).",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="layernorm.invariance_table",
         kind="identity",
         render=_table_display,
@@ -715,6 +725,7 @@ CLAIMS = (
         "recomputed one; the RMSNorm row is ours. Variants flip entries both ways.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="rmsnorm.definition",
         kind="definition",
         render=_rms_display,
@@ -732,6 +743,7 @@ CLAIMS = (
         "the formula.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="rmsnorm.scale_invariance",
         kind="identity",
         render=_invariance_display("RMSNorm", 0),
@@ -748,6 +760,7 @@ CLAIMS = (
         note="RMSNorm is not shift invariant (the first wrong variant).",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="rmsnorm.equals_layernorm_when_centered",
         kind="identity",
         render=_centered_display,
@@ -763,6 +776,7 @@ CLAIMS = (
         compared=("torch.nn.functional.layer_norm", "torch.nn.functional.rms_norm"),
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="scalenorm.is_scaled_rmsnorm",
         kind="identity",
         render=_scale_norm_display,

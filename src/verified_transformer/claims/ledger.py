@@ -1,13 +1,17 @@
-"""The claim record, the code that checks one, and the one-line verdict that says how.
+"""The claim record, the one checker that proves an equation, and the verdict that says how.
 
-A claim carries the formula under test (``formula``) and checks that are *functions of that
-formula*: ``symbolic(formula)`` decides it exactly with SymPy, ``numeric(formula)`` compares it in
-float64 with our ``verified_transformer.nn`` code and with PyTorch's kernels. ``wrong`` holds
-deliberately wrong variants of the formula; a claim passes only if its symbolic check accepts the
-formula and rejects every wrong variant, so no check can pass vacuously.
+A claim states equations: ``formula`` is a tuple of *chains* ``(e_1, e_2, ...)``, each displayed
+as ``e_1 = e_2 = ...`` and proved by :func:`chains_hold`. Operators (LayerNorm, softmax,
+attention) are SymPy ``Function`` classes in :mod:`verified_transformer.derive` whose ``doit``
+writes them out; abbreviations and conditions (``mu``, ``xhat_i``, ``epsilon = 0``) are the
+claim's ``where`` pairs, displayed after the chains and substituted by the checker, so what the
+page shows is what SymPy proved. A wrong variant is the same claim with other chains (a bare
+chain replaces chain 0, ``{k: chain}`` replaces chain k); every one must fail. ``numeric`` names
+one reference per implementation (torch's, ours), imported only when it runs.
 
-What the book displays is ``render(formula)``: the LaTeX is generated from the same object the
-checks consume (``claim.displays``), so a wrong formula cannot be shown without failing its check.
+Where an equation cannot say it (a definition's characterization, Ba et al.'s Table 1, a layer
+composition, a measurement), a claim brings its own ``symbolic`` check or ``render``, and
+``custom`` says in one line why.
 
 Each claim has a kind (:data:`KINDS`): a *definition* is compared (with PyTorch's kernel and our
 code, and by rejecting its wrong variants), never proved; an *identity* or *bound* is proved for
@@ -22,6 +26,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
+
+import sympy as sp
+
+from verified_transformer.derive.exact import equal
 
 if TYPE_CHECKING:
     from verified_transformer.claims.formula import Reader
@@ -91,6 +99,58 @@ def numeric_check(module: str) -> Callable[..., NumericCheck]:
     return lambda name, *args: NumericCheck(module, name, args)
 
 
+# --- equations: chains of equal expressions, and the one checker -----------------------------------
+
+Chain = tuple  # (e_1, e_2, ...): e_1 = e_2 = ...
+Where = tuple  # ((abbreviation or condition, what it stands for), ...)
+
+
+def substitute(where: Where, e: sp.Basic) -> sp.Basic:
+    """Replace each ``where`` left side by its right side, in order: a symbol everywhere; an
+    entry ``base[i]`` at every index (``base[t]`` becomes the right side with ``i -> t``)."""
+    for lhs, rhs in where:
+        if isinstance(lhs, sp.Indexed):
+            e = e.replace(lambda a, lhs=lhs: isinstance(a, sp.Indexed) and a.base == lhs.base,
+                          lambda a, lhs=lhs, rhs=rhs: rhs.xreplace(dict(zip(lhs.indices,
+                                                                            a.indices))))
+        else:
+            e = e.xreplace({lhs: rhs})
+    return e
+
+
+def chains_hold(chains: tuple[Chain, ...], where: Where = (), simplify: Callable = sp.cancel,
+                meaning: Callable[[Chain], Callable] | None = None) -> bool:
+    """Every two neighbours of every chain are equal (SymPy, for the symbolic sizes) once the
+    ``where`` pairs are substituted and operators, derivatives and sums written out by ``doit``
+    (``where`` again after, for conditions on what ``doit`` wrote). Products of noncommutative
+    symbols (matrices) are compared expanded. ``meaning(chain)`` adds a substitution per chain
+    (a derivation whose steps rest on earlier ones)."""
+    for chain in chains:
+        extra = meaning(chain) if meaning else (lambda e: e)
+        values = [substitute(where, extra(substitute(where, sp.sympify(e))).doit())
+                  for e in chain]
+        for a, b in zip(values, values[1:], strict=False):
+            if not (a - b).is_commutative:
+                if sp.expand(a - b) != 0:
+                    return False
+            elif not equal(a, b, simplify, sums=True):
+                return False
+    return True
+
+
+def printed(chains: tuple[Chain, ...], where: Where = ()) -> tuple[str, ...]:
+    """Each chain ``e_1 = e_2 = ...``, then the ``where`` pairs, printed by the book's printer."""
+    from verified_transformer.claims.latex import latex
+
+    return tuple(" = ".join(latex(e) for e in chain) for chain in chains + tuple(where))
+
+
+def variant(chains: tuple[Chain, ...], change: Any) -> tuple[Chain, ...]:
+    """A wrong variant's chains: ``{k: chain}`` replaces chain k, a bare chain replaces chain 0."""
+    change = change if isinstance(change, Mapping) else {0: change}
+    return tuple(change.get(k, chain) for k, chain in enumerate(chains))
+
+
 # --- the claim ------------------------------------------------------------------------------------
 
 
@@ -100,12 +160,16 @@ class Claim:
 
     id: str
     kind: str  # one of KINDS
-    render: Callable[[Any], Sequence[str]]  # formula -> LaTeX of each displayed equation
     source: str | None  # references.bib key of the paper that states it; None: standard
     scope: str  # e.g. "symbolic n" or "n = 1..8"
-    formula: Any
-    symbolic: Callable[[Any], bool]
-    wrong: Mapping[str, Any]
+    formula: Any  # the chains (custom claims: what their check takes)
+    wrong: Mapping[str, Any]  # name -> other chains (see variant), or a custom claim's formula
+    where: Where = ()  # abbreviations and conditions: displayed, and substituted by the checker
+    simplify: Callable[[sp.Expr], sp.Expr] = sp.cancel  # what proves a difference zero
+    meaning: Callable[[Chain], Callable] | None = None  # a substitution per chain (derivations)
+    symbolic: Callable[[Any], bool] | None = None  # a custom check (say why in ``custom``)
+    render: Callable[[Any], Sequence[str]] | None = None  # a custom display (say why)
+    custom: str = ""  # one line: why this claim is not (only) an equation
     numeric: Callable[[Any], bool] | None = None
     compared: tuple[str, ...] = ()  # the torch functions the numeric check compares with
     ours: bool = True  # the numeric check also runs our verified_transformer.nn code
@@ -116,6 +180,8 @@ class Claim:
     reader: Reader | None = None  # what check_formula accepts (None: no reader formula)
 
     def __post_init__(self) -> None:
+        if (self.symbolic or self.render) and not self.custom:
+            raise ValueError(f"custom: claim {self.id!r} has its own check or display; say why")
         if not self.wrong:
             raise ValueError(f"wrong: claim {self.id!r} needs at least one wrong variant")
         if self.kind not in KINDS:
@@ -134,10 +200,27 @@ class Claim:
     @cached_property
     def displays(self) -> tuple[str, ...]:
         """LaTeX (no ``$$``) of each displayed equation, generated from ``formula``."""
-        shown = tuple(self.render(self.formula))
+        shown = tuple(self.show(self.formula))
         if not shown or not all(isinstance(s, str) and s.strip() for s in shown):
             raise ValueError(f"render: claim {self.id!r} produced no display")
         return shown
+
+    def show(self, formula: Any) -> tuple[str, ...]:
+        """LaTeX of ``formula`` (the claim's, or a wrong variant's) as the page would show it."""
+        return tuple(self.render(formula)) if self.render else printed(formula, self.where)
+
+    def holds(self, formula: Any) -> bool:
+        """The symbolic check, on the claim's formula or a wrong variant's."""
+        if self.symbolic:
+            return bool(self.symbolic(formula))
+        return chains_hold(formula, self.where, self.simplify, self.meaning)
+
+    @property
+    def variants(self) -> dict[str, Any]:
+        """Each wrong variant's formula (its chains, for an equation)."""
+        if self.symbolic:
+            return dict(self.wrong)
+        return {name: variant(self.formula, change) for name, change in self.wrong.items()}
 
     def display(self, index: int = 0) -> str:
         """One displayed equation (``IndexError`` naming the claim when out of range)."""
@@ -241,8 +324,8 @@ def verify(claim: Claim) -> Result:
     except Exception as exc:
         errors.append(f"display: {type(exc).__name__}: {exc}")
     try:
-        symbolic = bool(claim.symbolic(claim.formula))
-        rejected = {name: not claim.symbolic(variant) for name, variant in claim.wrong.items()}
+        symbolic = claim.holds(claim.formula)
+        rejected = {name: not claim.holds(v) for name, v in claim.variants.items()}
     except Exception as exc:  # a crashing check is a failing claim, reported with its reason
         errors.append(f"symbolic: {type(exc).__name__}: {exc}")
     if claim.numeric is not None:

@@ -478,6 +478,7 @@ def _mixln_display(layout: pl.Layout) -> tuple[str, ...]:
 
 CLAIMS = (
     Claim(
+        custom="TODO: not yet an equation",
         id="periln.definition",
         kind="definition",
         render=_placement_display(N_OUT, (N_1, N_1OUT, N_2, N_2OUT)),
@@ -503,6 +504,7 @@ CLAIMS = (
         "nn.RMSNorm loaded with its weights.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="outputnorm.definition",
         kind="definition",
         render=_placement_display(N_, (N_1, N_1, N_2, N_2)),
@@ -524,6 +526,7 @@ CLAIMS = (
         'before the norm). Numerically: our Block(placement="output").',
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="preln.stream_variance_growth",
         kind="identity",
         render=_growth_display,
@@ -548,6 +551,7 @@ CLAIMS = (
         "<claim-layernorm-moments>`).",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="periln.increment_bound",
         kind="bound",
         render=_increment_display,
@@ -569,6 +573,7 @@ CLAIMS = (
         "adversarial weights exceed the stream bound.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="qknorm.logit_bound",
         kind="bound",
         render=_logit_display,
@@ -590,6 +595,7 @@ CLAIMS = (
         "that of x, so no bound independent of the input holds.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="dyt.definition",
         kind="definition",
         render=_dyt_display,
@@ -612,6 +618,7 @@ CLAIMS = (
         "its Jacobian is diagonal, unlike LayerNorm's.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="dyt.invariance_row",
         kind="identity",
         render=_row_display,
@@ -634,6 +641,7 @@ CLAIMS = (
         "its input by delta acts as multiplying alpha by delta, which training can adjust.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="ngpt.update",
         kind="definition",
         render=_ngpt_display,
@@ -656,6 +664,7 @@ CLAIMS = (
         "transcribes the official code's step.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="mixln.layout",
         kind="definition",
         render=_mixln_display,

@@ -120,6 +120,7 @@ def _equivariance_display(inputs: sp.Expr) -> list[str]:
 
 CLAIMS = (
     Claim(
+        custom="TODO: not yet an equation",
         id="positions.sinusoidal_shift",
         kind="identity",
         render=_shift_display,
@@ -138,6 +139,7 @@ CLAIMS = (
         "depend on p; numerically, our table (d = 16) shifted by k = 0..7 rows.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="positions.sinusoidal_dot",
         kind="identity",
         render=_dot_display,
@@ -157,6 +159,7 @@ CLAIMS = (
         "depends only on the offset; numerically, the Gram matrix of our table.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="positions.rope_relative",
         kind="identity",
         render=_rope_display,
@@ -175,6 +178,7 @@ CLAIMS = (
         "theta) k; numerically with our rotary_embedding.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="positions.break_permutation_equivariance",
         kind="empirical",
         render=_equivariance_display,

@@ -590,6 +590,7 @@ AUTOGRAD = ("torch.autograd.functional.jacobian",)
 
 CLAIMS = (
     Claim(
+        custom="TODO: not yet an equation",
         id="residual.block",
         kind="identity",
         render=_block_display,
@@ -614,6 +615,7 @@ CLAIMS = (
         "lets a gradient pass a block unchanged.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="residual.unrolled_sum",
         kind="identity",
         render=_unrolled_display,
@@ -633,6 +635,7 @@ CLAIMS = (
         note="Numerically: a 2-layer Pre-LN encoder is x plus its four branch outputs.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="residual.jacobian_paths",
         kind="identity",
         render=_paths_display,
@@ -653,6 +656,7 @@ CLAIMS = (
         note="Numerically on a Pre-LN layer: its two sub-layers' Jacobians from autograd.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="residual.gradient_identity_term",
         kind="identity",
         render=_gradient_display,
@@ -671,6 +675,7 @@ CLAIMS = (
         "a Post-LN layer does not.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="postln.definition",
         kind="definition",
         render=_post_ln_display,
@@ -692,6 +697,7 @@ CLAIMS = (
         "the layer's own submodules it equals TransformerEncoderLayer(norm_first=False).",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="preln.definition",
         kind="definition",
         render=_pre_ln_display,
@@ -714,6 +720,7 @@ CLAIMS = (
         "compared with TransformerEncoderLayer(norm_first=True).",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="preln.identity_path",
         kind="identity",
         render=_sublayer_jacobian_display(rs.pre_ln_sublayer),
@@ -738,6 +745,7 @@ CLAIMS = (
         "linear2 zeroed it is exactly I.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="postln.no_identity_path",
         kind="identity",
         render=_sublayer_jacobian_display(rs.post_ln_sublayer),
@@ -761,6 +769,7 @@ CLAIMS = (
         "Jacobians, not I.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="residual.scaled_init",
         kind="identity",
         render=_scaled_init_display,
@@ -780,6 +789,7 @@ CLAIMS = (
         "small (1/N) and too large (1) a variance.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="admin.residual",
         kind="identity",
         render=_admin_display,
@@ -801,6 +811,7 @@ CLAIMS = (
         "norm_first=False). The profiling that sets omega is not checked.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="deepnorm.residual",
         kind="identity",
         render=_deepnorm_display,
@@ -820,6 +831,7 @@ CLAIMS = (
         "derived here.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="rezero.identity_at_init",
         kind="identity",
         render=_rezero_display,

@@ -179,6 +179,7 @@ def _ffn_display(ffn: FeedForward) -> tuple[str, ...]:
 REFUTED = "refutation"
 CLAIMS = (
     Claim(
+        custom="TODO: not yet an equation",
         id="seed.qkv_circular",
         kind=REFUTED,
         render=_qkv_display,
@@ -193,6 +194,7 @@ CLAIMS = (
         "ours resolve to functions of the input X.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="seed.scale_outside_exp",
         kind=REFUTED,
         render=_scale_outside_display,
@@ -210,6 +212,7 @@ CLAIMS = (
         "variance d_k.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="seed.double_softmax",
         kind=REFUTED,
         render=_double_softmax_display,
@@ -226,6 +229,7 @@ CLAIMS = (
         note="Adding a constant to every score changes the article's weights, not ours.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="seed.residual_concat",
         kind=REFUTED,
         render=_concat_display,
@@ -240,6 +244,7 @@ CLAIMS = (
         "2 d_model).",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="seed.ffn_shape",
         kind=REFUTED,
         render=_ffn_display,

@@ -208,6 +208,7 @@ _JACOBIAN_READER = Reader(
 
 CLAIMS = (
     Claim(
+        custom="TODO: not yet an equation",
         id="softmax.definition",
         kind="definition",
         render=_definition_display,
@@ -237,6 +238,7 @@ CLAIMS = (
         "a sum, too small a sum, the right sum with the wrong ratios.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="softmax.sums_to_one",
         kind="identity",
         render=_sums_display,
@@ -257,6 +259,7 @@ CLAIMS = (
         "and to less than 1.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="softmax.shift_invariance",
         kind="identity",
         render=_shift_display,
@@ -277,6 +280,7 @@ CLAIMS = (
         "maximum, which this invariance makes exact.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="softmax.jacobian",
         kind="identity",
         render=_jacobian_display,

@@ -80,6 +80,7 @@ def _half(e: sp.Expr) -> sp.Expr:
 
 CLAIMS = (
     Claim(
+        custom="TODO: not yet an equation",
         id="training.label_smoothing",
         kind="definition",
         render=_smoothing_display,
@@ -104,6 +105,7 @@ CLAIMS = (
         "cross-entropy splits as Szegedy et al. state, and equals torch's label_smoothing loss.",
     ),
     Claim(
+        custom="TODO: not yet an equation",
         id="training.warmup_peak",
         kind="identity",
         render=_schedule_display,
