@@ -257,7 +257,7 @@ def test_numeric_check_fails_and_names_torch_when_torch_disagrees(
     monkeypatch.setattr(owner, name, perturbed)
     claim = get(claim_id)
     with pytest.raises(Mismatch, match="torch") as excinfo:
-        claim.numeric(claim.formula)
+        claim.numeric_holds(claim.formula)
     assert "verified_transformer.nn" not in str(excinfo.value), excinfo.value
     result = verify(claim)
     assert not result.passed and "torch.nn" in (result.error or ""), result.error
@@ -311,7 +311,7 @@ def test_numeric_check_rejects_a_wrong_variant_too(claim_id: str, variant: str) 
     """The float64 comparison with our nn and torch's is not vacuous either."""
     claim = get(claim_id)
     try:
-        holds = claim.numeric(claim.variants[variant])
+        holds = claim.numeric_holds(claim.variants[variant])
     except Mismatch:
         holds = False
     assert holds is False
@@ -597,7 +597,7 @@ def test_numeric_check_fails_and_names_our_code_when_it_disagrees(
     monkeypatch.setattr(ours, name, lambda *a, **k: original(*a, **k) * (1 + 1e-6) + 1e-6)
     claim = get(claim_id)
     with pytest.raises(Mismatch, match="verified_transformer.nn") as excinfo:
-        claim.numeric(claim.formula)
+        claim.numeric_holds(claim.formula)
     assert "torch.nn" not in str(excinfo.value).replace("verified_transformer.nn", ""), excinfo
 
 

@@ -132,4 +132,4 @@ def test_shift_claim_fails_for_a_wrong_table(position_claims, monkeypatch) -> No
 
     monkeypatch.setattr(numeric_positions, "sinusoidal_encoding", swapped)
     claim = position_claims["positions.sinusoidal_shift"]
-    assert not claim.numeric(claim.formula)
+    assert not claim.numeric_holds(claim.formula)

@@ -14,10 +14,11 @@ import sympy as sp
 
 from verified_transformer.claims.formula import Point, Vocabulary, entry_reader, scalar_reader
 from verified_transformer.claims.latex import latex
-from verified_transformer.claims.ledger import Claim, numeric_check
+from verified_transformer.claims.ledger import Claim, numeric_check, numeric_reference
 from verified_transformer.derive import layernorm as ln
 from verified_transformer.derive import mistakes
 from verified_transformer.derive.exact import equal, expand_sums, is_zero
+from verified_transformer.derive.operators import vector
 
 BA = "ba2016layer"
 ZHANG = "zhang2019root"
@@ -26,6 +27,8 @@ Entry = Callable[..., sp.Expr]  # (index, epsilon) -> expression of that output 
 Transform = Callable[[sp.Indexed], sp.Expr]
 i, k, n, x, eps = ln.i, ln.k, ln.n, ln.x, ln.eps
 _numeric = numeric_check("numeric_layernorm")
+_reference = numeric_reference("numeric_layernorm")
+LN, RMS = ln.LN, ln.RMSNorm
 
 
 def _scale_free(expr: sp.Expr) -> sp.Expr:
@@ -570,35 +573,33 @@ CLAIMS = (
         note="The output variance is slightly below 1 for eps > 0 (numerically at eps = 0.5).",
     ),
     Claim(
-        custom="TODO: not yet an equation",
         id="layernorm.shift_invariance",
         kind="identity",
-        render=_invariance_display("LN", eps),
         source=BA,
         scope="symbolic n",
-        formula=lambda xk: xk + c,
-        symbolic=_invariant(ln.layer_norm_entry, eps),
+        formula=((LN(vector(lambda t: x[t] + c), i), LN(vector(x), i)),),
         wrong={
-            "scaling x -> c x (eps > 0)": lambda xk: c * xk,
-            "shifting only x_1": lambda xk: xk + c * sp.KroneckerDelta(xk.indices[0], 1),
+            "scaling x -> c x (eps > 0)": (LN(vector(lambda t: c * x[t]), i), LN(vector(x), i)),
+            "shifting only x_1": (LN(vector(lambda t: x[t] + c * sp.KroneckerDelta(t, 1)), i),
+                                  LN(vector(x), i)),
         },
-        numeric=_numeric("invariance", "layer_norm", {c: 100.0}, 1e-5),
+        numeric=_reference("norms"),
         compared=("torch.nn.functional.layer_norm",),
     ),
     Claim(
-        custom="TODO: not yet an equation",
         id="layernorm.scale_invariance",
         kind="identity",
-        render=_invariance_display("LN", 0),
         source=BA,
         scope="symbolic n, eps = 0",
-        formula=lambda xk: a * xk,
-        symbolic=_invariant(ln.layer_norm_entry, 0, _scale_free),
+        formula=((LN(vector(lambda t: a * x[t]), i), LN(vector(x), i)),),
+        where=((eps, 0),),
+        simplify=_scale_free,
         wrong={
-            "negative scale x -> -a x": lambda xk: -a * xk,
-            "scaling only x_1": lambda xk: xk * a ** sp.KroneckerDelta(xk.indices[0], 1),
+            "negative scale x -> -a x": (LN(vector(lambda t: -a * x[t]), i), LN(vector(x), i)),
+            "scaling only x_1": (LN(vector(lambda t: x[t] * a ** sp.KroneckerDelta(t, 1)), i),
+                                 LN(vector(x), i)),
         },
-        numeric=_numeric("invariance", "layer_norm", {a: 3.5}, 0.0),
+        numeric=_reference("norms"),
         compared=("torch.nn.functional.layer_norm",),
         note="Exact only at eps = 0; with eps > 0 small inputs are not scale invariant.",
     ),
@@ -743,19 +744,18 @@ CLAIMS = (
         "the formula.",
     ),
     Claim(
-        custom="TODO: not yet an equation",
         id="rmsnorm.scale_invariance",
         kind="identity",
-        render=_invariance_display("RMSNorm", 0),
         source=ZHANG,
         scope="symbolic n, eps = 0",
-        formula=lambda xk: a * xk,
-        symbolic=_invariant(ln.rms_norm_entry, 0, _scale_free),
+        formula=((RMS(vector(lambda t: a * x[t]), i), RMS(vector(x), i)),),
+        where=((eps, 0),),
+        simplify=_scale_free,
         wrong={
-            "shift x -> x + c": lambda xk: xk + c,
-            "negative scale x -> -a x": lambda xk: -a * xk,
+            "shift x -> x + c": (RMS(vector(lambda t: x[t] + c), i), RMS(vector(x), i)),
+            "negative scale x -> -a x": (RMS(vector(lambda t: -a * x[t]), i), RMS(vector(x), i)),
         },
-        numeric=_numeric("invariance", "rms_norm", {a: 3.5}, 0.0),
+        numeric=_reference("norms"),
         compared=("torch.nn.functional.rms_norm",),
         note="RMSNorm is not shift invariant (the first wrong variant).",
     ),

@@ -85,18 +85,30 @@ class NumericCheck:
     module: str
     name: str
     args: tuple = ()
+    reference: bool = False  # name(*args) is a numeric.Reference for the generic comparison
 
-    def __call__(self, formula: Any) -> bool:
+    def __call__(self, formula: Any, where: Where = ()) -> bool:
         import importlib
 
         check = getattr(importlib.import_module(f"verified_transformer.claims.{self.module}"),
                         self.name)
+        if self.reference:
+            from verified_transformer.claims.numeric import chains_agree
+
+            return chains_agree(formula, where, check(*self.args))
         return check(*self.args)(formula) if self.args else check(formula)
 
 
 def numeric_check(module: str) -> Callable[..., NumericCheck]:
     """``numeric_check("numeric_softmax")("definition")``: a :class:`NumericCheck` maker."""
     return lambda name, *args: NumericCheck(module, name, args)
+
+
+def numeric_reference(module: str) -> Callable[..., NumericCheck]:
+    """``numeric_reference("numeric_layernorm")("norms")``: the claim's chains are evaluated in
+    float64 by :func:`~verified_transformer.claims.numeric.chains_agree`, each operator by each
+    implementation, at the point ``numeric_layernorm.norms(*args)`` returns."""
+    return lambda name, *args: NumericCheck(module, name, args, reference=True)
 
 
 # --- equations: chains of equal expressions, and the one checker -----------------------------------
@@ -222,6 +234,11 @@ class Claim:
             return dict(self.wrong)
         return {name: variant(self.formula, change) for name, change in self.wrong.items()}
 
+    def numeric_holds(self, formula: Any) -> bool:
+        """The numeric check, on the claim's formula or a wrong variant's."""
+        return bool(self.numeric(formula, self.where) if isinstance(self.numeric, NumericCheck)
+                    else self.numeric(formula))
+
     def display(self, index: int = 0) -> str:
         """One displayed equation (``IndexError`` naming the claim when out of range)."""
         if not 0 <= index < len(self.displays):
@@ -330,7 +347,7 @@ def verify(claim: Claim) -> Result:
         errors.append(f"symbolic: {type(exc).__name__}: {exc}")
     if claim.numeric is not None:
         try:
-            numeric = bool(claim.numeric(claim.formula))
+            numeric = claim.numeric_holds(claim.formula)
         except Exception as exc:
             numeric = False
             errors.append(f"numeric: {type(exc).__name__}: {exc}")

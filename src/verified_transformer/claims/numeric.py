@@ -10,6 +10,7 @@ formulas switched on (``fused_kernels(False)``, so no torch namesake is called) 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from types import ModuleType
 
 import sympy as sp
@@ -114,7 +115,7 @@ def evaluate(
     return torch.tensor(out, dtype=DTYPE)
 
 
-_SUM_LAST = sp.Function("sum_last")
+_SUM_LAST, _DELTA = sp.Function("sum_last"), sp.Function("delta_")
 
 
 def _tensor(value: object) -> torch.Tensor:
@@ -150,20 +151,73 @@ def entry_function(
         return _SUM_LAST(vectorize(s.function, dummy))
 
     flat = vectorize(expr.replace(lambda e: isinstance(e, sp.Sum), lower), index)
-    flat = flat.xreplace({size: width})
+    position = sp.Symbol("_position")  # the index where it is not a subscript (delta_{i1})
+    flat = flat.xreplace({size: width, index: position}).replace(sp.KroneckerDelta, _DELTA)
     compiled = sp.lambdify(
-        [*vectors, *scalars, width], flat,
-        modules=[{"sum_last": lambda t: t.sum(-1, keepdim=True), "sqrt": _sqrt, "exp": _exp},
-                 "math"],
+        [*vectors, *scalars, width, position], flat,
+        modules=[{"sum_last": lambda t: t.sum(-1, keepdim=True), "sqrt": _sqrt, "exp": _exp,
+                  "delta_": lambda a, b: _tensor(a == b).to(DTYPE)}, "math"],
     )
 
     def function(*args: object) -> torch.Tensor:
         tensors = args[: len(bases)]
-        result = compiled(*args, tensors[0].shape[-1])
+        width_ = tensors[0].shape[-1]
+        result = compiled(*args, width_, torch.arange(1, width_ + 1, dtype=DTYPE))
         return torch.broadcast_to(torch.as_tensor(result, dtype=tensors[0].dtype),
                                   tensors[0].shape)
 
     return function
+
+
+# --- the generic comparison of a claim's chains with each implementation ------------------------
+
+Operators = dict  # operator class (derive.operators.EntryOf) -> f(vector tensor, *params) -> tensor
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Where a claim's chains are evaluated: the tensors of the indexed inputs (``{x: rows}``,
+    entries along the last dimension), the scalars, the free ``index`` and ``size``, and
+    ``operators(F, nn)``, each operator's implementation in one of the two implementations."""
+
+    inputs: dict
+    scalars: dict
+    operators: Callable[[ModuleType, ModuleType], Operators]
+    index: sp.Symbol
+    size: sp.Symbol
+
+
+def _side(expr: sp.Expr, index: sp.Symbol, ref: Reference, operators: Operators) -> torch.Tensor:
+    """One side of a chain as a tensor: operator entries computed by ``operators``, the rest by
+    :func:`entry_function`."""
+    from verified_transformer.derive.operators import EntryOf
+
+    inputs = dict(ref.inputs)
+    for number, node in enumerate(expr.atoms(EntryOf)):
+        v, at, *params = node.args
+        argument = _side(v.expr, v.variables[0], ref, operators)
+        values = [float(p.xreplace(ref.scalars)) for p in params]
+        base = sp.IndexedBase(f"_op{number}")
+        inputs[base] = operators[type(node)](argument, *values)
+        expr = expr.xreplace({node: base[at]})
+    scalars = [s for s in ref.scalars if expr.has(s)]
+    f = entry_function(expr, index, ref.size, list(inputs), scalars)
+    return f(*inputs.values(), *(ref.scalars[s] for s in scalars))
+
+
+def chains_agree(chains: tuple, where: tuple, ref: Reference) -> bool:
+    """Every two neighbours of every chain agree in float64 (``where`` substituted), with the
+    operators of our ``verified_transformer.nn`` and of torch (:func:`for_each_implementation`)."""
+    from verified_transformer.claims.ledger import substitute
+
+    sides = [[substitute(where, sp.sympify(e)) for e in chain] for chain in chains]
+
+    def holds(F: ModuleType, nn: ModuleType) -> bool:
+        operators = ref.operators(F, nn)
+        return all(close(_side(a, ref.index, ref, operators), _side(b, ref.index, ref, operators))
+                   for chain in sides for a, b in zip(chain, chain[1:], strict=False))
+
+    return for_each_implementation(holds)
 
 
 # --- seeded modules and data shared by several topics ------------------------------------------

@@ -24,6 +24,7 @@ from verified_transformer.claims.layernorm import (
 )
 from verified_transformer.claims.numeric import (
     DTYPE,
+    Reference,
     close,
     evaluate,
     for_each_implementation,
@@ -105,26 +106,16 @@ def moments(entry: Entry) -> bool:
     return for_each_implementation(holds)
 
 
-def invariance(
-    functional: str, transform_values: dict, epsilon: float
-) -> Callable[[Transform], bool]:
-    """Our and torch's norm at T(x) equal it at x (T evaluated numerically)."""
-
-    def numeric(transform: Transform) -> bool:
-        rows = randn(3, WIDTH, seed=44) + 1
-        moved = _transformed(transform, rows, transform_values)
-        gain = randn(WIDTH, seed=45)
-
-        def holds(F: ModuleType, nn: ModuleType) -> bool:
-            if functional == "layer_norm":
-                f = lambda v: F.layer_norm(v, (WIDTH,), gain, None, epsilon)  # noqa: E731
-            else:
-                f = lambda v: F.rms_norm(v, (WIDTH,), gain, epsilon)  # noqa: E731
-            return close(f(moved), f(rows))
-
-        return for_each_implementation(holds)
-
-    return numeric
+def norms() -> Reference:
+    """Seeded rows of width 6, a seeded gain (no bias), a = 3.5, c = 100, eps = 1e-5 unless a
+    condition sets it; LN and RMSNorm by ``F.layer_norm`` and ``F.rms_norm``."""
+    gain = randn(WIDTH, seed=45)
+    return Reference(
+        inputs={x: randn(3, WIDTH, seed=44) + 1}, scalars={eps: 1e-5, ln.a: 3.5, ln.c: 100.0}, index=ln.i,
+        size=n, operators=lambda F, nn: {
+            ln.LN: lambda v, e: F.layer_norm(v, (WIDTH,), gain, None, e),
+            ln.RMSNorm: lambda v, e: F.rms_norm(v, (WIDTH,), gain, e),
+        })
 
 
 def scale_with_eps(effective: EffectiveEps) -> bool:

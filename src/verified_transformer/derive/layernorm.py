@@ -369,3 +369,28 @@ def is_invariant(method: str, transformation: str) -> bool:
 def invariance_table() -> dict[str, tuple[bool, ...]]:
     """Table 1 recomputed: method -> invariance under each of :data:`TRANSFORMATIONS`."""
     return {m: tuple(is_invariant(m, t) for t in TRANSFORMATIONS) for m in NORMALIZERS}
+
+
+# --- the operators, for the claims' equations (derive.operators) ---------------------------------
+
+from verified_transformer.derive.operators import EntryOf  # noqa: E402
+
+
+class LN(EntryOf):
+    """``LN(v, i, epsilon)``: :func:`layer_norm_entry` of the vector v (gain and bias kept)."""
+
+    head, defaults = r"\mathrm{LN}", (eps,)
+
+    @classmethod
+    def entry(cls, values, index, epsilon=eps):  # noqa: ANN001, ANN206
+        return substitute_inputs(layer_norm_entry(index, epsilon), lambda e: values(e.indices[0]))
+
+
+class RMSNorm(EntryOf):
+    """``RMSNorm(v, i, epsilon)``: :func:`rms_norm_entry` of the vector v."""
+
+    head, defaults = r"\mathrm{RMSNorm}", (eps,)
+
+    @classmethod
+    def entry(cls, values, index, epsilon=eps):  # noqa: ANN001, ANN206
+        return substitute_inputs(rms_norm_entry(index, epsilon), lambda e: values(e.indices[0]))
