@@ -8,6 +8,7 @@ run, so each claim and each wrong variant is its own test id without checking an
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from functools import cache
@@ -381,8 +382,22 @@ def _toy(claim_id: str, **overrides: object) -> Claim:
         "formula": 1,
         "symbolic": lambda f: f == 1,
         "wrong": {"two": 2},
+        "custom": "a toy check",
     }
     return Claim(**(fields | overrides))
+
+
+def test_an_equation_is_proved_by_the_one_checker_and_its_condition_shown() -> None:
+    """A claim without its own check is its chains: proved with the ``where`` pairs substituted
+    (here a condition), each variant refuted, all of it printed; its own check needs a reason."""
+    u, v = sp.symbols("u v", positive=True)
+    toy = Claim(id="x.eq", kind="identity", source=None, origin="standard", scope="v = 0",
+                formula=((u * (u + v), u**2),), where=((v, 0),),
+                wrong={"sign": (u * (u - v), -(u**2)), "no condition": {0: (u * (u + 1), u**2)}})
+    assert verify(toy).passed and toy.displays == ("u \\left(u + v\\right) = u^{2}", "v = 0")
+    assert not verify(dataclasses.replace(toy, where=())).passed
+    with pytest.raises(ValueError, match="custom"):
+        _toy("x.y", custom="")
 
 
 def test_a_claim_without_wrong_variants_or_with_an_unknown_kind_is_refused() -> None:
