@@ -111,7 +111,7 @@ def numeric_reference(module: str) -> Callable[..., NumericCheck]:
     return lambda name, *args: NumericCheck(module, name, args, reference=True)
 
 
-# --- equations: chains of equal expressions, and the one checker -----------------------------------
+# --- equations: chains of equal expressions, and the one checker ---------------------------------
 
 Chain = tuple  # (e_1, e_2, ...): e_1 = e_2 = ...
 Where = tuple  # ((abbreviation or condition, what it stands for), ...)
@@ -122,9 +122,10 @@ def substitute(where: Where, e: sp.Basic) -> sp.Basic:
     entry ``base[i]`` at every index (``base[t]`` becomes the right side with ``i -> t``)."""
     for lhs, rhs in where:
         if isinstance(lhs, sp.Indexed):
-            e = e.replace(lambda a, lhs=lhs: isinstance(a, sp.Indexed) and a.base == lhs.base,
-                          lambda a, lhs=lhs, rhs=rhs: rhs.xreplace(dict(zip(lhs.indices,
-                                                                            a.indices))))
+            e = e.replace(
+                lambda a, lhs=lhs: isinstance(a, sp.Indexed) and a.base == lhs.base,
+                lambda a, lhs=lhs, rhs=rhs: rhs.xreplace(
+                    dict(zip(lhs.indices, a.indices, strict=True))))
         else:
             e = e.xreplace({lhs: rhs})
     return e
