@@ -13,7 +13,8 @@ _numeric = numeric_check("numeric_positions")
 p, q, k, m, n, omega, theta, i = ps.p, ps.q, ps.k, ps.m, ps.n, ps.omega, ps.theta, ps.i
 X, PE, C = (sp.MatrixSymbol(name, 6, 8) for name in ("X", "PE", "C"))
 P = sp.MatrixSymbol("P", 6, 6)
-TRIG = {"meaning": lambda chain: ps.entrywise, "simplify": ps.trig_simplify}
+# columns compared entry by entry, by the addition theorems
+_COLUMNS = {"meaning": lambda chain: ps.entrywise, "simplify": ps.trig_simplify}
 
 
 def _shift(matrix: sp.Matrix) -> tuple:  # PE(p + k) = (sin, cos)(p + k) = M PE(p)
@@ -37,7 +38,7 @@ def _breaks(inputs: sp.MatrixExpr) -> tuple:  # SA(in(P X)) != P SA(in(X))
 CLAIMS = (
     Claim(
         id="positions.sinusoidal_shift", kind="identity", source=VASWANI, origin="derived",
-        scope="symbolic p, k, omega", formula=(_shift(ps.shift_map()),), **TRIG,
+        scope="symbolic p, k, omega", formula=(_shift(ps.shift_map()),), **_COLUMNS,
         wrong={"rotation by -k (the transpose)": _shift(ps.shift_map().T),
                "rotation by 2k": _shift(ps.shift_map(2 * k)),
                "identity, PE(p + k) = PE(p)": _shift(sp.eye(2))},
@@ -59,7 +60,7 @@ CLAIMS = (
     Claim(
         id="positions.rope_relative", kind="identity", source=SU, proof="checked",
         scope="d = 2, 4, 6 with symbolic q, k, m, n and frequencies",
-        formula=(_rope((n - m) * theta),), **TRIG,
+        formula=(_rope((n - m) * theta),), **_COLUMNS,
         wrong={"rotation by (m - n) theta": _rope((m - n) * theta),
                "rotation by (m + n) theta": _rope((m + n) * theta),
                "rotation by n theta (query not rotated)": _rope(n * theta)},

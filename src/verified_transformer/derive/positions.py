@@ -109,9 +109,9 @@ _WEIGHTS = sp.symbols("u_1:3", real=True)
 
 
 def entrywise(e: sp.Basic) -> sp.Basic:
-    """``e`` with q, k written out and written out by ``doit``; a column ``x`` as the scalar
-    ``sum_r u_r x_r`` for symbolic ``u`` (two columns are equal for every ``u`` iff equal entry
-    by entry), so the ledger's checker compares columns with :func:`trig_simplify`."""
+    """``e`` with q, k replaced by their entries and its operators written out (``doit``); a
+    column ``x`` then as the scalar ``sum_r u_r x_r`` for symbolic ``u`` (two columns are equal
+    for every ``u`` iff entry by entry): the ledger's checker compares scalars."""
     e = e.xreplace(PAIRS).doit()
     if isinstance(e, sp.MatrixBase):
         return sp.Add(*(u * v for u, v in zip(_WEIGHTS, e, strict=False)))
