@@ -1,133 +1,114 @@
-"""The numeric checks of :mod:`verified_transformer.claims.positions`: float64, against our
-``verified_transformer.nn`` and torch's, imported only when a check runs."""
+"""The numeric checks of :mod:`verified_transformer.claims.positions` (and the schedule's): each
+side of a claim's chains in float64 on a grid, every operator by our code (the table of
+``sinusoidal_encoding``, ``rotary_embedding``; torch has neither); and the measured permutation
+test of self-attention, ours and torch's."""
 
 from __future__ import annotations
 
-import itertools
-from types import ModuleType
+from collections.abc import Callable
+from functools import partial
 
+import numpy as np
 import sympy as sp
 import torch
 
-from verified_transformer.claims.numeric import DTYPE, close, for_each_implementation, randn
-from verified_transformer.claims.positions import (
-    PE,
-    C,
-    X,
-)
+from verified_transformer.claims import numeric as nu
+from verified_transformer.claims.positions import PE, C, P, X
 from verified_transformer.derive import positions as ps
+from verified_transformer.derive.exact import unroll_sums
 from verified_transformer.nn.positional import rotary_embedding, sinusoidal_encoding
 
-WIDTH, LENGTH = 16, 40  # numeric checks: d = 16 (8 frequency pairs), positions 0..39
+WIDTH, LENGTH = 16, 40  # d = 16 (8 frequency pairs), positions 0..39
+FREQS = np.array([float(ps.frequency(j, WIDTH)) for j in range(WIDTH // 2)])
 
 
-def _numeric_frequencies(width: int = WIDTH) -> list[float]:
-    return [float(ps.frequency(j, width)) for j in range(width // 2)]
+def agree(chains: tuple, grid: dict, operators: dict[type, Callable], constants: dict) -> bool:
+    """Neighbours of every chain agree in float64 at every point of ``grid`` (symbol -> array,
+    broadcast), ``constants`` substituted, each operator node by ``operators[type](node, *its
+    scalar arguments)`` (a column: its entries stacked)."""
+    shape, names = np.broadcast_shapes(*(np.shape(a) for a in grid.values())), {}
+
+    def stand_in(node: sp.Basic) -> sp.Basic:
+        args = [a for a in node.args if not isinstance(a, sp.MatrixExpr)]
+        f, name = partial(operators[type(node)], node), f"_op{len(names)}"
+        if not isinstance(node, sp.MatrixExpr):
+            names[name] = f
+            return sp.Function(name)(*args)
+        names.update({f"{name}_{r}": partial(lambda r, *v: f(*v)[r], r) for r in range(2)})
+        return sp.ImmutableMatrix([sp.Function(f"{name}_{r}")(*args) for r in range(2)])
+
+    def side(e: sp.Basic) -> np.ndarray:
+        e = unroll_sums(e.replace(lambda a: type(a) in operators, stand_in).xreplace(constants))
+        e = e.doit().xreplace(constants)
+        f = sp.lambdify(list(grid), list(e) if isinstance(e, sp.MatrixBase) else [e],
+                        modules=[names, "numpy"])
+        return np.stack([np.broadcast_to(np.asarray(v, float), shape) for v in f(*grid.values())])
+
+    for chain in chains:
+        values = [side(sp.sympify(e)) for e in chain]
+        if not all(np.allclose(a, b, nu.RTOL, nu.ATOL)
+                   for a, b in zip(values, values[1:], strict=False)):
+            return False
+    return True
 
 
-def _block_diagonal(blocks: list[sp.Matrix]) -> torch.Tensor:
-    return torch.block_diag(*(torch.tensor([[float(v) for v in b.row(r)] for r in range(2)],
-                                           dtype=DTYPE) for b in blocks))
+def _pairs(table: np.ndarray, position: np.ndarray, freq: np.ndarray) -> np.ndarray:
+    """Columns 2i, 2i+1 of ``table`` at row ``position``, i the pair of frequency ``freq``."""
+    pair = np.abs(np.subtract.outer(freq, FREQS)).argmin(-1)
+    row, pair = np.broadcast_arrays(np.asarray(position).astype(int), pair)
+    return np.stack([table[row, 2 * pair], table[row, 2 * pair + 1]])
 
 
-def _table_is_the_definition() -> bool:
-    """Our table, row p, column 2i / 2i+1, against sin / cos of p * omega_i evaluated by SymPy."""
-    table = sinusoidal_encoding(LENGTH, WIDTH, dtype=DTYPE)
-    expected = torch.tensor(
-        [[float(v) for v in ps.encoding(pos, [ps.frequency(j, WIDTH) for j in range(WIDTH // 2)])
-          .evalf(30)] for pos in range(LENGTH)],
-        dtype=DTYPE,
-    )
-    return close(table, expected)
+def shift(chains: tuple) -> bool:
+    """PE by our table, at every p = 0..32, k = 0..7 and every pair of d = 16."""
+    table = sinusoidal_encoding(LENGTH, WIDTH, dtype=nu.DTYPE).numpy()
+    grid = {ps.p: np.arange(LENGTH - 7)[:, None, None], ps.k: np.arange(8)[:, None],
+            ps.omega: FREQS}
+    return agree(chains, grid, {ps.PE: lambda _, *a: _pairs(table, *a)}, {})
 
 
-def shift(shift: sp.Matrix) -> bool:
-    """Our table: block-diagonal ``M_i(k)`` times row ``p`` equals row ``p + k``, k = 0..7."""
-    table = sinusoidal_encoding(LENGTH, WIDTH, dtype=DTYPE)
-    freqs = _numeric_frequencies()
-    ok = _table_is_the_definition()
-    for offset in range(8):
-        blocks = [shift.subs({ps.k: offset, ps.omega: f}) for f in freqs]
-        mapped = table[: LENGTH - offset] @ _block_diagonal(blocks).T
-        ok = ok and close(mapped, table[offset:])
-    return ok
+def dot(chains: tuple) -> bool:
+    """PE(p)^T PE(q) by the Gram matrix of our table, positions 0..39, d = 16."""
+    table = sinusoidal_encoding(LENGTH, WIDTH, dtype=nu.DTYPE).numpy()
+    at = {ps.d: WIDTH} | {ps.OMEGA[j]: sp.Float(f, 30) for j, f in enumerate(FREQS)}
+    grid = {ps.p: np.arange(LENGTH)[:, None], ps.q: np.arange(LENGTH)}
+    return agree(chains, grid, {ps.EncodingDot: lambda _, a, b: (table @ table.T)[a, b]}, at)
 
 
-def dot(pair_term: sp.Expr) -> bool:
-    """Gram matrix of our table (positions 0..39, d = 16) against the claimed sums."""
-    table = sinusoidal_encoding(LENGTH, WIDTH, dtype=DTYPE)
-    gram = table @ table.T
-    term = sp.lambdify((ps.p, ps.q, ps.omega), pair_term, "math")
-    freqs = _numeric_frequencies()
-    claimed = torch.tensor(
-        [[sum(term(a, b, f) for f in freqs) for b in range(LENGTH)] for a in range(LENGTH)],
-        dtype=DTYPE,
-    )
-    return close(gram, claimed)
+def rope(chains: tuple) -> bool:
+    """R(m theta_i) q by our rotary_embedding of seeded queries and keys (one per position
+    m, n = 0..11, d = 16), every pair i."""
+    vectors = {ps.Q: nu.randn(12, WIDTH, seed=70), ps.K: nu.randn(12, WIDTH, seed=71)}
+    rotated = {v: rotary_embedding(t).numpy() for v, t in vectors.items()}
+    grid = {ps.m: np.arange(12)[:, None], ps.n: np.arange(12), ps.theta: FREQS[:, None, None]}
+    for (v, t), axis in zip(vectors.items(), (2, 1), strict=True):  # q at m, k at n
+        grid |= {e: np.expand_dims(t[:, r::2].T.numpy(), axis) for r, e in enumerate(ps.PAIRS[v])}
+    return agree(chains, grid, {ps.Rotated: lambda node, *a: _pairs(rotated[node.args[0]], *a)},
+                 ps.PAIRS)
 
 
-def rope(relative: sp.Matrix) -> bool:
-    """Our ``rotary_embedding`` on random q, k (12 positions, d = 16): every score
-    ``<RoPE(q)_m, RoPE(k)_n>`` equals ``q_m^T A(n, m) k_n`` with the candidate's blocks."""
-    length = 12
-    query, key = randn(length, WIDTH, seed=70), randn(length, WIDTH, seed=71)
-    scores = rotary_embedding(query) @ rotary_embedding(key).T
-    freqs = _numeric_frequencies()
-    claimed = torch.empty(length, length, dtype=DTYPE)
-    for a, b in itertools.product(range(length), repeat=2):
-        blocks = [relative.subs({ps.m: a, ps.n: b, ps.theta: f}) for f in freqs]
-        claimed[a, b] = query[a] @ _block_diagonal(blocks) @ key[b]
-    return close(scores, claimed)
-
-
-TOKENS, D_MODEL, HEADS = 6, 8, 2
-
-
-def _inputs(expr: sp.Expr, x: torch.Tensor) -> torch.Tensor:
-    """Evaluate a sum of the matrix symbols X (tokens), PE (our sinusoidal table) and C (one
-    seeded vector repeated at every position) at the tokens ``x``."""
-    values = {
-        X: x,
-        PE: sinusoidal_encoding(TOKENS, D_MODEL, dtype=DTYPE),
-        C: randn(1, D_MODEL, seed=81).expand(TOKENS, D_MODEL),
-    }
-    terms = expr.args if isinstance(expr, sp.MatAdd) else (expr,)
-    if not all(term in values for term in terms):
-        raise ValueError(f"formula: expected a sum of X, PE and C, got {expr}")
-    return sum(values[term] for term in terms)
-
-
-def breaks_equivariance(inputs: sp.Expr) -> bool:
-    """Self-attention of ``inputs`` (one seeded layer, ours and torch's, float64) is NOT
-    permutation-equivariant: for some of 6 seeded permutations P of the tokens,
-    ``SA(in(PX)) != P SA(in(X))`` by more than 1e-3."""
-    x = randn(TOKENS, D_MODEL, seed=80)
+def breaks_equivariance(formula: tuple) -> bool:
+    """The two sides of the inequality (one seeded layer, ours and torch's, float64) differ by
+    more than 1e-3 for some of 6 seeded permutations P of the 6 tokens."""
+    (inequality,), = formula
     generator = torch.Generator().manual_seed(82)
-    perms = [torch.randperm(TOKENS, generator=generator) for _ in range(6)]
+    perms = [np.eye(6)[torch.randperm(6, generator=generator)] for _ in range(6)]
+    inputs = [nu.randn(6, 8, seed=80).numpy(), sinusoidal_encoding(6, 8, dtype=nu.DTYPE).numpy(),
+              nu.randn(1, 8, seed=81).expand(6, 8).numpy()]
+    found = []
 
-    def broken(F: ModuleType, nn: ModuleType) -> bool:
-        with torch.random.fork_rng(devices=[]):  # the global generator is left untouched
-            layer = nn.MultiheadAttention(D_MODEL, HEADS, batch_first=True).to(DTYPE).eval()
-        generator = torch.Generator().manual_seed(84)
+    def record(F: object, nn: object) -> bool:
+        layer = nu.mha(nn, 8, 2, seed=84)
+        def sa(h: np.ndarray) -> np.ndarray:
+            return layer(*3 * [torch.from_numpy(h)[None]], need_weights=False)[0][0].numpy()
+
+        lhs, rhs = (sp.lambdify([X, PE, C, P], e, [{"SA": sa}, "numpy"]) for e in inequality.args)
         with torch.no_grad():
-            for parameter in layer.parameters():
-                parameter.copy_(torch.randn(parameter.shape, generator=generator, dtype=DTYPE))
-
-        def sa(tokens: torch.Tensor) -> torch.Tensor:
-            h = _inputs(inputs, tokens)[None]
-            return layer(h, h, h, need_weights=False)[0][0]
-
-        with torch.no_grad():
-            gaps = [float((sa(x[perm]) - sa(x)[perm]).abs().max()) for perm in perms]
-        return max(gaps) > 1e-3
-
-    ours_and_torch = []
-
-    def record(F: ModuleType, nn: ModuleType) -> bool:
-        ours_and_torch.append(broken(F, nn))
+            found.append(max(np.abs(lhs(*inputs, perm) - rhs(*inputs, perm)).max()
+                             for perm in perms) > 1e-3)
         return True
 
-    for_each_implementation(record)
-    if len(set(ours_and_torch)) != 1:
+    nu.for_each_implementation(record)
+    if len(set(found)) != 1:
         raise AssertionError("ours and torch's MultiheadAttention disagree on equivariance")
-    return ours_and_torch[0]
+    return found[0]

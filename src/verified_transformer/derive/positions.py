@@ -10,13 +10,15 @@ The sinusoidal encoding of :cite:`vaswani2017attention` (section 3.5) pairs, for
   :math:`\mathrm{PE}_i(p)`, the matrix read off as coefficients, so it cannot depend on :math:`p`.
   The paper's reason for the choice: "for any fixed offset k, PE_{pos+k} can be represented as a
   linear function of PE_{pos}".
-* Dot product (:func:`encoding_dot`): :math:`\mathrm{PE}(p) \cdot \mathrm{PE}(q)` summed over the
-  pairs.
-* RoPE (:func:`rope_score`, :cite:`su2021roformer`): rotate the pair :math:`i` of a query at
-  position :math:`m` by :math:`m\theta_i` and of a key at :math:`n` by :math:`n\theta_i`, then take
-  the dot product.
+* Dot product (:class:`EncodingDot`): :math:`\mathrm{PE}(p) \cdot \mathrm{PE}(q)` summed over
+  the pairs.
+* RoPE (:func:`rope`, :class:`Rotated`, :cite:`su2021roformer`): rotate the pair :math:`i` of a
+  query at position :math:`m` by :math:`m\theta_i` and of a key at :math:`n` by :math:`n\theta_i`,
+  then take the dot product.
 
-Nothing here imports ``verified_transformer.nn``; the claims ledger ties these to the code.
+The operators (:class:`PE`, :class:`EncodingDot`, :class:`Rotated`, :class:`SA`) are what the
+claims state equations with; their ``doit`` writes them out. Nothing here imports
+``verified_transformer.nn``; the claims ledger ties these to the code.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sympy as sp
+from sympy.matrices.expressions.matexpr import MatrixExpr
 
 p, q, k, t = sp.symbols("p q k t", real=True)  # positions, an offset, a common shift
 m, n = sp.symbols("m n", real=True)  # RoPE query and key positions
@@ -41,11 +44,6 @@ def frequency(index: sp.Expr = i, width: sp.Expr = d, base: sp.Expr = 10000) -> 
 def encoding_pair(position: sp.Expr, freq: sp.Expr = omega) -> sp.Matrix:
     r"""The definition: :math:`(\sin(\omega p), \cos(\omega p))^\top`, columns ``2i, 2i+1``."""
     return sp.Matrix([sp.sin(freq * position), sp.cos(freq * position)])
-
-
-def encoding(position: sp.Expr, freqs: Sequence[sp.Expr]) -> sp.Matrix:
-    """The whole encoding: the pairs of ``freqs`` stacked, a column of length ``2 len(freqs)``."""
-    return sp.Matrix.vstack(*(encoding_pair(position, f) for f in freqs))
 
 
 def frequencies(count: int) -> list[sp.Symbol]:
@@ -72,11 +70,6 @@ def shift_map(offset: sp.Expr = k, freq: sp.Expr = omega, position: sp.Expr = p)
     return matrix
 
 
-def encoding_dot(first: sp.Expr, second: sp.Expr, freqs: Sequence[sp.Expr]) -> sp.Expr:
-    r""":math:`\mathrm{PE}(p)^\top \mathrm{PE}(q)` over the pairs of ``freqs`` (not simplified)."""
-    return (encoding(first, freqs).T * encoding(second, freqs))[0, 0]
-
-
 def rotation(angle: sp.Expr) -> sp.Matrix:
     r"""The plane rotation by ``angle``: :math:`\begin{pmatrix}\cos a & -\sin a\\ \sin a & \cos a
     \end{pmatrix}` (counter-clockwise, as in section 3.2.1 of :cite:`su2021roformer`)."""
@@ -100,15 +93,98 @@ def query_key(width: int) -> tuple[sp.Matrix, sp.Matrix]:
     )
 
 
-def rope_score(
-    query: sp.Matrix, key: sp.Matrix, m_pos: sp.Expr, n_pos: sp.Expr, freqs: Sequence[sp.Expr]
-) -> sp.Expr:
-    r""":math:`\langle R_{\Theta,m} q,\ R_{\Theta,n} k \rangle`: the attention score of a query
-    at ``m_pos`` and a key at ``n_pos`` after RoPE (before the :math:`1/\sqrt{d_k}` scale)."""
-    return (rope(query, m_pos, freqs).T * rope(key, n_pos, freqs))[0, 0]
-
-
 def trig_simplify(expr: sp.Expr) -> sp.Expr:
     """Expand with the addition theorems, then simplify: the simplifier handed to
     :func:`verified_transformer.derive.exact.is_zero` for these trigonometric identities."""
     return sp.simplify(sp.expand(sp.expand_trig(sp.expand(expr))))
+
+
+# --- operators: what the claims state equations with ------------------------------------------
+
+OMEGA = sp.IndexedBase("omega")  # omega_i, the frequency of pair i (any positive numbers)
+Q, K = sp.MatrixSymbol("q", 2, 1), sp.MatrixSymbol("k", 2, 1)  # one pair of a query and a key
+PAIRS = {Q: sp.ImmutableMatrix(sp.symbols("q_1:3", real=True)),
+         K: sp.ImmutableMatrix(sp.symbols("k_1:3", real=True))}  # q, k written out
+_WEIGHTS = sp.symbols("u_1:3", real=True)
+
+
+def entrywise(e: sp.Basic) -> sp.Basic:
+    """``e`` with q, k replaced by their entries and its operators written out (``doit``); a
+    column ``x`` then as the scalar ``sum_r u_r x_r`` for symbolic ``u`` (two columns are equal
+    for every ``u`` iff entry by entry): the ledger's checker compares scalars."""
+    e = e.xreplace(PAIRS).doit()
+    if isinstance(e, sp.MatrixBase):
+        return sp.Add(*(u * v for u, v in zip(_WEIGHTS, e, strict=False)))
+    return e
+
+
+class PE(MatrixExpr):
+    r""":math:`\mathrm{PE}_\omega(p)`: the pair of frequency ``freq`` at ``position``, a column;
+    ``doit`` is :func:`encoding_pair`."""
+
+    shape = (2, 1)
+
+    def __new__(cls, position: sp.Expr, freq: sp.Expr = omega) -> PE:
+        return sp.Basic.__new__(cls, sp.sympify(position), sp.sympify(freq))
+
+    def doit(self, **hints: object) -> sp.ImmutableMatrix:
+        return sp.ImmutableMatrix(encoding_pair(*self.args))
+
+    def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
+        position, freq = (printer._print(a) for a in self.args)
+        return rf"\mathrm{{PE}}_{{{freq}}}\left({position}\right)"
+
+
+class EncodingDot(sp.Function):
+    r""":math:`\mathrm{PE}(p)^\top \mathrm{PE}(q)` of the whole encoding, width :math:`d`; ``doit``
+    sums the pairs' products over :math:`i = 0 .. d/2 - 1`, frequencies :math:`\omega_i`."""
+
+    nargs = 2
+
+    def doit(self, **hints: object) -> sp.Expr:
+        first, second = self.args
+        pair = (encoding_pair(first, OMEGA[i]).T * encoding_pair(second, OMEGA[i]))[0, 0]
+        return sp.Sum(pair, (i, 0, d / 2 - 1))
+
+    def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
+        first, second = (printer._print(a) for a in self.args)
+        return rf"\mathrm{{PE}}({first})^\top \mathrm{{PE}}({second})"
+
+
+class Rotated(MatrixExpr):
+    r""":math:`R(m\theta)\,v`: RoPE of one pair ``v`` (a 2-column) at ``position``, frequency
+    ``freq``, printed with the rotation written out; ``doit`` multiplies."""
+
+    def __new__(cls, v: sp.Basic, position: sp.Expr, freq: sp.Expr = theta) -> Rotated:
+        return sp.Basic.__new__(cls, v, sp.sympify(position), sp.sympify(freq))
+
+    @property
+    def shape(self) -> tuple:
+        return self.args[0].shape
+
+    def doit(self, **hints: object) -> sp.Basic:
+        v, position, freq = self.args
+        return (sp.ImmutableMatrix(rotation(position * freq)) * v.doit(**hints)).doit()
+
+    def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
+        v, position, freq = self.args
+        matrix = sp.ImmutableMatrix(rotation(position * freq))
+        return f"{printer._print(matrix)} {printer._print(v)}"
+
+
+class SA(MatrixExpr):
+    r""":math:`\mathrm{SA}(H)`: one self-attention layer applied to the rows of ``H`` (measured by
+    the claims, never written out)."""
+
+    def __new__(cls, arg: MatrixExpr) -> SA:
+        return sp.Basic.__new__(cls, arg)
+
+    @property
+    def shape(self) -> tuple:
+        return self.args[0].shape
+
+    def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
+        return rf"\mathrm{{SA}}\left({printer._print(self.args[0])}\right)"
+
+    def _numpycode(self, printer: sp.printing.numpy.NumPyPrinter) -> str:  # lambdify: SA(...)
+        return f"SA({printer._print(self.args[0])})"

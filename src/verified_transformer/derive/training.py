@@ -6,10 +6,9 @@ r"""Training formulas, derived: label smoothing and the warm-up schedule of the 
   the cross-entropy splits as :math:`H(q', p) = (1 - \varepsilon) H(q, p) + \varepsilon H(u, p)`
   (:func:`mixture_loss`).
 * The schedule (:cite:`vaswani2017attention`, equation 3):
-  :math:`\eta(s) = d^{-1/2} \min(s^{-1/2}, s\,w^{-3/2})`. Whether a candidate peaks at
-  :math:`s = w` is decided by :func:`schedule_sides`: it writes :math:`s = w e^{\mp v}` with
-  :math:`v > 0`, resolves every ``Min`` by comparing logarithms (exact), and returns the two
-  sides as functions of :math:`v`.
+  :math:`\eta(s) = d^{-1/2} \min(s^{-1/2}, s\,w^{-3/2})` (:func:`vaswani_schedule`, the
+  operator :class:`Eta`), which is :math:`(d w)^{-1/2} \min(s/w, \sqrt{w/s})`: it peaks at
+  :math:`s = w`.
 
 Nothing here imports ``verified_transformer.nn``.
 """
@@ -20,11 +19,12 @@ from collections.abc import Callable
 
 import sympy as sp
 
+from verified_transformer.derive.exact import is_zero
+
 epsilon = sp.Symbol("epsilon", positive=True)  # smoothing weight, 0 < epsilon < 1
 K = sp.Symbol("K", integer=True, positive=True)  # number of classes
 k, y = sp.symbols("k y", integer=True, positive=True)  # a class and the target class
 s, w, d_model = sp.symbols("s w d_model", positive=True)  # step, warm-up steps, model width
-v = sp.Symbol("v", positive=True)  # distance from the peak on a log scale
 
 Target = Callable[[sp.Expr, sp.Expr, sp.Expr], sp.Expr]  # (class k, target y, K) -> q'(k)
 
@@ -58,32 +58,24 @@ def smoothed_loss(candidate: Target, label: int, logs: list[sp.Expr]) -> sp.Expr
     return cross_entropy(target, logs)
 
 
-def _resolve_min(expr: sp.Expr) -> sp.Expr:
-    """Replace each ``Min(a, b)`` of positive ``a, b`` by the smaller one, decided exactly by the
-    sign of ``log a - log b`` (expanded); raises ``ArithmeticError`` when the sign is unknown."""
+def is_smoothed_target(target: sp.Expr, classes: range = range(2, 7)) -> bool:
+    r"""The characterization of label smoothing, for ``target`` :math:`q'(k)` (an expression in
+    ``k``, ``y``, ``K``), every number of ``classes`` and every target :math:`y`: it sums to 1,
+    and :math:`H(q', p)` is :func:`mixture_loss` for symbolic :math:`\varepsilon` and
+    :math:`\log p` (decided by :func:`~verified_transformer.derive.exact.is_zero`)."""
 
-    def pick(*args: sp.Expr) -> sp.Expr:
-        smallest = args[0]
-        for other in args[1:]:
-            gap = sp.simplify(sp.expand_log(sp.log(smallest) - sp.log(other), force=True))
-            if gap.is_positive:
-                smallest = other
-            elif not (gap.is_negative or gap.is_zero):
-                raise ArithmeticError(f"cannot order {smallest} and {other}")
-        return smallest
+    def candidate(c: sp.Expr, label: sp.Expr, size: sp.Expr) -> sp.Expr:
+        return target.xreplace({k: c, y: label, K: size})
 
-    return expr.replace(lambda e: isinstance(e, sp.Min), lambda e: pick(*e.args))
-
-
-def schedule_sides(schedule: Callable[[sp.Expr], sp.Expr]) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
-    r"""``(before, at, after)``: the candidate at :math:`s = w e^{-v}`, :math:`s = w` and
-    :math:`s = w e^{v}` for :math:`v > 0`, with every ``Min`` resolved. The candidate peaks at
-    :math:`w` iff ``before`` and ``after`` fall as :math:`v` grows and tend to ``at`` as
-    :math:`v \to 0`."""
-    before = _resolve_min(sp.simplify(schedule(w * sp.exp(-v))))
-    after = _resolve_min(sp.simplify(schedule(w * sp.exp(v))))
-    at = _resolve_min(sp.simplify(schedule(w)))
-    return sp.simplify(before), sp.simplify(at), sp.simplify(after)
+    for size in classes:
+        logs = log_probabilities(size)
+        for label in range(1, size + 1):
+            total = sum(candidate(sp.Integer(c), sp.Integer(label), sp.Integer(size))
+                        for c in range(1, size + 1))
+            split = smoothed_loss(candidate, label, logs) - mixture_loss(label, logs)
+            if not (is_zero(total - 1) and is_zero(split)):
+                return False
+    return True
 
 
 def vaswani_schedule(step: sp.Expr = s) -> sp.Expr:
@@ -91,3 +83,25 @@ def vaswani_schedule(step: sp.Expr = s) -> sp.Expr:
     return d_model ** sp.Rational(-1, 2) * sp.Min(
         step ** sp.Rational(-1, 2), step * w ** sp.Rational(-3, 2)
     )
+
+
+class Eta(sp.Function):
+    r""":math:`\eta(s)`, the learning rate at step ``s`` (free ``w``, ``d_model``); ``doit`` is
+    :func:`vaswani_schedule`."""
+
+    nargs = 1
+
+    def doit(self, **hints: object) -> sp.Expr:
+        return vaswani_schedule(self.args[0].doit(**hints))
+
+    def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
+        return rf"\eta\left({printer._print(self.args[0])}\right)"
+
+
+def min_simplify(expr: sp.Expr) -> sp.Expr:
+    """``sp.simplify`` with each ``Min(a, b)`` written as ``(a + b - |a - b|) / 2``: what proves two
+    forms of the schedule equal (positive factors then leave the absolute value)."""
+    return sp.simplify(expr.replace(
+        lambda e: isinstance(e, sp.Min) and len(e.args) == 2,
+        lambda e: (e.args[0] + e.args[1] - sp.Abs(e.args[0] - e.args[1])) / 2,
+    ))
