@@ -392,7 +392,8 @@ CLAIMS = (
         "its input by delta acts as multiplying alpha by delta, which training can adjust.",
     ),
     Claim(
-        id="ngpt.update", kind="definition", custom=_CHARACTERIZED, source="loshchilov2025ngpt",
+        id="ngpt.update", kind="definition", source="loshchilov2025ngpt",
+        custom="a definition's characterization: properties of a step on the sphere",
         scope="n = 3 (symbolic h on the unit sphere, branch output and alpha); d = 8 numerically",
         proof="checked", formula=_NGPT, symbolic=_ngpt_holds,
         wrong={
