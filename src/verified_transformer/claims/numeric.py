@@ -156,6 +156,7 @@ def entry_function(
     compiled = sp.lambdify(
         [*vectors, *scalars, width, position], flat,
         modules=[{"sum_last": lambda t: t.sum(-1, keepdim=True), "sqrt": _sqrt, "exp": _exp,
+                  "tanh": lambda v: torch.tanh(_tensor(v)),
                   "delta_": lambda a, b: _tensor(a == b).to(DTYPE)}, "math"],
     )
 

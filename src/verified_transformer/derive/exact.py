@@ -36,8 +36,9 @@ def expand_sums(expr: sp.Expr, dummy: sp.Symbol = _DUMMY) -> sp.Expr:
     """
 
     def split(s: sp.Sum) -> sp.Expr:
-        if len(s.limits) != 1:
-            return s
+        if len(s.limits) != 1:  # a double sum: its inner sum first, when that leaves no sum
+            inner = split(sp.Sum(s.function, s.limits[0]))
+            return s if inner.has(sp.Sum) else sp.Sum(inner, *s.limits[1:])
         var, lo, hi = s.limits[0]
         total = sp.Integer(0)
         for term in sp.Add.make_args(sp.expand(s.function)):
@@ -76,10 +77,11 @@ def unroll_sums(expr: sp.Expr) -> sp.Expr:
     """Write out every ``Sum`` whose limits are integers as an explicit ``Add``."""
 
     def unroll(s: sp.Sum) -> sp.Expr:
-        var, lo, hi = s.limits[0]
-        if len(s.limits) != 1 or not (lo.is_Integer and hi.is_Integer):
+        (var, lo, hi), *outer = s.limits  # the inner limit first
+        if not (lo.is_Integer and hi.is_Integer):
             return s
-        return sp.Add(*[s.function.xreplace({var: t}) for t in range(int(lo), int(hi) + 1)])
+        terms = sp.Add(*[s.function.xreplace({var: t}) for t in range(int(lo), int(hi) + 1)])
+        return unroll(sp.Sum(terms, *outer)) if outer else terms
 
     return expr.replace(lambda e: isinstance(e, sp.Sum), unroll)
 
