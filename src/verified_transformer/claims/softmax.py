@@ -18,11 +18,12 @@ from verified_transformer.derive.operators import EntryOf, vector
 i, j, k, n, z, c, SM = sm.i, sm.j, sm.k, sm.n, sm.z, sm.c, sm.Softmax
 P, J = sp.IndexedBase("p"), sp.IndexedBase("J")  # p_i = softmax(z)_i, J_ij its derivatives
 p, JM = sp.MatrixSymbol("p", n, 1), sp.MatrixSymbol("J", n, n)  # the column p, the matrix J
-TORCH_SOFTMAX = ("torch.nn.functional.softmax",)
-_reference = numeric_reference("numeric_softmax")
+D_P = sp.Derivative(P[i], z[j])
+WHERE = ((J[i, j], D_P), (P[i], SM(vector(z), i)))
+SOFTMAX_SUM = sp.Sum(SM(vector(z), j), (j, 1, n))
 
 
-def _sum(f: sp.Expr) -> sp.Expr:
+def _sum(f: sp.Expr) -> sp.Expr:  # sum_k f(k), f in i
     return sp.Sum(f.xreplace({i: k}), (k, 1, n))
 
 
@@ -30,21 +31,20 @@ def _definition(entry: sp.Expr) -> tuple:
     return ((SM(vector(z), i), entry),)
 
 
-def _definition_holds(formula: tuple) -> bool:
+def _characterized(formula: tuple) -> bool:
     """The two properties that pin softmax down, each derived on its own (symbolic n): the
-    entries sum to 1, and ``p_i e^{-z_i}`` is the same for every i (``p_i / p_j = e^{z_i - z_j}``).
-    Together they force ``p_i = e^{z_i} / sum_k e^{z_k}``."""
+    entries sum to 1, and ``p_i e^{-z_i}`` is the same for every i (``p_i / p_j = e^{z_i -
+    z_j}``)."""
     entry = formula[0][-1]
     ratio = entry * sp.exp(-z[i]) - entry.xreplace({i: j}) * sp.exp(-z[j])
     return equal(_sum(entry), sp.Integer(1), sums=True) and is_zero(ratio, sp.simplify, sums=True)
 
 
 def _jacobian_witness(a: tuple, b: tuple) -> str | None:
-    for where, values in (
-        ("i != j, p_i = 1/5, p_j = 1/2",
-         {P[i]: sp.Rational(1, 5), P[j]: sp.Rational(1, 2), sp.KroneckerDelta(i, j): 0}),
-        ("i = j, p_i = 1/5", {j: i, P[i]: sp.Rational(1, 5), P[j]: sp.Rational(1, 5)}),
-    ):
+    half, fifth = sp.Rational(1, 2), sp.Rational(1, 5)
+    for where, values in (("i != j, p_i = 1/5, p_j = 1/2",
+                           {P[i]: fifth, P[j]: half, sp.KroneckerDelta(i, j): 0}),
+                          ("i = j, p_i = 1/5", {j: i, P[i]: fifth, P[j]: fifth})):
         got, want = (sp.nsimplify(f[0][-1].xreplace(values)) for f in (a, b))
         if got != want:
             return f"at {where}, the candidate gives {got} but the claim gives {want}"
@@ -57,138 +57,100 @@ def _unfold(e: sp.Basic) -> sp.Basic:
     if isinstance(e, sp.MatrixExpr):
         e = e[i, j].doit().replace(lambda a: isinstance(a, MatrixElement),
                                    lambda a: J[a.i, a.j] if a.parent == JM else P[a.i])
-    e = substitute(_WHERE, e).replace(lambda a: isinstance(a, sp.Derivative | EntryOf),
-                                      lambda a: a.doit())
-    return expand_sums(e)
+    e = substitute(WHERE, e)
+    return expand_sums(e.replace(lambda a: isinstance(a, sp.Derivative | EntryOf),
+                                  lambda a: a.doit()))
 
 
-_DP = sp.Derivative(P[i], z[j])
-_WHERE = ((J[i, j], _DP), (P[i], SM(vector(z), i)))
+STANDARD = {"kind": "identity", "source": None, "origin": "standard", "scope": "symbolic n",
+            "numeric": numeric_reference("numeric_softmax")("logits"),
+            "compared": ("torch.nn.functional.softmax",)}
+
+
+def _claim(claim_id: str, **fields: object) -> Claim:
+    return Claim(id=claim_id, **(STANDARD | fields))
+
+
+NAMES = {  # the definition's wrong variants: the entry, and as a reader's answer names it
+    "exp(z_i) without the normalizing sum": (sp.exp(z[i]), "exp(z_i) without the normalizing sum"),
+    "exp(z_i) / (1 + sum_k exp(z_k))": (sp.exp(z[i]) / (1 + _sum(sp.exp(z[i]))),
+                                        "the softmax with an extra 1 in the denominator (a blank "
+                                        "logit)"),
+    "z_i / sum_k z_k (no exponential)": (z[i] / _sum(z[i]), "the plain ratio z_i / sum_k z_k (no "
+                                         "exponential)"),
+    "exp(2 z_i) / sum_k exp(2 z_k) (temperature 1/2)": (sp.exp(2 * z[i]) / _sum(sp.exp(2 * z[i])),
+                                                        "the softmax at temperature 1/2"),
+}
+JACOBIAN_NAMES = {  # the Jacobian's wrong variants: entry, matrix, as a reader's answer names it
+    "diag(p) alone": (P[i] * sp.KroneckerDelta(i, j), sm.Diag(p),
+                      "diag(p) alone (the -p_i p_j term missing)"),
+    "delta_ij - p_j (factor p_i missing)": (sp.KroneckerDelta(i, j) - P[j],
+                                            sp.Identity(n) - sp.OneMatrix(n, 1) * p.T,
+                                            "delta_ij - p_j (the factor p_i missing)"),
+    "-p_i p_j (diagonal term missing)": (-P[i] * P[j], -p * p.T,
+                                         "-p_i p_j (the diagonal term missing)"),
+}
 CLAIMS = (
-    Claim(
-        id="softmax.definition",
-        kind="definition",
-        source=None,
-        origin="standard",
-        scope="symbolic n",
-        proof="checked",
-        formula=_definition(sp.exp(z[i]) / _sum(sp.exp(z[i]))),
-        symbolic=_definition_holds,
-        custom="a definition: its two properties (entries sum to 1, ratios e^(z_i - z_j)) "
-        "characterize it, checked apart from the operator's own expansion",
-        wrong={name: _definition(e) for name, e in {
-            "exp(z_i) without the normalizing sum": sp.exp(z[i]),
-            "exp(z_i) / (1 + sum_k exp(z_k))": sp.exp(z[i]) / (1 + _sum(sp.exp(z[i]))),
-            "z_i / sum_k z_k (no exponential)": z[i] / _sum(z[i]),
-            "exp(2 z_i) / sum_k exp(2 z_k) (temperature 1/2)":
-                sp.exp(2 * z[i]) / _sum(sp.exp(2 * z[i])),
-        }.items()},
-        numeric=_reference("logits"),
-        compared=TORCH_SOFTMAX,
+    _claim(
+        "softmax.definition", kind="definition", proof="checked",
+        formula=_definition(sp.exp(z[i]) / _sum(sp.exp(z[i]))), symbolic=_characterized,
+        custom="a definition: checked by the two properties that characterize it (the entries "
+        "sum to 1, ratios e^(z_i - z_j)), not against the operator's own expansion",
+        wrong={name: _definition(entry) for name, (entry, _) in NAMES.items()},
         reader=entry_reader(
             takes="the i-th entry of softmax(z): a SymPy expression or LaTeX in z_i, sums over "
             "z_k (k = 1..n), n, e or exp; or a Python function of a 1-D float64 tensor z",
             vocabulary=Vocabulary(names={"e": sp.E, "n": n}, families={"z": z},
                                   indices={"i": i, "k": k, "j": j},
                                   allowed=frozenset({n, i, j, k})),
-            build=_definition,
-            expression=lambda formula, t: formula[0][-1].xreplace({i: t}),
-            index=i,
-            size=n,
-            points=(
-                Point("n = 3, z = (1, 2, 4)", 3, {z[1]: 1, z[2]: 2, z[3]: 4}, ([1.0, 2.0, 4.0],)),
-                Point("n = 4, z = (-1/2, 3, 0, 1)", 4,
-                      {z[1]: sp.Rational(-1, 2), z[2]: 3, z[3]: 0, z[4]: 1},
-                      ([-0.5, 3.0, 0.0, 1.0],)),
-            ),
-            output="softmax(z)",
-            simplifier=sp.simplify,
-            names={
-                "exp(z_i) without the normalizing sum": "exp(z_i) without the normalizing sum",
-                "exp(z_i) / (1 + sum_k exp(z_k))": "the softmax with an extra 1 in the denominator "
-                "(a blank logit)",
-                "z_i / sum_k z_k (no exponential)": "the plain ratio z_i / sum_k z_k (no "
-                "exponential)",
-                "exp(2 z_i) / sum_k exp(2 z_k) (temperature 1/2)": "the softmax at temperature "
-                "1/2",
-            },
-        ),
+            build=_definition, expression=lambda formula, t: formula[0][-1].xreplace({i: t}),
+            index=i, size=n, output="softmax(z)", simplifier=sp.simplify,
+            names={name: phrase for name, (_, phrase) in NAMES.items()},
+            points=(Point("n = 3, z = (1, 2, 4)", 3, {z[1]: 1, z[2]: 2, z[3]: 4},
+                          ([1.0, 2.0, 4.0],)),
+                    Point("n = 4, z = (-1/2, 3, 0, 1)", 4,
+                          {z[1]: sp.Rational(-1, 2), z[2]: 3, z[3]: 0, z[4]: 1},
+                          ([-0.5, 3.0, 0.0, 1.0],)))),
         note="Two properties, checked for a symbolic n, determine the formula: the entries sum "
         "to 1 and p_i / p_j = e^(z_i - z_j). The wrong variants fail one or the other: too large "
         "a sum, too small a sum, the right sum with the wrong ratios.",
     ),
-    Claim(
-        id="softmax.sums_to_one",
-        kind="identity",
-        source=None,
-        origin="standard",
-        scope="symbolic n",
-        formula=((sp.Sum(SM(vector(z), j), (j, 1, n)),
-                  sp.Sum(sp.exp(z[j]) / _sum(sp.exp(z[i])), (j, 1, n)), 1),),
-        wrong={
-            "exp(z_i) without the normalizing sum":
-                (sp.Sum(SM(vector(z), j), (j, 1, n)), sp.Sum(sp.exp(z[j]), (j, 1, n)), 1),
-            "exp(z_i) / (1 + sum_k exp(z_k))": (
-                sp.Sum(SM(vector(z), j), (j, 1, n)),
-                sp.Sum(sp.exp(z[j]) / (1 + _sum(sp.exp(z[i]))), (j, 1, n)), 1),
-        },
-        numeric=_reference("logits"),
-        compared=TORCH_SOFTMAX,
+    _claim(
+        "softmax.sums_to_one",
+        formula=((SOFTMAX_SUM, sp.Sum(sp.exp(z[j]) / _sum(sp.exp(z[i])), (j, 1, n)), 1),),
+        wrong={"exp(z_i) without the normalizing sum":
+               (SOFTMAX_SUM, sp.Sum(sp.exp(z[j]), (j, 1, n)), 1),
+               "exp(z_i) / (1 + sum_k exp(z_k))":
+               (SOFTMAX_SUM, sp.Sum(sp.exp(z[j]) / (1 + _sum(sp.exp(z[i]))), (j, 1, n)), 1)},
         note="The sum over a symbolic n is reduced to 1; the wrong variants sum to more than 1 "
         "and to less than 1.",
     ),
-    Claim(
-        id="softmax.shift_invariance",
-        kind="identity",
-        source=None,
-        origin="standard",
-        scope="symbolic n",
+    _claim(
+        "softmax.shift_invariance",
         formula=((SM(vector(lambda t: z[t] + c), i), SM(vector(z), i)),),
-        wrong={
-            "scaling z -> c z": (SM(vector(lambda t: c * z[t]), i), SM(vector(z), i)),
-            "shifting only z_1": (SM(vector(lambda t: z[t] + c * sp.KroneckerDelta(t, 1)), i),
-                                  SM(vector(z), i)),
-        },
-        numeric=_reference("logits"),
-        compared=TORCH_SOFTMAX,
+        wrong={"scaling z -> c z": (SM(vector(lambda t: c * z[t]), i), SM(vector(z), i)),
+               "shifting only z_1": (SM(vector(lambda t: z[t] + c * sp.KroneckerDelta(t, 1)), i),
+                                     SM(vector(z), i))},
         note="Numerically with c = +-1000, where exp alone overflows: our softmax subtracts the "
         "maximum, which this invariance makes exact.",
     ),
-    Claim(
-        id="softmax.jacobian",
-        kind="identity",
-        source=None,
-        origin="standard",
-        scope="symbolic n",
-        formula=((_DP, sm.jacobian_closed_form(lambda t: P[t])), (JM, sm.Diag(p) - p * p.T),
+    _claim(
+        "softmax.jacobian", where=WHERE, meaning=lambda chain: _unfold,
+        formula=((D_P, sm.jacobian_closed_form(lambda t: P[t])), (JM, sm.Diag(p) - p * p.T),
                  (sp.Sum(J[i, j], (j, 1, n)), P[i] - P[i] * sp.Sum(P[j], (j, 1, n)), 0)),
-        where=_WHERE,
-        meaning=lambda chain: _unfold,
-        wrong={
-            "diag(p) alone": {0: (_DP, P[i] * sp.KroneckerDelta(i, j)), 1: (JM, sm.Diag(p))},
-            "delta_ij - p_j (factor p_i missing)": {
-                0: (_DP, sp.KroneckerDelta(i, j) - P[j]),
-                1: (JM, sp.Identity(n) - sp.OneMatrix(n, 1) * p.T)},
-            "-p_i p_j (diagonal term missing)": {0: (_DP, -P[i] * P[j]), 1: (JM, -p * p.T)},
-        },
+        wrong={name: {0: (D_P, entry), 1: (JM, matrix)}
+               for name, (entry, matrix, _) in JACOBIAN_NAMES.items()},
         numeric=numeric_check("numeric_softmax")("jacobian"),
+        compared=("torch.autograd.functional.jacobian of torch.nn.functional.softmax",),
         reader=dataclasses.replace(scalar_reader(
             takes="the entry dp_i/dz_j as a SymPy expression or LaTeX in p_i, p_j and delta_{ij}",
             vocabulary=Vocabulary(names={"p_i": P[i], "p_j": P[j],
                                          "delta_ij": sp.KroneckerDelta(i, j), "e": sp.E},
                                   families={}, indices={}),
-            build=lambda expr: ((_DP, expr),),
-            expression=lambda formula: formula[0][-1],
-            points=[],
-            output="dp_i/dz_j",
-            simplifier=sp.expand,
-            names={
-                "diag(p) alone": "diag(p) alone (the -p_i p_j term missing)",
-                "delta_ij - p_j (factor p_i missing)": "delta_ij - p_j (the factor p_i missing)",
-                "-p_i p_j (diagonal term missing)": "-p_i p_j (the diagonal term missing)",
-            },
+            build=lambda expr: ((D_P, expr),), expression=lambda formula: formula[0][-1],
+            points=[], output="dp_i/dz_j", simplifier=sp.expand,
+            names={name: phrase for name, (_, _, phrase) in JACOBIAN_NAMES.items()},
         ), witness=_jacobian_witness),
-        compared=("torch.autograd.functional.jacobian of torch.nn.functional.softmax",),
         note="The closed form (derive.softmax.jacobian_closed_form, shown in chapter 4.1) against "
         "sympy.diff of the softmax for a symbolic n, and against autograd of our softmax and "
         "torch's.",
