@@ -6,6 +6,8 @@ variants), so the ledger shows both that the article is wrong and that the corre
 
 from __future__ import annotations
 
+from functools import partial
+
 import sympy as sp
 
 from verified_transformer.claims.fixtures import projections_reach_input
@@ -72,9 +74,8 @@ def _ffn_holds(chains: tuple) -> bool:
     return not all(is_zero(v, sp.simplify) for v in f((a + b) / 2) - (f(a) + f(b)) / 2)
 
 
-def _refuted(claim_id: str, **fields: object) -> Claim:
-    return Claim(id=claim_id, **({"kind": "refutation", "source": "vaswani2017attention",
-                                  "compared": ("torch.nn.TransformerEncoderLayer",)} | fields))
+_refuted = partial(Claim, kind="refutation", source="vaswani2017attention",
+                   compared=("torch.nn.TransformerEncoderLayer",))
 
 
 SDPA = {"compared": ("torch.nn.functional.scaled_dot_product_attention",),
@@ -82,7 +83,7 @@ SDPA = {"compared": ("torch.nn.functional.scaled_dot_product_attention",),
         "numeric": numeric_reference("numeric_seed")("scores")}
 CLAIMS = (
     _refuted(
-        "seed.qkv_circular", compared=("torch.nn.MultiheadAttention",),
+        id="seed.qkv_circular", compared=("torch.nn.MultiheadAttention",),
         scope="symbolic n, d_model, d_k, d_v",
         formula=tuple((getattr(at, q), rhs) for q, rhs in at.projections().items()),
         symbolic=lambda chains: projections_reach_input(definitions(chains)),
@@ -95,7 +96,7 @@ CLAIMS = (
         "ours resolve to functions of the input X.",
     ),
     _refuted(
-        "seed.scale_outside_exp", **SDPA, formula=(OURS,),
+        id="seed.scale_outside_exp", **SDPA, formula=(OURS,),
         wrong={"article, normalized: exp(s)/sqrt(d_k) / sum":
                (OURS[0], A / sp.Sum(A.xreplace({i: k}), (k, 1, n))),
                "article, as printed: exp(s)/sqrt(d_k)": (OURS[0], A)},
@@ -103,7 +104,7 @@ CLAIMS = (
         "variance d_k.",
     ),
     _refuted(
-        "seed.double_softmax", **SDPA,
+        id="seed.double_softmax", **SDPA,
         formula=(OURS, (W(vector(lambda t: s[t] + c), i), OURS[0])),
         wrong={"article: softmax(exp(s)/sqrt(d_k))":
                {0: (OURS[0], _of(A)), 1: (_of(A.xreplace({s[i]: s[i] + c})), _of(A))},
@@ -111,7 +112,7 @@ CLAIMS = (
         note="Adding a constant to every score changes the article's weights, not ours.",
     ),
     _refuted(
-        "seed.residual_concat", source="he2016deep", scope="symbolic n, d_model; 8 layers",
+        id="seed.residual_concat", source="he2016deep", scope="symbolic n, d_model; 8 layers",
         formula=((HL, rs.residual_add(H, FH)),), symbolic=_width_kept,
         custom="a shape argument over 8 stacked layers (the width must stay d_model), not an "
         "identity",
@@ -121,7 +122,7 @@ CLAIMS = (
         "2 d_model).",
     ),
     _refuted(
-        "seed.ffn_shape", scope="symbolic n, d_model, d_ff; d_model = 2, d_ff = 3 witness",
+        id="seed.ffn_shape", scope="symbolic n, d_model, d_ff; d_model = 2, d_ff = 3 witness",
         formula=((sp.Function("FFN")(Y), at.feed_forward(Y, W1, W2, at.Relu)),),
         symbolic=_ffn_holds,
         custom="a shape argument (y + FFN(y) must conform) and a witness that FFN is not affine, "

@@ -5,6 +5,7 @@ state these facts)."""
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixElement
@@ -62,13 +63,9 @@ def _unfold(e: sp.Basic) -> sp.Basic:
                                   lambda a: a.doit()))
 
 
-STANDARD = {"kind": "identity", "source": None, "origin": "standard", "scope": "symbolic n",
-            "numeric": numeric_reference("numeric_softmax")("logits"),
-            "compared": ("torch.nn.functional.softmax",)}
-
-
-def _claim(claim_id: str, **fields: object) -> Claim:
-    return Claim(id=claim_id, **(STANDARD | fields))
+_claim = partial(Claim, kind="identity", source=None, origin="standard", scope="symbolic n",
+                 numeric=numeric_reference("numeric_softmax")("logits"),
+                 compared=("torch.nn.functional.softmax",))
 
 
 NAMES = {  # the definition's wrong variants: the entry, and as a reader's answer names it
@@ -92,7 +89,7 @@ JACOBIAN_NAMES = {  # the Jacobian's wrong variants: entry, matrix, as a reader'
 }
 CLAIMS = (
     _claim(
-        "softmax.definition", kind="definition", proof="checked",
+        id="softmax.definition", kind="definition", proof="checked",
         formula=_definition(sp.exp(z[i]) / _sum(sp.exp(z[i]))), symbolic=_characterized,
         custom="a definition: checked by the two properties that characterize it (the entries "
         "sum to 1, ratios e^(z_i - z_j)), not against the operator's own expansion",
@@ -116,7 +113,7 @@ CLAIMS = (
         "a sum, too small a sum, the right sum with the wrong ratios.",
     ),
     _claim(
-        "softmax.sums_to_one",
+        id="softmax.sums_to_one",
         formula=((SOFTMAX_SUM, sp.Sum(sp.exp(z[j]) / _sum(sp.exp(z[i])), (j, 1, n)), 1),),
         wrong={"exp(z_i) without the normalizing sum":
                (SOFTMAX_SUM, sp.Sum(sp.exp(z[j]), (j, 1, n)), 1),
@@ -126,7 +123,7 @@ CLAIMS = (
         "and to less than 1.",
     ),
     _claim(
-        "softmax.shift_invariance",
+        id="softmax.shift_invariance",
         formula=((SM(vector(lambda t: z[t] + c), i), SM(vector(z), i)),),
         wrong={"scaling z -> c z": (SM(vector(lambda t: c * z[t]), i), SM(vector(z), i)),
                "shifting only z_1": (SM(vector(lambda t: z[t] + c * sp.KroneckerDelta(t, 1)), i),
@@ -135,7 +132,7 @@ CLAIMS = (
         "maximum, which this invariance makes exact.",
     ),
     _claim(
-        "softmax.jacobian", where=WHERE, meaning=lambda chain: _unfold,
+        id="softmax.jacobian", where=WHERE, meaning=lambda chain: _unfold,
         formula=((D_P, sm.jacobian_closed_form(lambda t: P[t])), (JM, sm.Diag(p) - p * p.T),
                  (sp.Sum(J[i, j], (j, 1, n)), P[i] - P[i] * sp.Sum(P[j], (j, 1, n)), 0)),
         wrong={name: {0: (D_P, entry), 1: (JM, matrix)}
