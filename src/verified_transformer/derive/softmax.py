@@ -1,7 +1,8 @@
 """Softmax, derived for a symbolic length ``n``.
 
 ``softmax(z)_i = exp(z_i) / sum_{k=1}^{n} exp(z_k)``; its Jacobian is
-``d softmax_i / d z_j = p_i (delta_ij - p_j)``, i.e. ``diag(p) - p p^T``.
+``d softmax_i / d z_j = p_i (delta_ij - p_j)``, i.e. ``diag(p) - p p^T``. The claims state
+their equations with the operators at the end: ``Softmax``, the attention ``Weights`` and ``Diag``.
 """
 
 from __future__ import annotations
