@@ -3,34 +3,22 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from types import ModuleType
 
 import sympy as sp
 import torch
 
-from verified_transformer.claims.fixtures import (
-    D_FF,
-    D_MODEL,
-    TOKENS,
-)
-from verified_transformer.claims.numeric import (
-    DTYPE,
-    close,
-    encoder_layer,
-    for_each_implementation,
-    randn,
-    sublayers,
-)
-from verified_transformer.claims.seed import (
-    Combine,
-    FeedForward,
-    Weights,
-)
+from verified_transformer.claims import numeric as nu
+from verified_transformer.claims.fixtures import D_FF, D_MODEL, TOKENS
+from verified_transformer.claims.seed import FH, W1, W2, H, Y, definitions, s
+from verified_transformer.derive import attention as at
+from verified_transformer.derive import softmax as sm
 
 
 def _raises(f: Callable[[], object]) -> bool:
-    """True when ``f()`` fails on mismatched shapes (ValueError from our checks, RuntimeError or
+    """``f()`` fails on mismatched shapes (ValueError from our checks, RuntimeError or
     AssertionError from torch)."""
     try:
         f()
@@ -39,63 +27,69 @@ def _raises(f: Callable[[], object]) -> bool:
     return False
 
 
-def weights(constant_mask: bool) -> Callable[[Weights], bool]:
-    """The candidate at d_k = 16 equals the weights of our SDPA and torch's (V = I); with
-    ``constant_mask``, adding a constant float mask to every score changes nothing."""
-
-    def numeric(weights: Weights) -> bool:
-        q, k = randn(1, 3, 16, seed=80), randn(1, 5, 16, seed=81)
-        identity = torch.eye(5, dtype=DTYPE)[None]
-        expected = torch.tensor(
-            [
-                [float(w) for w in weights([sp.Float(v, 30) for v in row], sp.Integer(16))]
-                for row in (q @ k.transpose(-2, -1))[0].tolist()
-            ],
-            dtype=DTYPE,
-        )
-        shift = torch.full((3, 5), 7.0, dtype=DTYPE)
-
-        def holds(F: ModuleType, nn: ModuleType) -> bool:
-            got = F.scaled_dot_product_attention(q, k, identity)[0]
-            ok = close(got, expected)
-            if constant_mask:
-                ok = ok and close(F.scaled_dot_product_attention(q, k, identity, shift)[0], got)
-            return ok
-
-        return for_each_implementation(holds)
-
-    return numeric
+def _value(e: sp.Basic, values: dict, relu: Callable) -> torch.Tensor:
+    """A chain's matrix expression (sums, products, ReLU, one row of blocks) on tensors."""
+    if e in values:
+        return values[e]
+    if isinstance(e, sp.BlockMatrix):
+        return torch.cat([_value(b, values, relu) for b in e.blocks], -1)
+    args = [_value(a, values, relu) for a in e.args]
+    if isinstance(e, at.Relu):
+        return relu(*args)
+    return functools.reduce({sp.MatAdd: torch.add, sp.MatMul: torch.matmul}[type(e)], args)
 
 
-def combine(combine: Combine) -> bool:
-    """Our Pre-LN layer is ``combine`` applied twice to its sub-layers' outputs; the article's
-    concatenation has width 2 d_model, which the next layer rejects."""
-    x = randn(2, TOKENS, D_MODEL, seed=82)
+def scores() -> nu.Reference:
+    """The scores of 3 seeded queries with 5 seeded keys of width d_k = 16, c = 7; softmax by
+    F.softmax, the weights by F.scaled_dot_product_attention (the query: the scores padded with
+    zeros to width d_k; unit keys, so SDPA itself scales by 1/sqrt(d_k); the identity as values,
+    so the output is the weights)."""
+    q, k = nu.randn(1, 3, 16, seed=80)[0], nu.randn(1, 5, 16, seed=81)[0]
+
+    def weights(F: ModuleType) -> Callable:
+        return lambda v, d: F.scaled_dot_product_attention(
+            torch.cat([v, v.new_zeros(*v.shape[:-1], int(d) - v.shape[-1])], -1),
+            torch.eye(v.shape[-1], int(d), dtype=nu.DTYPE), torch.eye(v.shape[-1], dtype=nu.DTYPE))
+
+    return nu.Reference(inputs={s: q @ k.T}, scalars={at.d_k: 16.0, sm.c: 7.0}, index=sm.i,
+                        size=sm.n, operators=lambda F, nn: {
+                            sm.Weights: weights(F), sm.Softmax: lambda v: F.softmax(v, dim=-1)})
+
+
+def projections(chains: tuple) -> bool:
+    """The shared one-head check (numeric.projections_match_attention) of the chains' Q, K, V."""
+    return nu.projections_match_attention(definitions(chains))
+
+
+def combine(chains: tuple) -> bool:
+    """Our Pre-LN layer is the chain's ``H^l`` applied twice to its sub-layers' outputs; the
+    article's concatenation has width 2 d_model, which the next layer rejects."""
+    x = nu.randn(2, TOKENS, D_MODEL, seed=82)
 
     def holds(F: ModuleType, nn: ModuleType) -> bool:
-        layer = encoder_layer(nn, True, seed=83)
-        sa, ffn = sublayers(layer)
-        h = combine(x, sa(layer.norm1(x)))
-        out = combine(h, ffn(layer.norm2(h)))
+        layer = nu.encoder_layer(nn, True, seed=83)
+        sa, ffn = nu.sublayers(layer)
+        step = lambda h, f: _value(chains[0][-1], {H: h, FH: f}, layer.activation)  # noqa: E731
+        h = step(x, sa(layer.norm1(x)))
         concatenated = torch.cat([sa(layer.norm1(x)), x], dim=-1)
-        return close(out, layer(x)) and _raises(lambda: layer(concatenated))
+        return nu.close(step(h, ffn(layer.norm2(h))), layer(x)) and _raises(
+            lambda: layer(concatenated))
 
-    return for_each_implementation(holds)
+    return nu.for_each_implementation(holds)
 
 
-def ffn(ffn: FeedForward) -> bool:
-    """Post-LN layer (no biases) = LN2(y + ffn(y, W1, W2, relu)), y = LN1(x + SA(x)); the
-    article's ``out1 + Linear(d_model, dff)(out1)`` raises for d_ff != d_model."""
-    x = randn(2, TOKENS, D_MODEL, seed=84)
+def ffn(chains: tuple) -> bool:
+    """Post-LN layer (no biases) = LN2(y + FFN(y)), y = LN1(x + SA(x)), FFN the chain's with the
+    layer's weights and activation; the article's ``out1 + Linear(d_model, dff)(out1)`` raises for
+    d_ff != d_model."""
+    x = nu.randn(2, TOKENS, D_MODEL, seed=84)
 
     def holds(F: ModuleType, nn: ModuleType) -> bool:
-        layer = encoder_layer(nn, False, seed=85, bias=False)
-        sa, _ = sublayers(layer)
-        y = layer.norm1(x + sa(x))
-        out = layer.norm2(
-            y + ffn(y, layer.linear1.weight.T, layer.linear2.weight.T, layer.activation)
-        )
-        article = torch.nn.Linear(D_MODEL, D_FF, dtype=DTYPE)
-        return close(out, layer(x)) and _raises(lambda: layer.norm2(article(y) + y))
+        layer = nu.encoder_layer(nn, False, seed=85, bias=False)
+        y = layer.norm1(x + nu.sublayers(layer)[0](x))
+        weights = {Y: y, W1: layer.linear1.weight.T, W2: layer.linear2.weight.T}
+        out = layer.norm2(y + _value(chains[0][-1], weights, layer.activation))
+        article = torch.nn.Linear(D_MODEL, D_FF, dtype=nu.DTYPE)
+        return nu.close(out, layer(x)) and _raises(lambda: layer.norm2(article(y) + y))
 
-    return for_each_implementation(holds)
+    return nu.for_each_implementation(holds)

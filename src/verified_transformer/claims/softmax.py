@@ -4,299 +4,150 @@ state these facts)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from functools import partial
 
 import sympy as sp
+from sympy.matrices.expressions.matexpr import MatrixElement
 
-from verified_transformer.claims.formula import (
-    Point,
-    Reader,
-    Vocabulary,
-    entry_reader,
-    scalar_reader,
-)
-from verified_transformer.claims.latex import latex
-from verified_transformer.claims.ledger import Claim, numeric_check
+from verified_transformer.claims.formula import Point, Vocabulary, entry_reader, scalar_reader
+from verified_transformer.claims.ledger import Claim, numeric_check, numeric_reference, substitute
 from verified_transformer.derive import softmax as sm
 from verified_transformer.derive.exact import equal, expand_sums, is_zero
+from verified_transformer.derive.operators import EntryOf, vector
 
-Entry = Callable[[sp.Expr], sp.Expr]
-_numeric = numeric_check("numeric_softmax")
-
-
-def _sums_to_one(entry: Entry) -> bool:
-    """``sum_{k=1}^{n} p_k = 1`` for a symbolic ``n``."""
-    return equal(sp.Sum(entry(sm.k), (sm.k, 1, sm.n)), sp.Integer(1), sums=True)
-
-
-def _shift_invariant(transform: Callable[[sp.Expr], sp.Expr]) -> bool:
-    """``softmax(T(z)) = softmax(z)`` for a symbolic ``n``, where ``T`` acts on each logit."""
-    entry = sm.softmax_entry(sm.i)
-    return equal(sm.substitute_logits(entry, transform), entry, sums=True)
+i, j, k, n, z, c, SM = sm.i, sm.j, sm.k, sm.n, sm.z, sm.c, sm.Softmax
+P, J = sp.IndexedBase("p"), sp.IndexedBase("J")  # p_i = softmax(z)_i, J_ij its derivatives
+p, JM = sp.MatrixSymbol("p", n, 1), sp.MatrixSymbol("J", n, n)  # the column p, the matrix J
+D_P = sp.Derivative(P[i], z[j])
+WHERE = ((J[i, j], D_P), (P[i], SM(vector(z), i)))
+SOFTMAX_SUM = sp.Sum(SM(vector(z), j), (j, 1, n))
 
 
-def _jacobian_holds(formula: Callable[[Entry, sp.Expr, sp.Expr], sp.Expr]) -> bool:
-    """The candidate equals the differentiated softmax, and its rows sum to zero (symbolic n)."""
-    matches = equal(sm.jacobian_entry(), formula(sm.softmax_entry, sm.i, sm.j), sums=True)
-    rows_vanish = is_zero(sp.Sum(formula(sm.softmax_entry, sm.i, sm.k), (sm.k, 1, sm.n)), sums=True)
-    return matches and rows_vanish
+def _sum(f: sp.Expr) -> sp.Expr:  # sum_k f(k), f in i
+    return sp.Sum(f.xreplace({i: k}), (k, 1, n))
 
 
-# --- definition: compared with torch; its two properties, which together determine it ------------
+def _definition(entry: sp.Expr) -> tuple:
+    return ((SM(vector(z), i), entry),)
 
 
-def _definition_holds(entry: Entry) -> bool:
+def _characterized(formula: tuple) -> bool:
     """The two properties that pin softmax down, each derived on its own (symbolic n): the
-    entries sum to 1, and ``p_i e^{-z_i}`` is the same for every i (``p_i / p_j = e^{z_i - z_j}``).
-    Together they force ``p_i = e^{z_i} / sum_k e^{z_k}``."""
-    ratio = entry(sm.i) * sp.exp(-sm.z[sm.i]) - entry(sm.j) * sp.exp(-sm.z[sm.j])
-    return _sums_to_one(entry) and is_zero(ratio, sp.simplify, sums=True)
+    entries sum to 1, and ``p_i e^{-z_i}`` is the same for every i (``p_i / p_j = e^{z_i -
+    z_j}``)."""
+    entry = formula[0][-1]
+    ratio = entry * sp.exp(-z[i]) - entry.xreplace({i: j}) * sp.exp(-z[j])
+    return equal(_sum(entry), sp.Integer(1), sums=True) and is_zero(ratio, sp.simplify, sums=True)
 
 
-def _definition_display(entry: Entry) -> tuple[str, ...]:
-    return (rf"\operatorname{{softmax}}(z)_i = {latex(entry(sm.i))}",)
-
-
-def _sums_display(entry: Entry) -> tuple[str, ...]:
-    total = sp.Sum(P[sm.j], (sm.j, 1, sm.n))
-    return (rf"{latex(total)} = 1,\quad p_j = {latex(entry(sm.j))}",)
-
-
-P = sp.IndexedBase("p")
-
-
-def _shift_display(transform: Callable[[sp.Expr], sp.Expr]) -> tuple[str, ...]:
-    moved = latex(transform(sm.z[sm.i]))
-    return (
-        rf"\operatorname{{softmax}}(z')_i = \operatorname{{softmax}}(z)_i"
-        rf"\quad\text{{for }} z'_i = {moved}",
-    )
-
-
-def _jacobian_display(formula: Callable[[Entry, sp.Expr, sp.Expr], sp.Expr]) -> tuple[str, ...]:
-    """The entrywise Jacobian with ``p_i`` for softmax(z)_i, its matrix form (the same formula on
-    a column p) and the row sums."""
-    entry = formula(lambda t: P[t], sm.i, sm.j)
-    size = 3
-    column = sp.Matrix([sp.Symbol(f"p_{t}") for t in range(1, size + 1)])
-    matrix = sp.Matrix(size, size, lambda r, c: formula(lambda t: column[int(t) - 1], r + 1, c + 1))
-    diag_part = sp.diag(*column)
-    outer = column * column.T
-    if expand_sums(sp.expand(matrix - (diag_part - outer))) != sp.zeros(size, size):
-        matrix_form = latex(matrix)
-    else:
-        matrix_form = r"\operatorname{diag}(p) - pp^\top"
-    row_sum = sp.Sum(formula(lambda t: P[t], sm.i, sm.k), (sm.k, 1, sm.n))
-    total = sp.Sum(P[sm.k], (sm.k, 1, sm.n))
-    row_sum_value = sp.simplify(expand_sums(row_sum).xreplace({total: 1}))
-    return (
-        rf"\frac{{\partial p_i}}{{\partial z_j}} = {latex(entry)}",
-        rf"J = {matrix_form}",
-        rf"J\mathbf{{1}} = {latex(row_sum_value)}\quad\left(\textstyle\sum_k p_k = 1\right)",
-    )
-
-
-_POINTS = (
-    Point("n = 3, z = (1, 2, 4)", 3, {sm.z[1]: 1, sm.z[2]: 2, sm.z[3]: 4},
-          ([1.0, 2.0, 4.0],)),
-    Point("n = 4, z = (-1/2, 3, 0, 1)", 4,
-          {sm.z[1]: sp.Rational(-1, 2), sm.z[2]: 3, sm.z[3]: 0, sm.z[4]: 1},
-          ([-0.5, 3.0, 0.0, 1.0],)),
-)
-_VOCABULARY = Vocabulary(
-    names={"e": sp.E, "n": sm.n},
-    families={"z": sm.z},
-    indices={"i": sm.i, "k": sm.k, "j": sm.j},
-    allowed=frozenset({sm.n, sm.i, sm.j, sm.k}),
-)
-_READER = entry_reader(
-    takes="the i-th entry of softmax(z): a SymPy expression or LaTeX in z_i, sums over z_k "
-    "(k = 1..n), n, e or exp; or a Python function of a 1-D float64 tensor z",
-    vocabulary=_VOCABULARY,
-    build=lambda expr: (lambda index: expr.xreplace({sm.i: index})),
-    expression=lambda entry, t: entry(t),
-    index=sm.i,
-    size=sm.n,
-    points=_POINTS,
-    output="softmax(z)",
-    simplifier=sp.simplify,
-    names={
-        "exp(z_i) without the normalizing sum": "exp(z_i) without the normalizing sum",
-        "exp(z_i) / (1 + sum_k exp(z_k))": "the softmax with an extra 1 in the denominator "
-        "(a blank logit)",
-        "z_i / sum_k z_k (no exponential)": "the plain ratio z_i / sum_k z_k (no exponential)",
-        "exp(2 z_i) / sum_k exp(2 z_k) (temperature 1/2)": "the softmax at temperature 1/2",
-    },
-)
-
-
-TORCH_SOFTMAX = ("torch.nn.functional.softmax",)
-_DELTA = sp.Symbol("delta_ij")
-_JACOBIAN_VOCABULARY = Vocabulary(
-    names={"p_i": P[sm.i], "p_j": P[sm.j], "delta_ij": sp.KroneckerDelta(sm.i, sm.j), "e": sp.E},
-    families={},
-    indices={},
-)
-_JACOBIAN_POINTS = [
-    (f"p_i = {pi}, p_j = {pj}, {'i = j' if same else 'i != j'}",
-     {P[sm.i]: pi, P[sm.j]: pj if not same else pi, **({sm.j: sm.i} if same else {})})
-    for pi, pj, same in ((sp.Rational(1, 5), sp.Rational(1, 2), False),
-                         (sp.Rational(1, 5), sp.Rational(1, 5), True))
-]
-
-
-def _jacobian_from(expr: sp.Expr) -> Callable[[Entry, sp.Expr, sp.Expr], sp.Expr]:
-    def formula(p: Entry, r: sp.Expr, s: sp.Expr) -> sp.Expr:
-        return expr.xreplace({sp.KroneckerDelta(sm.i, sm.j): sp.KroneckerDelta(r, s)}).xreplace(
-            {P[sm.i]: p(r), P[sm.j]: p(s)}
-        )
-
-    return formula
-
-
-def _jacobian_expression(formula: Callable[[Entry, sp.Expr, sp.Expr], sp.Expr]) -> sp.Expr:
-    return formula(lambda t: P[t], sm.i, sm.j)
-
-
-def _jacobian_at(expr: sp.Expr, values: dict) -> sp.Expr:
-    if sm.j in values:  # the diagonal: i = j
-        expr = expr.xreplace({sm.j: sm.i})
-    return expr.xreplace({k: v for k, v in values.items() if k != sm.j})
-
-
-_JACOBIAN_READER = scalar_reader(
-    takes="the entry dp_i/dz_j as a SymPy expression or LaTeX in p_i, p_j and delta_{ij}",
-    vocabulary=_JACOBIAN_VOCABULARY,
-    build=_jacobian_from,
-    expression=_jacobian_expression,
-    points=[],
-    output="dp_i/dz_j",
-    simplifier=sp.expand,
-    names={
-        "diag(p) alone": "diag(p) alone (the -p_i p_j term missing)",
-        "delta_ij - p_j (factor p_i missing)": "delta_ij - p_j (the factor p_i missing)",
-        "-p_i p_j (diagonal term missing)": "-p_i p_j (the diagonal term missing)",
-    },
-)
-
-
-def _jacobian_witness(a: object, b: object) -> str | None:
-    for pi, pj, diagonal in ((sp.Rational(1, 5), sp.Rational(1, 2), False),
-                             (sp.Rational(1, 5), sp.Rational(1, 5), True)):
-        values = {P[sm.i]: pi, P[sm.j]: pj}
-        got, want = (
-            sp.nsimplify(
-                (_jacobian_expression(f).xreplace({sm.j: sm.i}) if diagonal else
-                 _jacobian_expression(f)).xreplace({P[sm.i]: pi} if diagonal else values)
-                .xreplace({sp.KroneckerDelta(sm.i, sm.j): int(diagonal)})
-            )
-            for f in (a, b)
-        )
+def _jacobian_witness(a: tuple, b: tuple) -> str | None:
+    half, fifth = sp.Rational(1, 2), sp.Rational(1, 5)
+    for where, values in (("i != j, p_i = 1/5, p_j = 1/2",
+                           {P[i]: fifth, P[j]: half, sp.KroneckerDelta(i, j): 0}),
+                          ("i = j, p_i = 1/5", {j: i, P[i]: fifth, P[j]: fifth})):
+        got, want = (sp.nsimplify(f[0][-1].xreplace(values)) for f in (a, b))
         if got != want:
-            where = f"i = j, p_i = {pi}" if diagonal else f"i != j, p_i = {pi}, p_j = {pj}"
             return f"at {where}, the candidate gives {got} but the claim gives {want}"
     return None
 
 
-_JACOBIAN_READER = Reader(
-    takes=_JACOBIAN_READER.takes,
-    convert=_JACOBIAN_READER.convert,
-    same=_JACOBIAN_READER.same,
-    witness=_jacobian_witness,
-    names=_JACOBIAN_READER.names,
-)
+def _unfold(e: sp.Basic) -> sp.Basic:
+    """A matrix in J and p as its (i, j) entry; J and p written out, derivatives taken inside the
+    sums and Kronecker deltas summed out (where SymPy's ``Sum.doit`` would leave a Piecewise)."""
+    if isinstance(e, sp.MatrixExpr):
+        e = e[i, j].doit().replace(lambda a: isinstance(a, MatrixElement),
+                                   lambda a: J[a.i, a.j] if a.parent == JM else P[a.i])
+    e = substitute(WHERE, e)
+    return expand_sums(e.replace(lambda a: isinstance(a, sp.Derivative | EntryOf),
+                                  lambda a: a.doit()))
 
+
+_claim = partial(Claim, kind="identity", source=None, origin="standard", scope="symbolic n",
+                 numeric=numeric_reference("numeric_softmax")("logits"),
+                 compared=("torch.nn.functional.softmax",))
+
+
+NAMES = {  # the definition's wrong variants: the entry, and as a reader's answer names it
+    "exp(z_i) without the normalizing sum": (sp.exp(z[i]), "exp(z_i) without the normalizing sum"),
+    "exp(z_i) / (1 + sum_k exp(z_k))": (sp.exp(z[i]) / (1 + _sum(sp.exp(z[i]))),
+                                        "the softmax with an extra 1 in the denominator (a blank "
+                                        "logit)"),
+    "z_i / sum_k z_k (no exponential)": (z[i] / _sum(z[i]), "the plain ratio z_i / sum_k z_k (no "
+                                         "exponential)"),
+    "exp(2 z_i) / sum_k exp(2 z_k) (temperature 1/2)": (sp.exp(2 * z[i]) / _sum(sp.exp(2 * z[i])),
+                                                        "the softmax at temperature 1/2"),
+}
+JACOBIAN_NAMES = {  # the Jacobian's wrong variants: entry, matrix, as a reader's answer names it
+    "diag(p) alone": (P[i] * sp.KroneckerDelta(i, j), sm.Diag(p),
+                      "diag(p) alone (the -p_i p_j term missing)"),
+    "delta_ij - p_j (factor p_i missing)": (sp.KroneckerDelta(i, j) - P[j],
+                                            sp.Identity(n) - sp.OneMatrix(n, 1) * p.T,
+                                            "delta_ij - p_j (the factor p_i missing)"),
+    "-p_i p_j (diagonal term missing)": (-P[i] * P[j], -p * p.T,
+                                         "-p_i p_j (the diagonal term missing)"),
+}
 CLAIMS = (
-    Claim(
-        custom="TODO: not yet an equation",
-        id="softmax.definition",
-        kind="definition",
-        render=_definition_display,
-        source=None,
-        origin="standard",
-        scope="symbolic n",
-        proof="checked",
-        formula=sm.softmax_entry,
-        symbolic=_definition_holds,
-        wrong={
-            "exp(z_i) without the normalizing sum": lambda t: sp.exp(sm.z[t]),
-            "exp(z_i) / (1 + sum_k exp(z_k))": lambda t: (
-                sp.exp(sm.z[t]) / (1 + sp.Sum(sp.exp(sm.z[sm.k]), (sm.k, 1, sm.n)))
-            ),
-            "z_i / sum_k z_k (no exponential)": lambda t: (
-                sm.z[t] / sp.Sum(sm.z[sm.k], (sm.k, 1, sm.n))
-            ),
-            "exp(2 z_i) / sum_k exp(2 z_k) (temperature 1/2)": lambda t: (
-                sp.exp(2 * sm.z[t]) / sp.Sum(sp.exp(2 * sm.z[sm.k]), (sm.k, 1, sm.n))
-            ),
-        },
-        numeric=_numeric("definition"),
-        compared=TORCH_SOFTMAX,
-        reader=_READER,
+    _claim(
+        id="softmax.definition", kind="definition", proof="checked",
+        formula=_definition(sp.exp(z[i]) / _sum(sp.exp(z[i]))), symbolic=_characterized,
+        custom="a definition: checked by the two properties that characterize it (the entries "
+        "sum to 1, ratios e^(z_i - z_j)), not against the operator's own expansion",
+        wrong={name: _definition(entry) for name, (entry, _) in NAMES.items()},
+        reader=entry_reader(
+            takes="the i-th entry of softmax(z): a SymPy expression or LaTeX in z_i, sums over "
+            "z_k (k = 1..n), n, e or exp; or a Python function of a 1-D float64 tensor z",
+            vocabulary=Vocabulary(names={"e": sp.E, "n": n}, families={"z": z},
+                                  indices={"i": i, "k": k, "j": j},
+                                  allowed=frozenset({n, i, j, k})),
+            build=_definition, expression=lambda formula, t: formula[0][-1].xreplace({i: t}),
+            index=i, size=n, output="softmax(z)", simplifier=sp.simplify,
+            names={name: phrase for name, (_, phrase) in NAMES.items()},
+            points=(Point("n = 3, z = (1, 2, 4)", 3, {z[1]: 1, z[2]: 2, z[3]: 4},
+                          ([1.0, 2.0, 4.0],)),
+                    Point("n = 4, z = (-1/2, 3, 0, 1)", 4,
+                          {z[1]: sp.Rational(-1, 2), z[2]: 3, z[3]: 0, z[4]: 1},
+                          ([-0.5, 3.0, 0.0, 1.0],)))),
         note="Two properties, checked for a symbolic n, determine the formula: the entries sum "
         "to 1 and p_i / p_j = e^(z_i - z_j). The wrong variants fail one or the other: too large "
         "a sum, too small a sum, the right sum with the wrong ratios.",
     ),
-    Claim(
-        custom="TODO: not yet an equation",
+    _claim(
         id="softmax.sums_to_one",
-        kind="identity",
-        render=_sums_display,
-        source=None,
-        origin="standard",
-        scope="symbolic n",
-        formula=sm.softmax_entry,
-        symbolic=_sums_to_one,
-        wrong={
-            "exp(z_i) without the normalizing sum": lambda t: sp.exp(sm.z[t]),
-            "exp(z_i) / (1 + sum_k exp(z_k))": lambda t: (
-                sp.exp(sm.z[t]) / (1 + sp.Sum(sp.exp(sm.z[sm.k]), (sm.k, 1, sm.n)))
-            ),
-        },
-        numeric=_numeric("sums_to_one"),
-        compared=TORCH_SOFTMAX,
+        formula=((SOFTMAX_SUM, sp.Sum(sp.exp(z[j]) / _sum(sp.exp(z[i])), (j, 1, n)), 1),),
+        wrong={"exp(z_i) without the normalizing sum":
+               (SOFTMAX_SUM, sp.Sum(sp.exp(z[j]), (j, 1, n)), 1),
+               "exp(z_i) / (1 + sum_k exp(z_k))":
+               (SOFTMAX_SUM, sp.Sum(sp.exp(z[j]) / (1 + _sum(sp.exp(z[i]))), (j, 1, n)), 1)},
         note="The sum over a symbolic n is reduced to 1; the wrong variants sum to more than 1 "
         "and to less than 1.",
     ),
-    Claim(
-        custom="TODO: not yet an equation",
+    _claim(
         id="softmax.shift_invariance",
-        kind="identity",
-        render=_shift_display,
-        source=None,
-        origin="standard",
-        scope="symbolic n",
-        formula=lambda logit: logit + sm.c,
-        symbolic=_shift_invariant,
-        wrong={
-            "scaling z -> c z": lambda logit: sm.c * logit,
-            "shifting only z_1": lambda logit: (
-                logit + sm.c * sp.KroneckerDelta(logit.indices[0], 1)
-            ),
-        },
-        numeric=_numeric("shift"),
-        compared=TORCH_SOFTMAX,
+        formula=((SM(vector(lambda t: z[t] + c), i), SM(vector(z), i)),),
+        wrong={"scaling z -> c z": (SM(vector(lambda t: c * z[t]), i), SM(vector(z), i)),
+               "shifting only z_1": (SM(vector(lambda t: z[t] + c * sp.KroneckerDelta(t, 1)), i),
+                                     SM(vector(z), i))},
         note="Numerically with c = +-1000, where exp alone overflows: our softmax subtracts the "
         "maximum, which this invariance makes exact.",
     ),
-    Claim(
-        custom="TODO: not yet an equation",
-        id="softmax.jacobian",
-        kind="identity",
-        render=_jacobian_display,
-        source=None,
-        origin="standard",
-        scope="symbolic n",
-        formula=sm.jacobian_closed_form,
-        symbolic=_jacobian_holds,
-        wrong={
-            "diag(p) alone": lambda p, r, s: p(r) * sp.KroneckerDelta(r, s),
-            "delta_ij - p_j (factor p_i missing)": lambda p, r, s: sp.KroneckerDelta(r, s) - p(s),
-            "-p_i p_j (diagonal term missing)": lambda p, r, s: -p(r) * p(s),
-        },
-        numeric=_numeric("jacobian"),
-        reader=_JACOBIAN_READER,
+    _claim(
+        id="softmax.jacobian", where=WHERE, meaning=lambda chain: _unfold,
+        formula=((D_P, sm.jacobian_closed_form(lambda t: P[t])), (JM, sm.Diag(p) - p * p.T),
+                 (sp.Sum(J[i, j], (j, 1, n)), P[i] - P[i] * sp.Sum(P[j], (j, 1, n)), 0)),
+        wrong={name: {0: (D_P, entry), 1: (JM, matrix)}
+               for name, (entry, matrix, _) in JACOBIAN_NAMES.items()},
+        numeric=numeric_check("numeric_softmax")("jacobian"),
         compared=("torch.autograd.functional.jacobian of torch.nn.functional.softmax",),
+        reader=dataclasses.replace(scalar_reader(
+            takes="the entry dp_i/dz_j as a SymPy expression or LaTeX in p_i, p_j and delta_{ij}",
+            vocabulary=Vocabulary(names={"p_i": P[i], "p_j": P[j],
+                                         "delta_ij": sp.KroneckerDelta(i, j), "e": sp.E},
+                                  families={}, indices={}),
+            build=lambda expr: ((D_P, expr),), expression=lambda formula: formula[0][-1],
+            points=[], output="dp_i/dz_j", simplifier=sp.expand,
+            names={name: phrase for name, (_, _, phrase) in JACOBIAN_NAMES.items()},
+        ), witness=_jacobian_witness),
         note="The closed form (derive.softmax.jacobian_closed_form, shown in chapter 4.1) against "
         "sympy.diff of the softmax for a symbolic n, and against autograd of our softmax and "
         "torch's.",

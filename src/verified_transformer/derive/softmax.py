@@ -1,7 +1,8 @@
 """Softmax, derived for a symbolic length ``n``.
 
 ``softmax(z)_i = exp(z_i) / sum_{k=1}^{n} exp(z_k)``; its Jacobian is
-``d softmax_i / d z_j = p_i (delta_ij - p_j)``, i.e. ``diag(p) - p p^T``.
+``d softmax_i / d z_j = p_i (delta_ij - p_j)``, i.e. ``diag(p) - p p^T``. The claims state
+their equations with the operators at the end: ``Softmax``, the attention ``Weights`` and ``Diag``.
 """
 
 from __future__ import annotations
@@ -57,3 +58,45 @@ def jacobian(logits: Sequence[sp.Expr]) -> sp.Matrix:
 def jacobian_matrix_form(p: sp.Matrix) -> sp.Matrix:
     """``diag(p) - p p^T`` for an explicit column vector ``p``."""
     return sp.diag(*p) - p * p.T
+
+
+# --- the operators, for the claims' equations (derive.operators) ---------------------------------
+
+from verified_transformer.derive.attention import d_k  # noqa: E402
+from verified_transformer.derive.operators import EntryOf  # noqa: E402
+
+
+class Softmax(EntryOf):
+    """``Softmax(v, i)``: :func:`softmax_entry` of the vector v (its n entries)."""
+
+    head = r"\operatorname{softmax}"
+
+    @classmethod
+    def entry(cls, values, index):  # noqa: ANN001, ANN206
+        return substitute_logits(softmax_entry(index), lambda e: values(e.indices[0]))
+
+
+class Weights(EntryOf):
+    """``Weights(s, i, d_k)``: the attention weights of one query whose scores with the n keys are
+    s, ``softmax(s / sqrt(d_k))_i``, and printed so."""
+
+    head, defaults = r"\operatorname{softmax}", (d_k,)
+
+    @classmethod
+    def entry(cls, values, index, dim=d_k):  # noqa: ANN001, ANN206
+        return Softmax.entry(lambda t: values(t) / sp.sqrt(dim), index)
+
+    def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
+        v, index, dim = self.args
+        return printer._print(Softmax(sp.Lambda(v.variables, v.expr / sp.sqrt(dim)), index))
+
+
+class Diag(sp.DiagMatrix):
+    """``diag(p)`` of a column p (SymPy's ``DiagMatrix``, kept by ``doit``), printed as the book
+    writes it."""
+
+    def doit(self, **hints: object) -> Diag:
+        return self
+
+    def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
+        return rf"\operatorname{{diag}}\left({printer._print(self.args[0])}\right)"
