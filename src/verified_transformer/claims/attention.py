@@ -1,5 +1,8 @@
 """Claims about scaled dot-product and multi-head attention: equations between the operators of
-:mod:`verified_transformer.derive.attention`, written out over each claim's finite scope."""
+:mod:`verified_transformer.derive.attention` (Attention, SA, a softmax, masks, E and Var, Concat).
+A claim checked over a finite scope writes its sides out at every case of it (its ``meaning``,
+``at_each``); the moments of q . k's components are where pairs. Only the definition of
+Q, K, V keeps its own check: its sizes."""
 
 from __future__ import annotations
 
@@ -255,7 +258,8 @@ CLAIMS = (
         id="attention.scaled_dot_product_definition", kind="definition", source=VASWANI,
         scope="(n, m, d_k, d_v) = (1,1,1,1), (2,3,2,2)", proof="checked",
         formula=(_attention(at.attention(Q, K, V)),
-                 (at.RowSoftmaxEntry(S, i, j, m), at.row_softmax_entry(S, i, j, m))),
+                 (at.RowSoftmaxEntry(S, i, j, m),
+                  sp.exp(S[i, j]) / sp.Sum(sp.exp(S[i, at.t]), (at.t, 1, m)))),
         meaning=at.at_each([dict(zip((Q, K, V, n, m, d_k, d_v), _symbols(*s) + s, strict=True))
                             for s in SIZES], when=lambda chain: isinstance(chain[0], at.Attention)),
         simplify=_numerator,

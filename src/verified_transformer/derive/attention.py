@@ -9,6 +9,9 @@ r"""Scaled dot-product and multi-head attention, derived with SymPy.
   :math:`d_k`), so :math:`q\cdot k/\sqrt{d_k}` has variance 1.
 * Multi-head: :math:`\operatorname{Concat}(head_1,\dots,head_h)W^O = \sum_i head_i W^O_i` with
   :math:`W^O_i` the i-th block of :math:`d_v` rows of :math:`W^O`.
+* The operators the claims' equations are written in (``Attention``, ``SelfAttention``, a row
+  softmax, masks, ``E`` and ``Var``, ``Concat``), and :func:`at_each`, which writes a claim's
+  sides out at every case of its finite scope.
 """
 
 from __future__ import annotations
@@ -411,7 +414,7 @@ class RowSoftmaxEntry(sp.Expr):
 
     def _latex(self, printer: Any) -> str:
         s, row, col, _ = (printer._print(a) for a in self.args)
-        return rf"\operatorname{{softmax}}({s})_{{{row}{col}}}"
+        return rf"\operatorname{{softmax}}({s})_{{{row},{col}}}"
 
 
 class Softmax(EntryOf):
