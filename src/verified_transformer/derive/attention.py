@@ -9,12 +9,15 @@ r"""Scaled dot-product and multi-head attention, derived with SymPy.
   :math:`d_k`), so :math:`q\cdot k/\sqrt{d_k}` has variance 1.
 * Multi-head: :math:`\operatorname{Concat}(head_1,\dots,head_h)W^O = \sum_i head_i W^O_i` with
   :math:`W^O_i` the i-th block of :math:`d_v` rows of :math:`W^O`.
+* The operators the claims' equations are written in (``Attention``, ``SelfAttention``, a row
+  softmax, masks, ``E`` and ``Var``, ``Concat``), and :func:`at_each`, which writes a claim's
+  sides out at every case of its finite scope.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -22,7 +25,7 @@ import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
 n, d_model, d_k, d_v = sp.symbols("n d_model d_k d_v", integer=True, positive=True)
-i, j = sp.symbols("i j", integer=True, positive=True)
+i, j, t = sp.symbols("i j t", integer=True, positive=True)
 
 X = sp.MatrixSymbol("X", n, d_model)
 W_Q = sp.MatrixSymbol("W^Q", d_model, d_k)
@@ -107,18 +110,37 @@ class RowSoftmax(MatrixExpr):
     def shape(self) -> tuple[sp.Expr, sp.Expr]:
         return self.args[0].shape
 
+    def doit(self, **hints: Any) -> sp.Basic:
+        arg = written(self.args[0].doit(**hints))
+        return row_softmax(arg) if isinstance(arg, sp.MatrixBase) else RowSoftmax(arg)
+
+
+def written(x: sp.Basic) -> sp.Basic:
+    """A matrix expression of explicit matrices (``2 * A * B.T``) as one explicit matrix."""
+    if isinstance(x, MatrixExpr) and not isinstance(x, sp.MatrixBase) and not x.atoms(
+            sp.MatrixSymbol) and all(sp.sympify(d).is_Integer for d in x.shape):
+        return sp.ImmutableMatrix(x.as_explicit())
+    return x
+
+
+def row_softmax_entry(scores: sp.IndexedBase, r: sp.Expr, c: sp.Expr, keys: sp.Expr) -> sp.Expr:
+    """``softmax(S)_rc = exp(S_rc) / sum_{t=1}^{m} exp(S_rt)``: the softmax of row r (1-based)."""
+    return sp.exp(scores[r, c]) / sp.Sum(sp.exp(scores[r, t]), (t, 1, keys))
+
 
 def row_softmax(scores: sp.MatrixBase | MatrixExpr) -> sp.Matrix | RowSoftmax:
-    """Softmax of each row: ``A_ij = exp(S_ij) / sum_t exp(S_it)`` (explicit matrices);
-    an unevaluated :class:`RowSoftmax` for a matrix expression of symbolic size."""
+    """Softmax of each row by :func:`row_softmax_entry` (explicit matrices); an unevaluated
+    :class:`RowSoftmax` for a matrix expression of symbolic size."""
     if isinstance(scores, MatrixExpr) and not isinstance(scores, sp.MatrixBase):
         return RowSoftmax(scores)
-    rows = []
-    for r in range(scores.rows):
-        exps = [sp.exp(s) for s in scores.row(r)]
-        total = sp.Add(*exps)
-        rows.append([e / total for e in exps])
-    return sp.Matrix(rows)
+    s = sp.IndexedBase("S")
+
+    def entry(r: int, c: int) -> sp.Expr:
+        return row_softmax_entry(s, r + 1, c + 1, scores.cols).doit().replace(
+            lambda e: isinstance(e, sp.Indexed) and e.base == s,
+            lambda e: scores[e.indices[0] - 1, e.indices[1] - 1])
+
+    return sp.Matrix(scores.rows, scores.cols, entry)
 
 
 def attention(
@@ -136,41 +158,20 @@ def attention(
     return row_softmax(scores) * v
 
 
-def masked_logits(logits: Sequence[sp.Expr], keep: Sequence[bool]) -> list[sp.Expr]:
-    """Add ``-oo`` to every logit that is not kept (an additive mask ``m_k in {0, -oo}``)."""
-    return [z if kept else z + (-sp.oo) for z, kept in zip(logits, keep, strict=True)]
-
-
-def causal_keep(size: int) -> list[list[bool]]:
-    """The causal mask as ``keep[r][c]``: query r may attend to key c exactly when ``c <= r``."""
-    return [[c <= r for c in range(size)] for r in range(size)]
-
-
-def attention_entrywise(q: sp.MatrixBase, k: sp.MatrixBase, v: sp.MatrixBase) -> sp.Matrix:
-    r"""Reference form: :math:`o_{ij} = \sum_t e^{q_i\cdot k_t/\sqrt{d_k}} v_{tj} /
-    \sum_s e^{q_i\cdot k_s/\sqrt{d_k}}`."""
+def attention_entrywise(
+    q: sp.MatrixBase, k: sp.MatrixBase, v: sp.MatrixBase,
+    keep: Sequence[Sequence[bool]] | None = None,
+) -> sp.Matrix:
+    r"""Reference form: :math:`o_{ij} = \sum_t e^{q_i\cdot k_t/\sqrt{d_k} + M_{it}} v_{tj} /
+    \sum_s e^{q_i\cdot k_s/\sqrt{d_k} + M_{is}}`, ``M_it = -oo`` where ``keep[i][t]`` is False."""
     scale = 1 / sp.sqrt(q.cols)
 
     def entry(r: int, c: int) -> sp.Expr:
-        weights = [sp.exp(q.row(r).dot(k.row(t)) * scale) for t in range(k.rows)]
+        weights = [sp.exp(q.row(r).dot(k.row(t)) * scale + (0 if keep is None or keep[r][t]
+                                                             else -sp.oo)) for t in range(k.rows)]
         return sp.Add(*[w * v[t, c] for t, w in enumerate(weights)]) / sp.Add(*weights)
 
     return sp.Matrix(q.rows, v.cols, entry)
-
-
-def self_attention(weights: tuple[sp.MatrixBase, sp.MatrixBase, sp.MatrixBase]) -> Callable:
-    """``X -> Attention(X W^Q, X W^K, X W^V)`` for explicit weight matrices (no positions): the
-    projections of :func:`projections` with X and the weights substituted."""
-    table = dict(zip((W_Q, W_K, W_V), weights, strict=True))
-
-    def sa(x: sp.MatrixBase) -> sp.MatrixBase:
-        defs = projections()
-        q, k, v = (
-            sp.Matrix(defs[name].xreplace({X: x, **table}).doit()) for name in ("Q", "K", "V")
-        )
-        return attention(q, k, v)
-
-    return sa
 
 
 def permutation_matrix(perm: Sequence[int]) -> sp.Matrix:
@@ -306,3 +307,378 @@ def feed_forward(y: Any, w1: Any, w2: Any, activation: Callable[[Any], Any]) -> 
 def article_feed_forward(y: Any, w1: Any, w2: Any, activation: Callable[[Any], Any]) -> Any:
     """The seed article's ``feed_forward = nn.Linear(d_model, dff)``: one affine map to d_ff."""
     return y @ w1
+
+
+# --- operators for the claims' equations (claims/attention.py) ------------------------------------
+#
+# Matrices of symbolic size print as written (Attention(Q, K, V), SA(PX), Concat(head_1, ...,
+# head_h) W^O); ``doit`` writes them out once a claim's meaning (:func:`at_each`) has put explicit
+# matrices in, case by case over the claim's finite scope.
+
+from verified_transformer.derive.exact import is_zero  # noqa: E402
+from verified_transformer.derive.operators import EntryOf  # noqa: E402
+
+m, r, c = sp.symbols("m r c", integer=True, positive=True)  # keys; a query and a key (1-based)
+_ROW, _COL = sp.symbols("row col", integer=True, positive=True)  # a mask's own, never substituted
+
+
+class Mask(sp.Basic):
+    """The additive mask ``M_rc = 0`` where ``keep(r, c)`` holds (query r may see key c), ``-oo``
+    elsewhere; printed ``M`` (a claim shows its entries with :func:`mask_entries`)."""
+
+    def __new__(cls, keep: Callable[[sp.Expr, sp.Expr], Any]) -> Mask:
+        return sp.Basic.__new__(cls, sp.sympify(keep(_ROW, _COL)) if callable(keep) else keep)
+
+    def condition(self, row: sp.Expr, col: sp.Expr) -> sp.Basic:
+        return self.args[0].xreplace({_ROW: row, _COL: col})
+
+    def keep(self, size: int) -> list[list[bool]]:
+        """``keep[r][c]`` (0-based) for ``size`` queries and keys."""
+        return [[bool(self.condition(a + 1, b + 1)) for b in range(size)] for a in range(size)]
+
+    def _latex(self, printer: Any) -> str:
+        return "M"
+
+
+class MaskEntry(sp.Expr):
+    """``M_rc``, written out as ``0`` where the mask keeps (r, c), ``-oo`` elsewhere."""
+
+    def __new__(cls, mask: Mask, row: sp.Expr, col: sp.Expr) -> MaskEntry:
+        return sp.Expr.__new__(cls, mask, sp.sympify(row), sp.sympify(col))
+
+    def doit(self, **hints: Any) -> sp.Expr:
+        mask, row, col = self.args
+        return sp.Piecewise((0, mask.condition(row, col)), (-sp.oo, True))
+
+    def _latex(self, printer: Any) -> str:
+        return f"M_{{{printer._print(self.args[1])}{printer._print(self.args[2])}}}"
+
+
+def mask_entries(keep: Callable[[sp.Expr, sp.Expr], Any]) -> tuple[sp.Expr, sp.Expr]:
+    """``(M_rc, {0 where keep(r, c), -oo otherwise})``: a mask's entries, as a claim shows them."""
+    return MaskEntry(Mask(keep), r, c), sp.Piecewise((0, keep(r, c)), (-sp.oo, True))
+
+
+class Attention(MatrixExpr):
+    """``Attention(Q, K, V)`` or ``Attention(Q, K, V, M)``; written out for explicit matrices as
+    :func:`attention_entrywise` (equation (1) entry by entry)."""
+
+    def __new__(cls, *args: sp.Basic) -> Attention:
+        return sp.Basic.__new__(cls, *args)
+
+    @property
+    def shape(self) -> tuple[sp.Expr, sp.Expr]:
+        return (self.args[0].shape[0], self.args[2].shape[1])
+
+    def doit(self, **hints: Any) -> sp.Basic:
+        args = [written(a.doit(**hints)) for a in self.args]
+        if not all(isinstance(a, sp.MatrixBase) for a in args[:3]):
+            return self.func(*args)
+        keep = args[3].keep(args[0].rows) if len(args) > 3 else None
+        return attention_entrywise(*args[:3], keep)
+
+    def _latex(self, printer: Any) -> str:
+        return rf"\operatorname{{Attention}}({', '.join(printer._print(a) for a in self.args)})"
+
+
+class SelfAttention(MatrixExpr):
+    """``SA(X) = Attention(X W^Q, X W^K, X W^V)`` (with a mask M: ``SA_M``); the weights are
+    arguments, so that a claim's cases replace them too, but not printed."""
+
+    def __new__(cls, x: sp.Basic, w_q: sp.Basic = W_Q, w_k: sp.Basic = W_K, w_v: sp.Basic = W_V,
+                mask: Mask | None = None) -> SelfAttention:
+        return sp.Basic.__new__(cls, x, w_q, w_k, w_v, *([mask] if mask is not None else []))
+
+    @property
+    def shape(self) -> tuple[sp.Expr, sp.Expr]:
+        return (self.args[0].shape[0], self.args[3].shape[1])
+
+    def doit(self, **hints: Any) -> sp.Basic:
+        x, *weights = (a.doit(**hints) for a in self.args)
+        return Attention(*(x * w for w in weights[:3]), *weights[3:]).doit(**hints)
+
+    def _latex(self, printer: Any) -> str:
+        sub = "_{M}" if len(self.args) > 4 else ""
+        return rf"\mathrm{{SA}}{sub}({printer._print(self.args[0])})"
+
+
+class RowSoftmaxEntry(sp.Expr):
+    """``softmax(S)_ij`` of a matrix S of m columns: :func:`row_softmax_entry`."""
+
+    def __new__(cls, scores: sp.IndexedBase, row: sp.Expr, col: sp.Expr, keys: sp.Expr
+                ) -> RowSoftmaxEntry:
+        return sp.Expr.__new__(cls, scores, row, col, keys)
+
+    def doit(self, **hints: Any) -> sp.Expr:
+        return row_softmax_entry(*self.args).doit(**hints)
+
+    def _latex(self, printer: Any) -> str:
+        s, row, col, _ = (printer._print(a) for a in self.args)
+        return rf"\operatorname{{softmax}}({s})_{{{row},{col}}}"
+
+
+class Softmax(EntryOf):
+    """``softmax(v)_i = exp(v_i) / sum_{k=1}^{n} exp(v_k)``."""
+
+    head = r"\operatorname{softmax}"
+
+    @classmethod
+    def entry(cls, values, index):  # noqa: ANN001, ANN206
+        return sp.exp(values(index)) / sp.Sum(sp.exp(values(_K)), (_K, 1, n))
+
+
+_K = sp.Symbol("k", integer=True, positive=True)
+
+
+class Depends(sp.Expr):
+    r"""``[d A_r / d x_c != 0]`` for a column A: 1 where entry r is a function of ``var`` (a
+    counterexample point shows the derivative nonzero), 0 where it is not (the derivative is
+    exactly 0, or the entry undefined, 0/0)."""
+
+    def __new__(cls, column: sp.Basic, row: sp.Expr, var: sp.Expr) -> Depends:
+        return sp.Expr.__new__(cls, column, sp.sympify(row), var)
+
+    def doit(self, **hints: Any) -> sp.Expr:
+        column, row, var = (written(a.doit(**hints)) for a in self.args)
+        if not (isinstance(column, sp.MatrixBase) and row.is_Integer):
+            return self.func(column, row, var)
+        entry = column[int(row) - 1, 0]
+        return sp.Integer(0 if entry.has(sp.nan) or is_zero(sp.diff(entry, var), lambda e: e)
+                          else 1)
+
+    def _latex(self, printer: Any) -> str:
+        column, row, var = (printer._print(a) for a in self.args)
+        return rf"\left[\frac{{\partial {column}_{{{row}}}}}{{\partial {var}}} \neq 0\right]"
+
+
+class Iverson(sp.Expr):
+    """``[condition]``: 1 where it holds, 0 where it does not."""
+
+    def __new__(cls, condition: sp.Basic) -> Iverson:
+        return sp.Expr.__new__(cls, condition)
+
+    def doit(self, **hints: Any) -> sp.Expr:
+        condition = self.args[0].doit(**hints)
+        if condition in (sp.true, sp.false):
+            return sp.Integer(int(bool(condition)))
+        return self.func(condition)
+
+    def _latex(self, printer: Any) -> str:
+        return rf"\left[{printer._print(self.args[0])}\right]"
+
+
+def at_case(e: sp.Basic, case: Mapping) -> sp.Basic:
+    """``e`` written out at one case of a finite scope (a substitution: explicit matrices, sizes,
+    indices), substituted again after each ``doit`` (a sum written out holds case symbols)."""
+    case = {key: sp.sympify(value) for key, value in case.items()}
+    e, previous = sp.sympify(e), None
+    while e != previous:
+        e, previous = e.xreplace(case).doit(), e
+    return written(e)
+
+
+def at_each(cases: Sequence[Mapping], when: Callable[[tuple], bool] = lambda chain: True
+            ) -> Callable[[tuple], Callable[[sp.Basic], sp.Expr]]:
+    """A claim's meaning over a finite scope: each side :func:`at_case` at every case, then
+    ``sum_c sum_e tau_ce value_ce`` over the cases c and the entries e of a matrix value, with
+    fresh symbols tau: two sides agree exactly when they agree at every entry of every case (a
+    matrix of another shape has other entries). Only for chains where ``when`` holds."""
+
+    def value(e: sp.Basic) -> sp.Expr:
+        total = []
+        for number, case in enumerate(cases):
+            v = at_case(e, case)
+            entries = list(v) if isinstance(v, sp.MatrixBase) else [v]
+            total += [sp.Symbol(f"tau_{number}_{t}") * x for t, x in enumerate(entries)]
+        return sp.Add(*total)
+
+    return lambda chain: value if when(chain) else (lambda e: e)
+
+
+# --- the moments of q . k (independent components; their moments are a claim's where pairs) -------
+
+q, k = sp.IndexedBase("q", real=True), sp.IndexedBase("k", real=True)
+QK = sp.Symbol(r"q \cdot k", real=True)
+
+
+class Moment(sp.Indexed):
+    """``E[q_i^p]``, an entry of the family :func:`moment`: a where pair ``E[q_i] = 0`` holds at
+    every index."""
+
+    def _latex(self, printer: Any) -> str:
+        vector, power = self.base.label.name[2:-1].partition("^")[::2]
+        tail = f"^{{{power}}}" if power else ""
+        return f"E[{vector}_{{{printer._print(self.indices[0])}}}{tail}]"
+
+
+class _MomentBase(sp.IndexedBase):
+    def __getitem__(self, index: sp.Expr) -> Moment:
+        return Moment(self, index)
+
+
+def moment(vector: sp.IndexedBase, power: int) -> _MomentBase:
+    """The family ``E[v_i^power]`` of the components of ``vector``."""
+    return _MomentBase(f"E[{vector.label}{'' if power == 1 else f'^{power}'}]")
+
+
+def _monomial(term: sp.Expr) -> sp.Expr:
+    """E of a product of components: the product of each component's moment (independence)."""
+    powers: dict[sp.Indexed, sp.Expr] = {}
+    for f in sp.Mul.make_args(term):
+        base, power = f.as_base_exp()
+        if not (isinstance(base, sp.Indexed) and base.base in (q, k) and power.is_Integer):
+            raise ValueError(f"expectation: {f} is not a power of a component q_i or k_i")
+        powers[base] = powers.get(base, 0) + power
+    return sp.Mul(*[moment(v.base, int(p))[v.indices[0]] for v, p in powers.items()])
+
+
+def expectation(x: sp.Expr) -> sp.Expr:
+    r"""``E[x]`` for a polynomial in the components ``q_i, k_i``, all independent: linear; a
+    monomial's expectation is the product of its components' moments; a sum ``\sum_i f_i`` (f_i
+    of the components at i) moves inside, and a product of two sums splits into the terms at one
+    index and those at two different ones, :math:`\sum_i E[f_ig_i] + \sum_i E[f_i]\sum_j E[g_j] -
+    \sum_i E[f_i]E[g_i]` (one-index sums only)."""
+    x = sp.expand(x)
+    if isinstance(x, sp.Add):
+        return sp.Add(*map(expectation, x.args))
+    factors = []
+    for f in sp.Mul.make_args(x):
+        base, power = f.as_base_exp()
+        factors += [base] * int(power) if isinstance(base, sp.Sum) else [f]
+    sums = [f for f in factors if isinstance(f, sp.Sum)]
+    const = sp.Mul(*[f for f in factors if not f.has(q, k)])
+    rest = sp.Mul(*[f for f in factors if f.has(q, k) and not isinstance(f, sp.Sum)])
+    if not sums:
+        return const * _monomial(rest)
+    if rest != 1 or len(sums) > 2 or any(len(s.limits) != 1 for s in sums):
+        raise ValueError(f"expectation: cannot take E of {x}")
+    (var, low, high), = sums[0].limits
+    f = sums[0].function
+    if len(sums) == 1:
+        return const * sp.Sum(expectation(f), (var, low, high))
+    (other, *limits), = sums[1].limits
+    if tuple(limits) != (low, high):
+        raise ValueError(f"expectation: sums over different ranges in {x}")
+    g = sums[1].function.xreplace({other: var})
+    ef, eg = expectation(f), expectation(g)
+    return const * (sp.Sum(expectation(f * g), (var, low, high)) + sp.Sum(ef, (var, low, high))
+                    * sp.Sum(eg, (var, low, high)) - sp.Sum(ef * eg, (var, low, high)))
+
+
+class Expectation(sp.Expr):
+    """``E[x]``: :func:`expectation` once x is written in components (an abbreviation such as
+    ``q . k`` is left for a where pair)."""
+
+    def __new__(cls, x: sp.Expr) -> Expectation:
+        return sp.Expr.__new__(cls, sp.sympify(x))
+
+    def doit(self, **hints: Any) -> sp.Expr:
+        x = self.args[0].doit(**hints)
+        return expectation(x) if x.has(q, k) else self.func(x)
+
+    def _latex(self, printer: Any) -> str:
+        return f"E[{printer._print(self.args[0])}]"
+
+
+class Variance(sp.Expr):
+    """``Var[x] = E[x^2] - E[x]^2``; a constant factor comes out squared, ``Var[s y] =
+    s^2 Var[y]`` (y left as it is when it is an abbreviation such as ``q . k``)."""
+
+    def __new__(cls, x: sp.Expr) -> Variance:
+        return sp.Expr.__new__(cls, sp.sympify(x))
+
+    def doit(self, **hints: Any) -> sp.Expr:
+        x = self.args[0].doit(**hints)
+        scale = sp.Mul(*[f for f in sp.Mul.make_args(x) if not f.has(q, k, QK)])
+        y = x / scale
+        if not y.has(q, k):
+            return scale**2 * self.func(y)
+        return scale**2 * (expectation(y**2) - expectation(y) ** 2)
+
+    def _latex(self, printer: Any) -> str:
+        return rf"\operatorname{{Var}}\left[{printer._print(self.args[0])}\right]"
+
+
+# --- multi-head: the concatenation as a block matrix ----------------------------------------------
+
+h = sp.Symbol("h", integer=True, positive=True)
+HEAD = sp.IndexedBase(r"\mathrm{head}", commutative=False)
+W_O_BLOCK = sp.IndexedBase("W^O", commutative=False)
+
+
+class _OutputWeight(sp.Expr):
+    """``W^O`` as one (noncommutative) factor."""
+
+    is_commutative = False
+
+    def _latex(self, printer: Any) -> str:
+        return "W^{O}"
+
+
+W_O = _OutputWeight()
+
+
+class Concat(sp.Expr):
+    r"""``Concat(head_1, ..., head_h)``, an ``n x h d_v`` block row (:func:`block_products`)."""
+
+    is_commutative = False
+
+    def __new__(cls, heads: sp.IndexedBase, count: sp.Expr) -> Concat:
+        return sp.Expr.__new__(cls, heads, sp.sympify(count))
+
+    def _latex(self, printer: Any) -> str:
+        head, count = (printer._print(a) for a in self.args)
+        return rf"\operatorname{{Concat}}({head}_{{1}}, \dots, {head}_{{{count}}})"
+
+
+class RowBlocks(sp.Expr):
+    """``W^O`` as the column of its row blocks ``W^O_1, ..., W^O_h`` (each d_v x d_model)."""
+
+    is_commutative = False
+
+    def __new__(cls, blocks: sp.IndexedBase, count: sp.Expr) -> RowBlocks:
+        return sp.Expr.__new__(cls, blocks, sp.sympify(count))
+
+    def _latex(self, printer: Any) -> str:
+        block, count = (printer._print(a) for a in self.args)
+        return rf"\begin{{bmatrix}}{block}_{{1}} \\ \vdots \\ {block}_{{{count}}}\end{{bmatrix}}"
+
+
+def block_products(counts: Sequence[int]) -> Callable[[tuple], Callable[[sp.Basic], sp.Expr]]:
+    """A meaning for the multi-head chain: at each h in ``counts``, Concat and the row blocks
+    become SymPy block matrices of symbolic sizes (:func:`heads_and_blocks`), SymPy's block
+    algebra multiplies them (shapes checked), and the products of blocks come back as
+    noncommutative symbols ``head_i W^O_i``; the cases combined with a tag each, as
+    :func:`at_each` does."""
+
+    def value(e: sp.Basic) -> sp.Expr:
+        total = sp.Integer(0)
+        for count in counts:
+            heads, blocks = heads_and_blocks(count)
+            back = {a: HEAD[t] for t, a in enumerate(heads, 1)}
+            back |= {b: W_O_BLOCK[t] for t, b in enumerate(blocks, 1)}
+            ahead = {v: key for key, v in back.items()}
+
+            def blocked(x: sp.Basic, heads: list = heads, blocks: list = blocks,
+                        ahead: dict = ahead) -> sp.Basic:
+                if isinstance(x, Concat):
+                    return sp.BlockMatrix([heads])
+                if isinstance(x, RowBlocks):
+                    return sp.BlockMatrix([[b] for b in blocks])
+                if x in ahead:
+                    return ahead[x]
+                parts = [blocked(a) for a in x.args]
+                return sp.MatAdd(*parts) if x.is_Add else sp.MatMul(*parts) if x.is_Mul else x
+
+            def scalars(x: sp.Basic, back: dict = back) -> sp.Basic:
+                if x in back:
+                    return back[x]
+                parts = [scalars(a) for a in x.args]
+                return sp.Add(*parts) if isinstance(x, sp.MatAdd) else sp.Mul(*parts) if isinstance(
+                    x, sp.MatMul) else x
+
+            product = sp.block_collapse(blocked(e.xreplace({h: count}).doit())).doit()
+            total += sp.Symbol(f"tau_{count}") * scalars(product)
+        return total
+
+    return lambda chain: value
