@@ -188,7 +188,8 @@ def deepnorm(chains: tuple) -> bool:
     """With our and torch's LayerNorm (eps = 0) and alpha = (2N)^(1/4), N = 6 (DeepNet's encoder
     constant): the second chain's entries, at seeded x and G(x)."""
     return chains_agree(chains[1:], ((ln.eps, 0),), Reference(
-        inputs={rs.XL: randn(2, TOKENS, D_MODEL, seed=70), rs.GX: randn(2, TOKENS, D_MODEL, seed=71)},
+        inputs={rs.XL: randn(2, TOKENS, D_MODEL, seed=70),
+                rs.GX: randn(2, TOKENS, D_MODEL, seed=71)},
         scalars={rs.alpha: (2 * 6) ** 0.25, ln.eps: 0.0}, index=ln.i, size=ln.n,
         operators=lambda F, nn: {ln.LN: lambda v, e: nn.LayerNorm(D_MODEL, eps=e, dtype=DTYPE)(v)}))
 

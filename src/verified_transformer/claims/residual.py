@@ -24,15 +24,18 @@ from verified_transformer.derive import layernorm as ln
 from verified_transformer.derive import residual as rs
 from verified_transformer.derive.exact import is_zero, matrices_equal
 from verified_transformer.derive.operators import vector
-from verified_transformer.derive.residual import (
-    GX, J_F, LN, N_LN, NJ, XL, B, E, F, H, I, J, Jac, L, On, Ordered, Paths, ell, i, x, y)
+from verified_transformer.derive.residual import Jac, On, Ordered, Paths
+
+H, I, J, NJ, L, ell, i = rs.H, rs.I, rs.J, rs.NJ, rs.L, rs.ell, rs.i  # noqa: E741
+x, y, B, E, F, LN, J_F, N_LN, XL, GX = (rs.x, rs.y, rs.B, rs.E, rs.F, rs.LN, rs.J_F, rs.N_LN,
+                                        rs.XL, rs.GX)
 
 _numeric = numeric_check("numeric_residual")
 AUTOGRAD, XIONG = ("torch.autograd.functional.jacobian",), "xiong2020layer"
 ENCODER_TORCH = ("torch.nn.TransformerEncoderLayer",)
 _BRANCHES = sp.Sum(rs.branch(i), (i, ell, L - 1))  # sum_{i=l}^{L-1} F_i(H^i)
 
-# --- what check_formula accepts for the residual block: its forward map y --------------------------
+# --- what check_formula accepts for the residual block: its forward map y ----------------------
 
 
 def _read_block(candidate: object) -> sp.Expr:
@@ -60,7 +63,7 @@ _BLOCK_READER = Reader(
     names={"plain layer y = F(x)": "a plain layer without the shortcut",
            "doubled shortcut 2x + F(x)": "a block with a doubled shortcut"})
 
-# --- Post-LN and Pre-LN layers: two sub-layers, composed ---------------------------------------------
+# --- Post-LN and Pre-LN layers: two sub-layers, composed -----------------------------------------
 
 Composition = Callable[..., Any]  # (x, sa, ffn, ln1, ln2) -> output
 X, Y = sp.Symbol("x"), sp.Symbol("y")
@@ -139,7 +142,8 @@ def _layer_reader(norm_first: bool) -> Reader:
             return f"for arbitrary SA, FFN, LN_1, LN_2{shown}"
         return (f"for arbitrary SA, FFN, LN_1, LN_2{shown + ';' if tree is not None else ''} on "
                 f"a seeded TransformerEncoderLayer(norm_first={norm_first}) with d_model = "
-                f"{D_MODEL} the outputs differ by up to {format_number(layer_gap(a, b, norm_first))}")
+                f"{D_MODEL} the outputs differ by up to "
+                f"{format_number(layer_gap(a, b, norm_first))}")
 
     return Reader(
         takes="LaTeX equations in x, SA, FFN, LN_1, LN_2 (\\mathrm{...} names, e.g. "
@@ -166,7 +170,7 @@ def _layer_claim(norm_first: bool, **fields: Any) -> Claim:
         numeric=_numeric("composition", norm_first), reader=_layer_reader(norm_first), **fields)
 
 
-# --- the Jacobian of a Pre-LN / Post-LN sub-layer, and of a stack of them -------------------------
+# --- the Jacobian of a Pre-LN / Post-LN sub-layer, and of a stack of them ------------------------
 
 
 def _sublayer_claim(norm_first: bool, wrong: dict, **fields: Any) -> Claim:
@@ -174,11 +178,11 @@ def _sublayer_claim(norm_first: bool, wrong: dict, **fields: Any) -> Claim:
     body = I + J[ell] * NJ[ell] if norm_first else NJ[ell] * (I + J[ell])
     on = On(J[ell] * NJ[ell], ell) if norm_first else NJ[ell] * On(J[ell], ell)
     first, product = Jac(rs.sublayer(norm_first, x, F, LN), x), Ordered(body, ell, L - 1, 0)
-    sublayer = lambda n: rs.explicit(n, (x,), (F, LN), True) | rs.sublayer_jacobians(norm_first)
 
     def meaning(chain: tuple) -> Callable:
         if chain[0] == first:  # one sub-layer of 2x2 linear maps
-            return rs.each((2,), sublayer)
+            return rs.each((2,), lambda n: rs.explicit(n, (x,), (F, LN), True)
+                           | rs.sublayer_jacobians(norm_first))
         if isinstance(chain[0], Jac):  # the chain rule, L = 1..3 such sub-layers
             return rs.each(range(1, 4), lambda d: rs.stack_values(norm_first, d))
         return rs.each(range(1, 5), rs.expanded)
@@ -192,7 +196,7 @@ def _sublayer_claim(norm_first: bool, wrong: dict, **fields: Any) -> Claim:
         numeric=_numeric("stack", norm_first), **fields)
 
 
-# --- scaled initialization, DeepNorm ---------------------------------------------------------------
+# --- scaled initialization, DeepNorm --------------------------------------------------------------
 
 _INDEPENDENT = ((rs.Cov(B[i], B[rs.j]), sp.KroneckerDelta(i, rs.j)),)
 _scaled = lambda c: (rs.Var(sp.Sum(c * B[i], (i, 1, rs.N))), 1)  # noqa: E731

@@ -13,6 +13,10 @@ r"""Residual connections and the sub-layer orders built on them, derived with Sy
   ReZero: :math:`x_{l+1} = x_l + \alpha_l F_l(x_l)` (Bachlechner et al. 2021).
 * Scaled initialization: :math:`\mathrm{Var}(\sum_{i=1}^N s B_i) = N s^2` for independent
   unit-variance branches, so :math:`s = 1/\sqrt N` keeps it at 1 (Radford et al. 2019).
+
+The claims state these as equations over the operators below (``Jac``, ``Ordered``, ``Paths``,
+``Var``, ...); :func:`realize` evaluates a side with explicit vectors and maps (SymPy) or tensors
+and modules (torch), and :func:`each` makes a claim's check of that at every size or depth.
 """
 
 from __future__ import annotations
@@ -226,8 +230,8 @@ def residual_add(h: Any, f: Any) -> Any:
 #
 # A vector is a non-commuting symbol (x, H^l), so that products of Jacobians keep their order; a
 # map is an undefined function (F, LN, SA); I is the identity. ``realize`` evaluates an expression
-# with explicit values: vectors of n symbols and maps of all their n inputs (SymPy, Jacobians by
-# ``Matrix.jacobian``), or tensors and modules (torch, Jacobians by autograd).
+# with explicit values: vectors of n symbols and maps of all their n inputs, or linear ones
+# (SymPy, Jacobians by ``Matrix.jacobian``), or tensors and modules (torch, Jacobians by autograd).
 
 j = sp.Symbol("j", integer=True)
 J = sp.IndexedBase("J", commutative=False)  # J_i: Jacobian of branch i at its input
@@ -307,8 +311,8 @@ class Paths(sp.Function):
             return self
         step = 1 if last >= first else -1
         order = range(first, last + step, step)
-        factor = {(k, on): body.xreplace({index: k}).replace(On, lambda a, k: a if on else sp.S.One)
-                  for k in order for on in (False, True)}
+        factor = {(k, on): body.xreplace({index: k}).replace(
+            On, lambda a, k, on=on: a if on else sp.S.One) for k in order for on in (False, True)}
         total = sp.Add(*(sp.Mul(I, *(factor[k, k in chosen] for k in order))
                          for size in range(len(order) + 1)
                          for chosen in itertools.combinations(order, size)))
@@ -338,7 +342,8 @@ class Cov(sp.Function):
     r"""``Cov(a, b)``, printed ``\operatorname{Cov}(a, b)``."""
 
     def _latex(self, printer: Any) -> str:
-        return rf"\operatorname{{Cov}}\left({', '.join(printer._print(a) for a in self.args)}\right)"
+        pair = ", ".join(printer._print(a) for a in self.args)
+        return rf"\operatorname{{Cov}}\left({pair}\right)"
 
 
 class Var(sp.Function):
@@ -415,7 +420,8 @@ def realize(e: sp.Basic, values: dict, backend: Backend = SYMPY, memo: dict | No
     if e in values:
         if e not in memo:
             value = values[e]
-            memo[e] = realize(value, values, backend, memo) if isinstance(value, sp.Basic) else value
+            defined = isinstance(value, sp.Basic)
+            memo[e] = realize(value, values, backend, memo) if defined else value
         return memo[e]
     r = lambda a: realize(a, values, backend, memo)  # noqa: E731
     if isinstance(e, Jac):
