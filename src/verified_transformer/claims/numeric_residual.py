@@ -1,8 +1,10 @@
-"""The numeric checks of :mod:`verified_transformer.claims.residual`: float64, against our
-``verified_transformer.nn`` and torch's, imported only when a check runs."""
+"""The numeric checks of :mod:`verified_transformer.claims.residual`, imported when they run: a
+claim's chains realized (``derive.residual.realize``) in float64 with the maps of seeded encoder
+layers, ours and torch's, and autograd's Jacobians; every two neighbours must agree."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from types import ModuleType
 
@@ -14,289 +16,194 @@ from verified_transformer.claims.fixtures import D_FF, D_MODEL, HEADS, TOKENS
 from verified_transformer.claims.formula import CandidateError
 from verified_transformer.claims.numeric import (
     DTYPE,
+    Reference,
+    chains_agree,
     close,
     encoder_layer,
     for_each_implementation,
     randn,
     randomize,
     sublayers,
-    to_sympy,
-    to_tensor,
     twin,
 )
-from verified_transformer.claims.residual import (
-    AdminFn,
-    Block,
-    Composition,
-    DeepNormFn,
-    Gradient,
-    Product,
-    ReZeroFn,
-    Scale,
-    Sublayer,
-    Unrolled,
-)
+from verified_transformer.claims.residual import Composition
+from verified_transformer.derive import layernorm as ln
 from verified_transformer.derive import residual as rs
+from verified_transformer.derive.residual import H, I, L
+
+TORCH = rs.Backend(jacobian=lambda f, at: autograd_jacobian(f, at).reshape(-1, at.numel()),
+                   mul=lambda a, b: a @ b if torch.is_tensor(a) and torch.is_tensor(b) else a * b,
+                   variance=lambda t: t.var(unbiased=False), number=float)
+LAYERS = sp.Function("layers")  # the implementation's own layers, as one map
 
 
-def unrolled(candidate: Unrolled) -> bool:
-    """A 2-layer Pre-LN TransformerEncoder equals x plus its four branch outputs."""
-    x = randn(2, TOKENS, D_MODEL, seed=60)
+def _realize(e: sp.Basic, values: dict) -> torch.Tensor:
+    fixed = {s: sp.Integer(v) for s, v in values.items() if isinstance(v, int)}
+    return torch.as_tensor(rs.realize(sp.sympify(e).xreplace(fixed), values, TORCH), dtype=DTYPE)
+
+
+def _agree(chains: tuple, x: torch.Tensor, values_of: Callable[[ModuleType], dict]) -> bool:
+    """Every two neighbours of every chain agree, realized with ``values_of(nn)`` (vectors of the
+    size of x), for our ``verified_transformer.nn`` and for ``torch.nn``."""
 
     def holds(F: ModuleType, nn: ModuleType) -> bool:
-        kwargs = {"dim_feedforward": D_FF, "batch_first": True, "norm_first": True}
-        reference = randomize(
-            torch.nn.TransformerEncoder(
-                torch.nn.TransformerEncoderLayer(D_MODEL, HEADS, **kwargs),
-                2,
-                enable_nested_tensor=False,
-            ),
-            seed=61,
-        )
-        encoder = twin(
-            reference,
-            nn.TransformerEncoder(
-                nn.TransformerEncoderLayer(D_MODEL, HEADS, **kwargs), 2, enable_nested_tensor=False
-            ),
-        )
-        h, increments = x, []
-        for layer in encoder.layers:
-            sa, ffn = sublayers(layer)
-            for branch in (
-                lambda t, sa=sa, layer=layer: sa(layer.norm1(t)),
-                lambda t, ffn=ffn, layer=layer: ffn(layer.norm2(t)),
-            ):
-                increments.append(branch(h))
-                h = h + increments[-1]
-        return close(candidate(x, increments), encoder(x))
+        values = values_of(nn) | {I: torch.eye(x.numel(), dtype=DTYPE)}
+        sides = [[_realize(e, values) for e in chain] for chain in chains]
+        return all(close(a, b) for side in sides for a, b in zip(side, side[1:], strict=False))
 
     return for_each_implementation(holds)
 
 
-def paths(product: Product) -> bool:
-    """Jacobian of a Pre-LN layer (autograd) = product of (I + J_i) of its two sub-layers."""
-    x = randn(2, D_MODEL, seed=62)
-    size = x.numel()
-    eye = sp.eye(size)
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        layer = encoder_layer(nn, True, seed=63)
+def _stack(layers: Sequence[torch.nn.Module], norm_first: bool | None, x: torch.Tensor) -> dict:
+    """The sub-layers of ``layers`` as F_k, LN_k (norm_first None: F_k is the whole branch
+    F(LN(.)) of a Pre-LN layer), H^0 = x, and the last H^k the layers' own forward."""
+    maps = {}
+    for m, layer in enumerate(layers):
         sa, ffn = sublayers(layer)
-        f1 = lambda t: sa(layer.norm1(t[None]))[0]  # noqa: E731
-        f2 = lambda t: ffn(layer.norm2(t))  # noqa: E731
-        h1 = x + f1(x)
-        j1 = autograd_jacobian(f1, x).reshape(size, size)
-        j2 = autograd_jacobian(f2, h1).reshape(size, size)
-        total = autograd_jacobian(lambda t: layer(t[None])[0], x).reshape(size, size)
-        got = product([to_sympy(j1), to_sympy(j2)], eye)
-        return close(torch.tensor(sp.Matrix(got).tolist(), dtype=DTYPE), total)
-
-    return for_each_implementation(holds)
+        for k, f, norm in ((2 * m, sa, layer.norm1), (2 * m + 1, ffn, layer.norm2)):
+            branch = (lambda t, f=f, norm=norm: f(norm(t))) if norm_first is None else f
+            maps |= {sp.Function(f"F_{k}"): branch, sp.Function(f"LN_{k}"): norm}
+    run = lambda t: functools.reduce(lambda h, layer: layer(h), layers, t)  # noqa: E731
+    depth = 2 * len(layers)
+    return ({H[0]: x} | maps | rs.stack_definitions(norm_first, depth)
+            | {H[depth]: LAYERS(H[0]), LAYERS: run})
 
 
-def gradient(candidate: Gradient) -> bool:
-    """Pre-LN layer: autograd gradient = candidate(g, J_branches, I); with the branch outputs
-    zeroed it is g itself, while a zeroed Post-LN layer still multiplies g by LN's Jacobian."""
-    x, g = randn(2, D_MODEL, seed=64), randn(2 * D_MODEL, seed=65)
-    size = x.numel()
-
-    def gradient(layer: torch.nn.Module) -> torch.Tensor:
-        v = x.clone().requires_grad_(True)
-        (layer(v[None])[0].reshape(-1) @ g).backward()
-        return v.grad.reshape(-1)
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        layer = encoder_layer(nn, True, seed=66)
-        branches = autograd_jacobian(lambda t: layer(t[None])[0] - t, x).reshape(size, size)
-        expected = candidate(to_sympy(g).T, to_sympy(branches), sp.eye(size))
-        ok = close(gradient(layer), torch.tensor(sp.Matrix(expected).tolist(), dtype=DTYPE)[0])
-        for norm_first in (True, False):
-            layer = encoder_layer(nn, norm_first, seed=67)
-            _zero_branches([layer])
-            identity = close(gradient(layer), g)
-            ok = ok and identity == norm_first
-        return ok
-
-    return for_each_implementation(holds)
-
-
-def composition(norm_first: bool) -> Callable[[Composition], bool]:
-    """The composition of the layer's own submodules equals the layer (eval mode), ours and
-    torch's."""
-
-    def numeric(compose: Composition) -> bool:
-        x = randn(2, TOKENS, D_MODEL, seed=68)
-
-        def holds(F: ModuleType, nn: ModuleType) -> bool:
-            layer = encoder_layer(nn, norm_first, seed=69)
-            sa, ffn = sublayers(layer)
-            return close(compose(x, sa, ffn, layer.norm1, layer.norm2), layer(x))
-
-        return for_each_implementation(holds)
-
-    return numeric
-
-
-def stack(norm_first: bool) -> Callable[[Sublayer], bool]:
-    """Two encoder layers (d_model = 4, 2 tokens), ours and torch's: the candidate's product of
-    the four sub-layers' Jacobians (J_F, N_LN from autograd) is autograd's Jacobian of the stack,
-    with seeded weights and with every branch output zeroed (out_proj, linear2). Zeroed, the
-    Pre-LN stack's Jacobian is exactly I; the Post-LN one is the product of LayerNorm Jacobians,
-    not I."""
-
-    def numeric(sublayer: Sublayer) -> bool:
-        x = randn(1, 2, D_MODEL, seed=77)
-        eye = torch.eye(x.numel(), dtype=DTYPE)
-
-        def holds(F: ModuleType, nn: ModuleType) -> bool:
-            ok = True
-            for zeroed in (False, True):
-                layers = [encoder_layer(nn, norm_first, seed=s) for s in (78, 79)]
-                if zeroed:
-                    _zero_branches(layers)
-                branches, norms, total = _sublayer_jacobians(layers, norm_first, x)
-                product = rs.stack_jacobian(
-                    sublayer,
-                    [to_sympy(j) for j in branches],
-                    [to_sympy(m) for m in norms],
-                    sp.eye(x.numel()),
-                )
-                ok = ok and close(to_tensor(product), total)
-                if zeroed:
-                    ok = ok and (torch.equal(total, eye) if norm_first else not close(total, eye))
-            return ok
-
-        return for_each_implementation(holds)
-
-    return numeric
-
-
-def _sublayer_jacobians(
-    layers: Sequence[torch.nn.Module], norm_first: bool, x: torch.Tensor
-) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
-    """Autograd Jacobians J_F and N_LN of every sub-layer along the forward pass, and of the
-    whole stack (flattened: ``numel x numel``)."""
-    size = x.numel()
-
-    def jac(f: Callable, at: torch.Tensor) -> torch.Tensor:
-        return autograd_jacobian(f, at).reshape(size, size)
-
-    def stack(t: torch.Tensor) -> torch.Tensor:
-        for layer in layers:
-            t = layer(t)
-        return t
-
-    branches, norms, h = [], [], x
-    for layer in layers:
-        sa, ffn = sublayers(layer)
-        for f, norm in ((sa, layer.norm1), (ffn, layer.norm2)):
-            if norm_first:  # h + F(LN(h))
-                branches.append(jac(f, norm(h)))
-                norms.append(jac(norm, h))
-                h = h + f(norm(h))
-            else:  # LN(h + F(h))
-                branches.append(jac(f, h))
-                norms.append(jac(norm, h + f(h)))
-                h = norm(h + f(h))
-    if not close(h, stack(x)):
-        raise RuntimeError("layers: the sub-layers do not compose to the layers")
-    return branches, norms, jac(stack, x)
-
-
-def _zero_branches(layers: Sequence[torch.nn.Module]) -> None:
+def _zero_branches(layers: Sequence[torch.nn.Module]) -> Sequence[torch.nn.Module]:
     """Zero out_proj and linear2 (weights and biases): every branch then outputs 0."""
     with torch.no_grad():
         for layer in layers:
-            for p in (
-                layer.self_attn.out_proj.weight,
-                layer.self_attn.out_proj.bias,
-                layer.linear2.weight,
-                layer.linear2.bias,
-            ):
+            for p in (layer.self_attn.out_proj.weight, layer.self_attn.out_proj.bias,
+                      layer.linear2.weight, layer.linear2.bias):
                 p.zero_()
+    return layers
 
 
-def scaled_init(scale: Scale) -> bool:
-    """N branch outputs made exactly uncorrelated, of mean 0 and variance 1 over 64 samples (QR of
-    centered normals): their sum has variance N, the scaled sum 1 (N = 1, 2, 12, 48; torch only)."""
-    samples, ok = 64, True
-    for count in (1, 2, 12, 48):
-        z = randn(samples, count, seed=76)
-        q, _ = torch.linalg.qr(z - z.mean(0))
-        outputs = q * samples**0.5  # orthogonal columns of mean 0 and mean square 1
-        factor = float(scale(sp.Integer(count)))
-        total, scaled = outputs.sum(1), (factor * outputs).sum(1)
-        ok = (
-            ok
-            and close(total.var(unbiased=False), torch.tensor(float(count), dtype=DTYPE))
-            and close(scaled.var(unbiased=False), torch.tensor(1.0, dtype=DTYPE))
-        )
-    return ok
-
-
-def admin(candidate: AdminFn) -> bool:
-    """With omega = 1 (a vector of ones), two Admin sub-layers built from a Post-LN layer's
-    self-attention, feed-forward network and norms reproduce the layer, ours and torch's."""
-    x = randn(2, TOKENS, D_MODEL, seed=72)
-    ones = torch.ones(D_MODEL, dtype=DTYPE)
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        layer = encoder_layer(nn, False, seed=73)
-        sa, ffn = sublayers(layer)
-        y = candidate(x, sa, ones, layer.norm1)
-        return close(candidate(y, ffn, ones, layer.norm2), layer(x))
-
-    return for_each_implementation(holds)
-
-
-def deepnorm(candidate: DeepNormFn) -> bool:
-    """With our and torch's LayerNorm (eps = 0) and alpha = (2N)^(1/4), N = 6 (DeepNet's
-    encoder constant): LN(alpha x + G(x)) = LN(x + G(x)/alpha); G is a self-attention layer."""
-    x = randn(2, TOKENS, D_MODEL, seed=70)
-    alpha = (2 * 6) ** 0.25
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        norm = nn.LayerNorm(D_MODEL, eps=0.0, dtype=DTYPE)
-        sa, _ = sublayers(encoder_layer(nn, False, seed=71))
-        return close(candidate(x, sa, alpha, norm), rs.deep_norm_rescaled(x, sa, alpha, norm))
-
-    return for_each_implementation(holds)
-
-
-def rezero(candidate: ReZeroFn) -> bool:
-    """F = a Pre-LN layer's feed-forward branch after its attention branch: with alpha = 0 the
-    output is x and autograd's Jacobian is I; with alpha = 0.5 it is x + F(x)/2 (ours, torch's)."""
-    x = randn(TOKENS, D_MODEL, seed=74)
-    size = x.numel()
-    eye = torch.eye(size, dtype=DTYPE)
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        sa, ffn = sublayers(encoder_layer(nn, True, seed=75))
-        branch = lambda t: ffn(sa(t[None])[0])  # noqa: E731
-        jac = autograd_jacobian(lambda t: candidate(t, branch, 0.0), x).reshape(size, size)
-        return (
-            close(candidate(x, branch, 0.0), x)
-            and close(jac, eye)
-            and close(candidate(x, branch, 0.5), x + 0.5 * branch(x))
-        )
-
-    return for_each_implementation(holds)
-
-
-def block(block: Block) -> bool:
-    """F = a Pre-LN layer's feed-forward branch (ours, torch's): autograd's Jacobian of the block
-    is the claimed one built from autograd's Jacobian of F."""
-    forward, jacobian = block
+def block(chains: tuple) -> bool:
+    """F = a Pre-LN layer's feed-forward branch: autograd's Jacobian of the block is the claimed
+    one built from autograd's Jacobian of F."""
     x = randn(TOKENS, D_MODEL, seed=86)
-    size = x.numel()
+    return _agree(chains, x, lambda nn: {rs.x: x, rs.y: rs.residual_block(rs.x, rs.F),
+                                         rs.F: sublayers(encoder_layer(nn, True, seed=87))[1]})
 
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        _, ffn = sublayers(encoder_layer(nn, True, seed=87))
-        whole = autograd_jacobian(lambda t: forward(t, ffn), x).reshape(size, size)
-        branch = autograd_jacobian(ffn, x).reshape(size, size)
-        return close(whole, jacobian(torch.eye(size, dtype=DTYPE), branch))
 
-    return for_each_implementation(holds)
+def rezero(chains: tuple) -> bool:
+    """F = a Pre-LN layer's feed-forward branch after its attention branch, alpha = 0.5: the
+    layer is x + F(x)/2; at alpha = 0 it is x and autograd's Jacobian is I."""
+    x = randn(TOKENS, D_MODEL, seed=74)
+
+    def values(nn: ModuleType) -> dict:
+        sa, ffn = sublayers(encoder_layer(nn, True, seed=75))
+        return {rs.x_l: x, rs.F_l: lambda t: ffn(sa(t[None])[0]), rs.alpha_l: 0.5,
+                rs.x_next: rs.rezero(rs.x_l, rs.F_l, rs.alpha_l)}
+
+    return _agree(chains, x, values)
+
+
+def unrolled(chains: tuple) -> bool:
+    """A 2-layer Pre-LN TransformerEncoder: its output H^4 is x plus its four branch outputs."""
+    x, kwargs = randn(2, TOKENS, D_MODEL, seed=60), {"dim_feedforward": D_FF, "batch_first": True,
+                                                     "norm_first": True}
+
+    def values(nn: ModuleType) -> dict:
+        encoder = twin(randomize(torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(
+            D_MODEL, HEADS, **kwargs), 2, enable_nested_tensor=False), seed=61),
+            nn.TransformerEncoder(nn.TransformerEncoderLayer(D_MODEL, HEADS, **kwargs), 2,
+                                  enable_nested_tensor=False))
+        return _stack(encoder.layers, None, x) | {LAYERS: encoder}
+
+    return _agree(chains, x, values)
+
+
+def paths(chains: tuple) -> bool:
+    """A Pre-LN layer: autograd's Jacobian of the layer is the product of (I + J_i) over its two
+    sub-layers, J_i autograd's Jacobian of branch i at its input."""
+    x = randn(1, 2, D_MODEL, seed=62)
+    return _agree(chains, x, lambda nn: _stack([encoder_layer(nn, True, seed=63)], None, x))
+
+
+def gradient(chains: tuple) -> bool:
+    """A Pre-LN layer, E = g . H^L: autograd's gradient is the claimed one. With the branch
+    outputs zeroed it is g itself, while a zeroed Post-LN layer still multiplies g by LN's
+    Jacobian."""
+    x, g = randn(1, 2, D_MODEL, seed=64), randn(2 * D_MODEL, seed=65)
+    loss = lambda t: t.reshape(-1) @ g  # noqa: E731
+
+    def identity(F: ModuleType, nn: ModuleType) -> bool:
+        layers = [_zero_branches([encoder_layer(nn, norm_first, seed=67)])[0]
+                  for norm_first in (True, False)]
+        tops = [autograd_jacobian(lambda t, layer=layer: loss(layer(t)), x).reshape(-1)
+                for layer in layers]
+        return close(tops[0], g) and not close(tops[1], g)
+
+    return _agree(chains, x, lambda nn: _stack([encoder_layer(nn, True, seed=66)], None, x)
+                  | {rs.E: rs.LOSS(H[2]), rs.LOSS: loss}) and for_each_implementation(identity)
+
+
+def stack(norm_first: bool) -> Callable[[tuple], bool]:
+    """Two encoder layers (d_model = 4, 2 tokens), seeded and with every branch output zeroed
+    (out_proj, linear2): one sub-layer's Jacobian and the stack's are the claimed products of
+    J_F, N_LN from autograd. Zeroed, the Pre-LN stack's Jacobian is exactly I; the Post-LN one
+    is the product of LayerNorm Jacobians, not I."""
+    x = randn(1, 2, D_MODEL, seed=77)
+
+    def values(nn: ModuleType, zeroed: bool) -> dict:
+        layers = [encoder_layer(nn, norm_first, seed=s) for s in (78, 79)]
+        layers = _zero_branches(layers) if zeroed else layers
+        return (_stack(layers, norm_first, x) | rs.sublayer_jacobians(norm_first)
+                | {rs.x: x, rs.F: sublayers(layers[0])[0], rs.LN: layers[0].norm1})
+
+    def identity(F: ModuleType, nn: ModuleType) -> bool:
+        total = _realize(rs.Jac(H[L], H[0]), values(nn, True))
+        eye = torch.eye(x.numel(), dtype=DTYPE)
+        return torch.equal(total, eye) if norm_first else not close(total, eye)
+
+    return lambda chains: (_agree(chains, x, lambda nn: values(nn, False))
+                           and _agree(chains, x, lambda nn: values(nn, True))
+                           and for_each_implementation(identity))
+
+
+def composition(norm_first: bool, seed: int = 69) -> Callable[[Composition], bool]:
+    """The composition of the layer's own submodules equals the layer (eval mode)."""
+    x = randn(2, TOKENS, D_MODEL, seed=seed - 1)
+
+    def holds(compose: Composition, nn: ModuleType) -> bool:
+        layer = encoder_layer(nn, norm_first, seed=seed)
+        return close(compose(x, *sublayers(layer), layer.norm1, layer.norm2), layer(x))
+
+    return lambda compose: for_each_implementation(lambda F, nn: holds(compose, nn))
+
+
+def admin(chains: tuple) -> bool:
+    """With omega = 1, two Admin sub-layers (the first chain's right side) built from a Post-LN
+    layer's self-attention, feed-forward network and norms reproduce the layer."""
+    ones = torch.ones(D_MODEL, dtype=DTYPE)
+    step = lambda h, f, norm: _realize(chains[0][-1], {rs.x_prev: h, rs.omega: ones,  # noqa: E731
+                                                       rs.f_i: f, rs.LN: norm})
+    return composition(False, seed=73)(
+        lambda x, sa, ffn, ln1, ln2: step(step(x, sa, ln1), ffn, ln2))
+
+
+def deepnorm(chains: tuple) -> bool:
+    """With our and torch's LayerNorm (eps = 0) and alpha = (2N)^(1/4), N = 6 (DeepNet's encoder
+    constant): the second chain's entries, at seeded x and G(x)."""
+    return chains_agree(chains[1:], ((ln.eps, 0),), Reference(
+        inputs={rs.XL: randn(2, TOKENS, D_MODEL, seed=70),
+                rs.GX: randn(2, TOKENS, D_MODEL, seed=71)},
+        scalars={rs.alpha: (2 * 6) ** 0.25, ln.eps: 0.0}, index=ln.i, size=ln.n,
+        operators=lambda F, nn: {ln.LN: lambda v, e: nn.LayerNorm(D_MODEL, eps=e, dtype=DTYPE)(v)}))
+
+
+def scaled_init(chains: tuple) -> bool:
+    """N branch outputs made exactly uncorrelated, of mean 0 and variance 1 over 64 samples (QR of
+    centered normals): both chains hold for N = 1, 2, 12, 48 (torch only)."""
+    ok = True
+    for count in (1, 2, 12, 48):
+        z = randn(64, count, seed=76)
+        q = torch.linalg.qr(z - z.mean(0))[0] * 64**0.5  # orthogonal columns of mean square 1
+        values = {rs.N: count} | {rs.B[k + 1]: q[:, k] for k in range(count)}
+        ok = ok and all(close(_realize(a, values), _realize(b, values)) for a, b in chains)
+    return ok
 
 
 def layer_gap(a: Composition, b: Composition, norm_first: bool) -> float:
