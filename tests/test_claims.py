@@ -8,7 +8,9 @@ run, so each claim and each wrong variant is its own test id without checking an
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import json
 import re
 from functools import cache
@@ -627,3 +629,18 @@ def test_a_first_derivative_of_one_quantity_prints_as_the_book_writes_it() -> No
     product = latex(sp.Derivative(ln.mu * ln.sigma2, ln.x[ln.j]))  # not one quantity
     assert not product.startswith(r"\frac{\partial \mu")
 
+
+
+def test_every_display_is_the_pinned_one() -> None:
+    """Every display as printed (``python -m verified_transformer.claims --displays``) equals the
+    reviewed copy in ``tests/claim_displays.txt``: a change to a formula, an operator's printing
+    or a printer rule shows here as the lines it changes (regenerate the copy with that command
+    after reviewing them)."""
+    from verified_transformer.claims.__main__ import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["--displays"]) == 0
+    pinned = (Path(__file__).parent / "claim_displays.txt").read_text(encoding="utf-8")
+    changed = sorted(set(out.getvalue().splitlines()) ^ set(pinned.splitlines()))
+    assert not changed, "displays differ from tests/claim_displays.txt:\n" + "\n".join(changed)

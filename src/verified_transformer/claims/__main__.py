@@ -1,7 +1,9 @@
 """``python -m verified_transformer.claims``: check the ledger, print it, exit 1 if a claim fails.
 
 Options: ``--json`` (a list of records), ``--time`` (seconds per claim and in total; off by
-default so the output is reproducible), and claim ids to check only those.
+default so the output is reproducible), ``--displays`` (print every display, ``id[k]`` and its
+LaTeX, and check nothing: what ``tests/claim_displays.txt`` pins), and claim ids to check only
+those.
 """
 
 from __future__ import annotations
@@ -23,8 +25,13 @@ def main(argv: Sequence[str] | None = None, claims: Sequence[Claim] | None = Non
     parser.add_argument("ids", nargs="*", help="check only these claim ids")
     parser.add_argument("--json", action="store_true", help="print JSON records")
     parser.add_argument("--time", action="store_true", help="print seconds per claim and total")
+    parser.add_argument("--displays", action="store_true", help="print the displays, check nothing")
     args = parser.parse_args(argv)
     selected = list(claims if claims is not None else CLAIMS)
+    if args.displays:
+        sys.stdout.writelines(f"{c.id}[{k}] {d}\n" for c in selected
+                              for k, d in enumerate(c.displays))
+        return 0
     if args.ids:
         try:
             selected = [get(i) for i in args.ids]
