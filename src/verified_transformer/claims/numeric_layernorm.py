@@ -1,7 +1,7 @@
 """The numeric checks of :mod:`verified_transformer.claims.layernorm`: float64, against our
 ``verified_transformer.nn`` and torch's, imported only when a check runs.
 
-Most claims are compared by :func:`~verified_transformer.claims.numeric.chains_agree` (each ``LN``
+Most claims are compared by :func:`~verified_transformer.claims.numeric.chains_agree` (``LN``
 and ``RMSNorm`` by ``F.layer_norm`` / ``F.rms_norm``, which the module with the same weights must
 match); the moments' and the Jacobian's by :func:`measured`, where xhat or J is what the
 implementation computes (its output, autograd's Jacobian); Table 1 by its own recomputation.
@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import ModuleType
 
+import numpy as np
 import sympy as sp
 import torch
 from torch.autograd.functional import jacobian as autograd_jacobian
 
-from verified_transformer.claims.layernorm import DEFINITION, J, V, XHAT, eps, i, j, n, x
+from verified_transformer.claims.layernorm import STATS, XHAT, J, V, eps, i, j, n, x
 from verified_transformer.claims.ledger import substitute
 from verified_transformer.claims.numeric import (
     DTYPE,
@@ -32,88 +33,63 @@ from verified_transformer.derive import layernorm as ln
 WIDTH = 6  # n for the numeric checks
 
 
-def _layer_norm(F: ModuleType, nn: ModuleType, gain: torch.Tensor, bias: torch.Tensor
-                ) -> Callable[[torch.Tensor, float], torch.Tensor]:
-    """``F.layer_norm`` with gain and bias; ``nn.LayerNorm`` with them loaded must agree (NaN
-    otherwise, so the comparison fails)."""
-
-    def f(v: torch.Tensor, epsilon: float) -> torch.Tensor:
-        module = nn.LayerNorm(WIDTH, eps=epsilon, dtype=DTYPE)
-        with torch.no_grad():
-            module.weight.copy_(gain)
-            module.bias.copy_(bias)
-        out = F.layer_norm(v, (WIDTH,), gain, bias, epsilon)
-        return out if close(out, module(v)) else out * float("nan")
-
-    return f
-
-
-def _rms_norm(F: ModuleType, nn: ModuleType, gain: torch.Tensor, default: bool = False
-              ) -> Callable[[torch.Tensor, float], torch.Tensor]:
-    """``F.rms_norm`` with a gain (``default``: eps=None, torch.finfo(float64).eps), and
-    ``nn.RMSNorm`` with it loaded."""
-
-    def f(v: torch.Tensor, epsilon: float) -> torch.Tensor:
-        chosen = None if default else epsilon
-        module = nn.RMSNorm(WIDTH, eps=chosen, dtype=DTYPE)
-        with torch.no_grad():
-            module.weight.copy_(gain)
-        out = F.rms_norm(v, (WIDTH,), gain, chosen)
-        return out if close(out, module(v)) else out * float("nan")
-
-    return f
+def _agreeing(out: torch.Tensor, module: torch.nn.Module, v: torch.Tensor, *weights: torch.Tensor
+              ) -> torch.Tensor:
+    """The functional's ``out``, or NaN (so that the comparison fails) where the module, with the
+    same weights loaded, disagrees."""
+    with torch.no_grad():
+        for parameter, value in zip(module.parameters(), weights, strict=True):
+            parameter.copy_(value)
+    return out if close(out, module(v)) else out * float("nan")
 
 
 def rows(seed: int, spread: float = 1.0, shift: float = 0.0, gain: int | None = None,
-         bias: int | None = None, scalars: dict | None = None, default: bool = False,
-         rows_: torch.Tensor | None = None) -> Reference:
-    """Three seeded rows of width 6 (``randn * spread + shift``), a seeded gain and bias (None: 1
-    and 0), eps = 1e-5 unless ``scalars`` or a condition sets it; LN and RMSNorm by the functional
-    and the module (:func:`_layer_norm`, :func:`_rms_norm`)."""
-    xs = randn(3, WIDTH, seed=seed) * spread + shift if rows_ is None else rows_
+         bias: int | None = None, scalars: dict | None = None, small: bool = False,
+         default: bool = False, modules: bool = True) -> Reference:
+    """Three seeded rows of width 6 (``randn * spread + shift``; ``small``: and a row 1000 times
+    smaller, where epsilon matters), a seeded gain and bias (None: 1 and 0), eps = 1e-5 unless
+    ``scalars`` or a condition sets it. LN and RMSNorm by F.layer_norm and F.rms_norm
+    (``default``: eps=None, torch.finfo(float64).eps); with ``modules``, nn.LayerNorm and
+    nn.RMSNorm with the same weights must agree."""
+    xs = randn(3, WIDTH, seed=seed) * spread + shift
+    xs = torch.cat([xs, 1e-3 * xs[:1]]) if small else xs
     weight = torch.ones(WIDTH, dtype=DTYPE) if gain is None else randn(WIDTH, seed=gain)
     offset = torch.zeros(WIDTH, dtype=DTYPE) if bias is None else randn(WIDTH, seed=bias)
-    return Reference(
-        inputs={x: xs, ln.gamma: weight, ln.beta: offset}, scalars={eps: 1e-5} | (scalars or {}),
-        index=i, size=n, operators=lambda F, nn: {
-            ln.LN: _layer_norm(F, nn, weight, offset),
-            ln.RMSNorm: _rms_norm(F, nn, weight, default),
-        })
+
+    def operators(F: ModuleType, nn: ModuleType) -> dict:
+        def layer(v: torch.Tensor, e: float) -> torch.Tensor:
+            out = F.layer_norm(v, (WIDTH,), weight, offset, e)
+            module = nn.LayerNorm(WIDTH, eps=e, dtype=DTYPE)
+            return _agreeing(out, module, v, weight, offset) if modules else out
+
+        def rms(v: torch.Tensor, e: float) -> torch.Tensor:
+            e = None if default else e
+            out = F.rms_norm(v, (WIDTH,), weight, e)
+            module = nn.RMSNorm(WIDTH, eps=e, dtype=DTYPE)
+            return _agreeing(out, module, v, weight) if modules else out
+
+        return {ln.LN: layer, ln.RMSNorm: rms}
+
+    return Reference(inputs={x: xs, ln.gamma: weight, ln.beta: offset},
+                     scalars={eps: 1e-5} | (scalars or {}), index=i, size=n, operators=operators)
 
 
 def norms() -> Reference:
-    """Seeded rows of width 6, a seeded gain (no bias), a = 3.5, c = 100, eps = 1e-5 unless a
-    condition sets it; LN and RMSNorm by ``F.layer_norm`` and ``F.rms_norm``."""
-    gain = randn(WIDTH, seed=45)
-    return Reference(
-        inputs={x: randn(3, WIDTH, seed=44) + 1}, scalars={eps: 1e-5, ln.a: 3.5, ln.c: 100.0},
-        index=i, size=n, operators=lambda F, nn: {
-            ln.LN: lambda v, e: F.layer_norm(v, (WIDTH,), gain, None, e),
-            ln.RMSNorm: lambda v, e: F.rms_norm(v, (WIDTH,), gain, e),
-        })
+    """Seeded rows, a seeded gain (no bias), a = 3.5, c = 100, eps = 1e-5 unless a condition sets
+    it; LN and RMSNorm by ``F.layer_norm`` and ``F.rms_norm``."""
+    return rows(44, 1.0, 1.0, 45, scalars={ln.a: 3.5, ln.c: 100.0}, modules=False)
 
 
 def definition(chains: tuple) -> bool:
-    """Against F.layer_norm and nn.LayerNorm with gain and bias (eps = 1e-5), on three rows and a
-    small one, where epsilon matters; mu and sigma^2 written out (sigma^2 first)."""
-    xs = randn(3, WIDTH, seed=40) * 2 + 1
-    reference = rows(0, gain=41, bias=42, rows_=torch.cat([xs, 1e-3 * xs[:1]]))
-    return chains_agree(chains, DEFINITION[::-1], reference)
+    """With gain and bias (eps = 1e-5), on a small row too; the where pairs in the order that
+    writes them out in one pass (sigma^2, then mu)."""
+    return chains_agree(chains, STATS, rows(40, 2.0, 1.0, 41, 42, small=True))
 
 
 def rms_definition(chains: tuple) -> bool:
-    """Against F.rms_norm and nn.RMSNorm with a gain, at eps = 1e-6 and at the default eps (None:
-    torch.finfo(float64).eps)."""
-    small = rows(51, gain=52, scalars={eps: 1e-6})
-    default = rows(51, gain=52, scalars={eps: torch.finfo(DTYPE).eps}, default=True)
-    return chains_agree(chains, (), small) and chains_agree(chains, (), default)
-
-
-def _padded(t: torch.Tensor) -> object:
-    """A leading zero along each dimension, so that the 1-based indices of the formulas apply."""
-    import numpy as np
-
-    return np.pad(t.detach().numpy(), [(1, 0)] * t.dim())
+    """At eps = 1e-6 and at the default eps (None: torch.finfo(float64).eps)."""
+    return chains_agree(chains, (), rows(51, gain=52, scalars={eps: 1e-6})) and chains_agree(
+        chains, (), rows(51, gain=52, scalars={eps: torch.finfo(DTYPE).eps}, default=True))
 
 
 def measured(where: tuple, given: sp.IndexedBase, epsilon: float, seed: int, width: int = WIDTH,
@@ -148,11 +124,12 @@ def measured(where: tuple, given: sp.IndexedBase, epsilon: float, seed: int, wid
                 directions = basis.Q[:, 2:].T if along else torch.zeros(1, width, dtype=DTYPE)
                 for f in (lambda v: F.layer_norm(v, (width,), eps=epsilon), module):
                     value = autograd_jacobian(f, row) if given == J else f(row)
-                    for v in directions:
-                        arrays = [_padded(t) for t in (row, value, value, v)]
+                    for v in directions:  # 1-based: a leading zero along each dimension
+                        arrays = [np.pad(t.detach().numpy(), [(1, 0)] * t.dim())
+                                  for t in (row, value, value, v)]
                         values = [[grid(s, arrays) for s in chain] for chain in sides]
-                        if not all(close(*torch.broadcast_tensors(a, b))
-                                   for chain in values for a, b in zip(chain, chain[1:])):
+                        if not all(close(*torch.broadcast_tensors(a, b)) for chain in values
+                                   for a, b in zip(chain, chain[1:], strict=False)):
                             return False
             return True
 
@@ -176,10 +153,8 @@ def table(table: dict[str, tuple[bool, ...]]) -> bool:
         }
         for method, f in methods.items():
             base = f(xs @ w.T, w)
-            row = tuple(
-                close(f(x2 @ w2.T, w2), base, atol=1e-9)
-                for x2, w2 in (moves[t] for t in ln.TRANSFORMATIONS)
-            )
+            row = tuple(close(f(x2 @ w2.T, w2), base, atol=1e-9)
+                        for x2, w2 in (moves[t] for t in ln.TRANSFORMATIONS))
             if row != table[method]:
                 return False
         return True

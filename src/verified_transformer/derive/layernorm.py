@@ -393,7 +393,7 @@ class MatrixOf(sp.Function):
         p, r = scaled.coeff(delta), scaled.coeff(outer)
         q = sp.expand(scaled - p * delta - r * outer)
         if any(e.has(row, col, SIGMA_EPS) for e in (p, q, r)):
-            raise ValueError(f"entry: {entry} is not (p delta_ij + q + r xhat_i xhat_j) / sigma_eps")
+            raise ValueError(f"entry: {entry} is not (p delta_ij + q + r xhat_i xhat_j)/sigma_eps")
         inside = (p * sp.Symbol("I") + q * sp.Symbol(r"\mathbf{1}\mathbf{1}^\top")
                   + r * sp.Symbol(r"\hat x\hat x^\top"))
         return rf"\frac{{1}}{{\sigma_\epsilon}}\left({printer._print(inside)}\right)"
