@@ -152,33 +152,6 @@ def jacobian_closed_form(
     return (delta - 1 / size - xhat_i * xhat_j / size) / scale
 
 
-@cache
-def scaled_jacobian_actions() -> tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr]:
-    """``sigma_eps J`` (from :func:`jacobian_closed_form`) applied to the three kinds of
-    direction, symbolic n: the i-th entries of ``sigma_eps J 1``, ``sigma_eps J xhat`` and
-    ``sigma_eps J v`` for a v with ``sum v = 0`` and ``sum x v = 0`` (so v is orthogonal to 1 and
-    to xhat), and the trace of ``sigma_eps J``. The eigenvalues are read off these."""
-    m = sp.Symbol("m", integer=True, positive=True)
-    v = sp.IndexedBase("v")  # a direction orthogonal to 1 and to xhat
-
-    def scaled(row: sp.Expr, col: sp.Expr) -> sp.Expr:
-        entry = jacobian_closed_form(
-            sp.KroneckerDelta(row, col), normalized(row), normalized(col), sigma(), n
-        )
-        return sigma() * entry
-
-    ones = sp.Sum(scaled(i, m), (m, 1, n))
-    along = sp.Sum(scaled(i, m) * normalized(m), (m, 1, n))
-    rest = expand_sums(sp.Sum(scaled(i, m) * v[m], (m, 1, n))).xreplace(
-        {sp.Sum(v[k], (k, 1, n)): 0, sp.Sum(x[k] * v[k], (k, 1, n)): 0}
-    )
-    trace = sp.Sum(scaled(m, m), (m, 1, n))
-    return ones, along, rest, trace
-
-
-ORTHOGONAL_DIRECTION = sp.IndexedBase("v")
-
-
 def scaled_epsilon(scale: sp.Expr, epsilon: sp.Expr) -> sp.Expr:
     """The epsilon that makes ``LN_eps(a x) = LN_{eps'}(x)`` for ``a > 0``: ``eps / a^2``."""
     return epsilon / scale**2
@@ -394,3 +367,33 @@ class RMSNorm(EntryOf):
     @classmethod
     def entry(cls, values, index, epsilon=eps):  # noqa: ANN001, ANN206
         return substitute_inputs(rms_norm_entry(index, epsilon), lambda e: values(e.indices[0]))
+
+
+# The abbreviations of the Jacobian's claims: xhat_k, sigma_eps = sqrt(sigma^2 + epsilon), J_ij.
+XHAT, J = sp.IndexedBase("xhat"), sp.IndexedBase("J")
+SIGMA_EPS = sp.Symbol("sigma_eps", positive=True)
+
+
+class MatrixOf(sp.Function):
+    r"""``MatrixOf(entry, i, j)``: the n x n matrix whose entry (i, j) is ``entry``; ``doit`` is
+    that entry, so an equation between two is proved entry by entry for symbolic i and j. Printed
+    as the matrix: ``J`` for the entry ``J_ij``, and
+    :math:`\frac{1}{\sigma_\epsilon}(p I + q \mathbf{1}\mathbf{1}^\top + r \hat x\hat x^\top)`
+    for ``(p delta_ij + q + r xhat_i xhat_j) / sigma_eps`` (p, q, r read off the entry)."""
+
+    def doit(self, **hints):  # noqa: ANN003, ANN201
+        return self.args[0].doit(**hints)
+
+    def _latex(self, printer):  # noqa: ANN001, ANN202
+        entry, row, col = self.args
+        if isinstance(entry, sp.Indexed) and entry.indices == (row, col):
+            return printer._print(entry.base)
+        delta, outer = sp.KroneckerDelta(row, col), XHAT[row] * XHAT[col]
+        scaled = sp.expand(entry * SIGMA_EPS)
+        p, r = scaled.coeff(delta), scaled.coeff(outer)
+        q = sp.expand(scaled - p * delta - r * outer)
+        if any(e.has(row, col, SIGMA_EPS) for e in (p, q, r)):
+            raise ValueError(f"entry: {entry} is not (p delta_ij + q + r xhat_i xhat_j)/sigma_eps")
+        inside = (p * sp.Symbol("I") + q * sp.Symbol(r"\mathbf{1}\mathbf{1}^\top")
+                  + r * sp.Symbol(r"\hat x\hat x^\top"))
+        return rf"\frac{{1}}{{\sigma_\epsilon}}\left({printer._print(inside)}\right)"
