@@ -115,7 +115,7 @@ def evaluate(
     return torch.tensor(out, dtype=DTYPE)
 
 
-_SUM_LAST, _DELTA = sp.Function("sum_last"), sp.Function("delta_")
+_SUM_LAST, _DELTA, _ENTRY = (sp.Function(f) for f in ("sum_last", "delta_", "entry_"))
 
 
 def _tensor(value: object) -> torch.Tensor:
@@ -142,7 +142,10 @@ def entry_function(
     width = sp.Symbol("_width")
 
     def vectorize(e: sp.Expr, dummy: sp.Symbol) -> sp.Expr:
-        return e.xreplace({b[dummy]: v for b, v in zip(bases, vectors, strict=True)})
+        e = e.xreplace({b[dummy]: v for b, v in zip(bases, vectors, strict=True)})
+        return e.replace(  # a fixed entry (x_1): that column, kept for broadcasting
+            lambda a: isinstance(a, sp.Indexed) and a.base in bases and a.indices[0].is_Integer,
+            lambda a: _ENTRY(vectors[bases.index(a.base)], a.indices[0]))
 
     def lower(s: sp.Sum) -> sp.Expr:
         (dummy, low, high), = s.limits
@@ -157,7 +160,8 @@ def entry_function(
         [*vectors, *scalars, width, position], flat,
         modules=[{"sum_last": lambda t: t.sum(-1, keepdim=True), "sqrt": _sqrt, "exp": _exp,
                   "tanh": lambda v: torch.tanh(_tensor(v)),
-                  "delta_": lambda a, b: _tensor(a == b).to(DTYPE)}, "math"],
+                  "delta_": lambda a, b: _tensor(a == b).to(DTYPE),
+                  "entry_": lambda t, k: t[..., int(k) - 1 : int(k)]}, "math"],
     )
 
     def function(*args: object) -> torch.Tensor:
