@@ -270,11 +270,6 @@ def read_scalar(candidate: Any, vocabulary: Vocabulary) -> sp.Expr:
     return vocabulary.resolve(candidate)
 
 
-def format_vector(values: Sequence[Any]) -> str:
-    """``(1, 2, 4)`` with rationals as fractions and floats to 4 significant digits."""
-    return "(" + ", ".join(format_number(v) for v in values) + ")"
-
-
 def format_number(value: Any) -> str:
     """A number for a counterexample sentence: exact rationals as such, floats to 4 digits."""
     value = sp.nsimplify(value) if isinstance(value, int) else sp.sympify(value)

@@ -13,7 +13,7 @@ summed out (assuming the free index lies in the range) and dummy indices renamed
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import sympy as sp
 from sympy.core.function import AppliedUndef
@@ -171,7 +171,3 @@ def matrices_equal(a: sp.MatrixBase, b: sp.MatrixBase, simplifier=sp.simplify) -
         return False
     return all(equal(x, y, simplifier) for x, y in zip(a, b, strict=True))
 
-
-def all_equal(pairs: Iterable[tuple[sp.Expr, sp.Expr]], simplifier=sp.simplify) -> bool:
-    """:func:`equal` for every pair; stops at the first refuted one."""
-    return all(equal(a, b, simplifier) for a, b in pairs)

@@ -57,14 +57,6 @@ def unrolled_sum(start: Any, increments: Sequence[Any]) -> Any:
     return functools.reduce(operator.add, increments, start)
 
 
-def gradient_with_identity(top: Any, branches: Any, identity: Any) -> Any:
-    """``dE/dH^l = dE/dH^L (I + d/dH^l sum_i F_i(H^i))`` (He et al. 2016, eq. 5).
-
-    ``top`` is ``dE/dH^L`` (a row), ``branches`` the Jacobian of the summed branch outputs.
-    """
-    return top * (identity + branches)
-
-
 def telescoped(lower: sp.Expr = ell, upper: sp.Expr = L) -> sp.Expr:
     """``sum_{i=l}^{L-1} (H^{i+1} - H^i)`` evaluated by SymPy: ``H^L - H^l`` for symbolic l, L."""
     return sp.Sum(H[i + 1] - H[i], (i, lower, upper - 1)).doit()
@@ -126,37 +118,12 @@ def stack_jacobian(
     return product
 
 
-def stack_path_terms(
-    sublayer: Callable[[Any, Any, Any], Any], depth: int
-) -> tuple[tuple[sp.Expr, ...], list[sp.Symbol]]:
-    """The terms of the expanded product of ``depth`` sub-layer Jacobians ``sublayer(J_l, N_l,
-    1)`` (non-commuting ``J_l``, ``N_l``), and the ``N_l``: one term per path through the stack."""
-    js, ns = noncommutative_jacobians(depth), noncommutative_norm_jacobians(depth)
-    product = stack_jacobian(sublayer, js, ns, sp.Integer(1))
-    return sp.Add.make_args(sp.expand(product)), ns
-
-
 # --- sub-layer orders ----------------------------------------------------------------------------
 
 
 def residual_block(x: Any, f: Callable) -> Any:
     """One residual block ``y = x + F(x)`` (He et al. 2016)."""
     return x + f(x)
-
-
-def block_jacobian(identity: Any, branch: Any) -> Any:
-    """Jacobian of ``x + F(x)``: ``I + dF/dx``."""
-    return identity + branch
-
-
-def post_ln_sublayer(x: Any, f: Callable, ln: Callable) -> Any:
-    """One Post-LN sub-layer: ``LN(x + F(x))`` (Vaswani et al. 2017, section 5.4 / 3.1)."""
-    return ln(x + f(x))
-
-
-def pre_ln_sublayer(x: Any, f: Callable, ln: Callable) -> Any:
-    """One Pre-LN sub-layer: ``x + F(LN(x))``."""
-    return x + f(ln(x))
 
 
 def post_ln(x: Any, sa: Callable, ffn: Callable, ln1: Callable, ln2: Callable) -> Any:
@@ -174,12 +141,6 @@ def pre_ln(x: Any, sa: Callable, ffn: Callable, ln1: Callable, ln2: Callable) ->
 def deep_norm(x: Any, g: Callable, scale: Any, ln: Callable) -> Any:
     """DeepNorm sub-layer: ``LN(alpha x + G(x))``; ``alpha = 1`` is the Post-LN sub-layer."""
     return ln(scale * x + g(x))
-
-
-def deep_norm_rescaled(x: Any, g: Callable, scale: Any, ln: Callable) -> Any:
-    """The same sub-layer with the weight moved to the branch: ``LN(x + G(x) / alpha)`` (equal to
-    :func:`deep_norm` when LN has no epsilon: LN is scale invariant)."""
-    return ln(x + g(x) / scale)
 
 
 def hadamard(weights: Any, values: Any) -> Any:
