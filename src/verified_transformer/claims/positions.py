@@ -28,7 +28,11 @@ def _dot(term: sp.Expr) -> tuple:  # PE(p)^T PE(q) = sum over the pairs of term 
 
 def _rope(angle: sp.Expr) -> tuple:  # (R(m theta) q)^T R(n theta) k = q^T R(angle) k
     return (sp.MatMul(sp.Transpose(ps.Rotated(ps.Q, m)), ps.Rotated(ps.K, n)),
-            sp.MatMul(ps.Q.T, sp.ImmutableMatrix(ps.rotation(angle)), ps.K))
+            sp.MatMul(ps.Q.T, ps.Rotation(angle), ps.K))
+
+
+_PHI = sp.Symbol("phi")
+ROTATION = ((ps.Rotation(_PHI), sp.ImmutableMatrix(ps.rotation(_PHI))),)  # shown: what R(a) is
 
 
 def _breaks(inputs: sp.MatrixExpr) -> tuple:  # SA(in(P X)) != P SA(in(X))
@@ -60,7 +64,7 @@ CLAIMS = (
     Claim(
         id="positions.rope_relative", kind="identity", source=SU, proof="checked",
         scope="d = 2, 4, 6 with symbolic q, k, m, n and frequencies",
-        formula=(_rope((n - m) * theta),), **_COLUMNS,
+        formula=(_rope((n - m) * theta),), where=ROTATION, **_COLUMNS,
         wrong={"rotation by (m - n) theta": _rope((m - n) * theta),
                "rotation by (m + n) theta": _rope((m + n) * theta),
                "rotation by n theta (query not rotated)": _rope(n * theta)},

@@ -151,9 +151,25 @@ class EncodingDot(sp.Function):
         return rf"\mathrm{{PE}}({first})^\top \mathrm{{PE}}({second})"
 
 
+class Rotation(MatrixExpr):
+    r""":math:`R(a)`, the plane rotation by ``angle`` (:func:`rotation`), printed by name;
+    ``doit`` writes the matrix out."""
+
+    def __new__(cls, angle: sp.Expr) -> Rotation:
+        return sp.Basic.__new__(cls, sp.sympify(angle))
+
+    shape = (2, 2)
+
+    def doit(self, **hints: object) -> sp.Basic:
+        return sp.ImmutableMatrix(rotation(self.args[0]))
+
+    def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
+        return rf"R\left({printer._print(self.args[0])}\right)"
+
+
 class Rotated(MatrixExpr):
     r""":math:`R(m\theta)\,v`: RoPE of one pair ``v`` (a 2-column) at ``position``, frequency
-    ``freq``, printed with the rotation written out; ``doit`` multiplies."""
+    ``freq``, printed :math:`R(m\theta)\,v`; ``doit`` multiplies."""
 
     def __new__(cls, v: sp.Basic, position: sp.Expr, freq: sp.Expr = theta) -> Rotated:
         return sp.Basic.__new__(cls, v, sp.sympify(position), sp.sympify(freq))
@@ -168,8 +184,7 @@ class Rotated(MatrixExpr):
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
         v, position, freq = self.args
-        matrix = sp.ImmutableMatrix(rotation(position * freq))
-        return f"{printer._print(matrix)} {printer._print(v)}"
+        return f"{printer._print(Rotation(position * freq))} {printer._print(v)}"
 
 
 class SA(MatrixExpr):
