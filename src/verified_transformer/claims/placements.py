@@ -354,7 +354,7 @@ CLAIMS = (
     ),
     Claim(
         id="dyt.definition", kind="definition", source="zhu2025transformers",
-        scope="symbolic n (diagonal Jacobian checked at n = 4)", proof="checked",
+        scope="symbolic n", proof="checked",
         formula=((DYT, pl.dyt_entry()), (sp.Derivative(DYT, x[j]), alpha * pl.gamma[i] * (
             1 - sp.tanh(alpha * x[i]) ** 2) * sp.KroneckerDelta(i, j))),
         wrong={

@@ -52,7 +52,7 @@ CLAIMS = (
     ),
     Claim(
         id="positions.sinusoidal_dot", kind="identity", source=VASWANI, origin="derived",
-        proof="checked", scope="d = 2, 4, 6, 8 with symbolic p, q and frequencies",
+        scope="symbolic d, p, q and frequencies",
         formula=(_dot(sp.cos(omega * (p - q))),), simplify=ps.trig_simplify,
         wrong={"cos(omega (p + q))": _dot(sp.cos(omega * (p + q))),
                "sin(omega (p - q))": _dot(sp.sin(omega * (p - q))),
@@ -63,7 +63,7 @@ CLAIMS = (
     ),
     Claim(
         id="positions.rope_relative", kind="identity", source=SU, proof="checked",
-        scope="d = 2, 4, 6 with symbolic q, k, m, n and frequencies",
+        scope="one frequency pair (d = 2) with symbolic q, k, m, n and theta; numerically every pair at d = 16",
         formula=(_rope((n - m) * theta),), where=ROTATION, **_COLUMNS,
         wrong={"rotation by (m - n) theta": _rope((m - n) * theta),
                "rotation by (m + n) theta": _rope((m + n) * theta),

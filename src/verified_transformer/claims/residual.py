@@ -236,7 +236,7 @@ CLAIMS = (
     ),
     Claim(
         id="residual.unrolled_sum", kind="identity", source="he2016identity",
-        scope="symbolic l, L (telescoping); L - l = 1..8 written out",
+        scope="symbolic l, L (telescoping)",
         formula=((H[L], H[ell] + _BRANCHES),), where=((rs.branch(i), H[i + 1] - H[i]),),
         wrong={"identity term dropped": (H[L], _BRANCHES),
                "only the last branch": (H[L], H[ell] + rs.branch(L - 1)),

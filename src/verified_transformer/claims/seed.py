@@ -79,7 +79,7 @@ _refuted = partial(Claim, kind="refutation", source="vaswani2017attention",
 
 
 SDPA = {"compared": ("torch.nn.functional.scaled_dot_product_attention",),
-        "scope": "m = 1..4 keys, symbolic d_k",
+        "scope": "symbolic n keys and d_k",
         "numeric": numeric_reference("numeric_seed")("scores")}
 CLAIMS = (
     _refuted(
