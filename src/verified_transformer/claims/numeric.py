@@ -181,21 +181,54 @@ Operators = dict  # operator class (derive.operators.EntryOf) -> f(vector tensor
 
 @dataclass(frozen=True)
 class Reference:
-    """Where a claim's chains are evaluated: the tensors of the indexed inputs (``{x: rows}``,
-    entries along the last dimension), the scalars, the free ``index`` and ``size``, and
-    ``operators(F, nn)``, each operator's implementation in one of the two implementations."""
+    """Where a claim's chains are evaluated: the tensors of the inputs (``{x: rows}``, entries
+    along the last dimension; ``{X: matrix}`` for a ``MatrixSymbol``), the scalars, the free
+    ``index`` and ``size`` of entry formulas, and ``operators(F, nn)``, each operator's
+    implementation in one of the two implementations (a function of the operator's arguments,
+    matrices as tensors)."""
 
     inputs: dict
     scalars: dict
     operators: Callable[[ModuleType, ModuleType], Operators]
-    index: sp.Symbol
-    size: sp.Symbol
+    index: sp.Symbol | None = None
+    size: sp.Symbol | None = None
+
+
+def _matrix(e: sp.Basic, ref: Reference, operators: Operators) -> object:
+    """A matrix expression as a tensor: inputs from ``ref``, operators by ``operators``, sums,
+    products, transposes and Hadamard products by torch, scalars by ``ref.scalars``."""
+    part = lambda a: _matrix(a, ref, operators)  # noqa: E731
+    if type(e) in operators:
+        return operators[type(e)](*(part(a) for a in e.args))
+    if e in ref.inputs:
+        return ref.inputs[e]
+    if isinstance(e, sp.MatrixBase):
+        return torch.tensor([[float(part(v)) for v in row] for row in e.tolist()], dtype=DTYPE)
+    if isinstance(e, sp.MatAdd):
+        return sum(part(a) for a in e.args)
+    if isinstance(e, sp.MatMul):
+        out = part(e.args[0])
+        for a in e.args[1:]:
+            b = part(a)
+            both = isinstance(out, torch.Tensor) and out.ndim and isinstance(b, torch.Tensor)
+            out = out @ b if both and b.ndim else out * b
+        return out
+    if isinstance(e, sp.Transpose):
+        return part(e.arg).mT
+    if isinstance(e, sp.HadamardProduct):
+        return torch.prod(torch.stack([part(a) for a in e.args]), 0)
+    if isinstance(e, sp.Expr) and not isinstance(e, sp.MatrixExpr):
+        return float(e.xreplace(ref.scalars))
+    return e  # an argument passed as it is (a mask's name, a flag)
 
 
 def _side(expr: sp.Expr, index: sp.Symbol, ref: Reference, operators: Operators) -> torch.Tensor:
-    """One side of a chain as a tensor: operator entries computed by ``operators``, the rest by
-    :func:`entry_function`."""
+    """One side of a chain as a tensor: a matrix expression by :func:`_matrix`; an entry formula
+    with operator entries computed by ``operators``, the rest by :func:`entry_function`."""
     from verified_transformer.derive.operators import EntryOf
+
+    if isinstance(expr, (sp.MatrixExpr, sp.MatrixBase)):
+        return _matrix(expr, ref, operators)
 
     inputs = dict(ref.inputs)
     for number, node in enumerate(expr.atoms(EntryOf)):
