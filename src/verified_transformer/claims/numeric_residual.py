@@ -102,12 +102,11 @@ def unrolled(chains: tuple) -> bool:
     """A 2-layer Pre-LN TransformerEncoder: its output H^4 is x plus its four branch outputs."""
     x, kwargs = randn(2, TOKENS, D_MODEL, seed=60), {"dim_feedforward": D_FF, "batch_first": True,
                                                      "norm_first": True}
+    build = lambda nn: nn.TransformerEncoder(  # noqa: E731
+        nn.TransformerEncoderLayer(D_MODEL, HEADS, **kwargs), 2, enable_nested_tensor=False)
 
     def values(nn: ModuleType) -> dict:
-        encoder = twin(randomize(torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(
-            D_MODEL, HEADS, **kwargs), 2, enable_nested_tensor=False), seed=61),
-            nn.TransformerEncoder(nn.TransformerEncoderLayer(D_MODEL, HEADS, **kwargs), 2,
-                                  enable_nested_tensor=False))
+        encoder = twin(randomize(build(torch.nn), seed=61), build(nn))
         return _stack(encoder.layers, None, x) | {LAYERS: encoder}
 
     return _agree(chains, x, values)
