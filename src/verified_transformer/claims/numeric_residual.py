@@ -26,7 +26,6 @@ from verified_transformer.claims.numeric import (
     sublayers,
     twin,
 )
-from verified_transformer.claims.residual import Composition
 from verified_transformer.derive import layernorm as ln
 from verified_transformer.derive import residual as rs
 from verified_transformer.derive.residual import H, I, L
@@ -73,8 +72,7 @@ def _zero_branches(layers: Sequence[torch.nn.Module]) -> Sequence[torch.nn.Modul
     """Zero out_proj and linear2 (weights and biases): every branch then outputs 0."""
     with torch.no_grad():
         for layer in layers:
-            for p in (layer.self_attn.out_proj.weight, layer.self_attn.out_proj.bias,
-                      layer.linear2.weight, layer.linear2.bias):
+            for p in (*layer.self_attn.out_proj.parameters(), *layer.linear2.parameters()):
                 p.zero_()
     return layers
 
@@ -104,12 +102,11 @@ def unrolled(chains: tuple) -> bool:
     """A 2-layer Pre-LN TransformerEncoder: its output H^4 is x plus its four branch outputs."""
     x, kwargs = randn(2, TOKENS, D_MODEL, seed=60), {"dim_feedforward": D_FF, "batch_first": True,
                                                      "norm_first": True}
+    build = lambda nn: nn.TransformerEncoder(  # noqa: E731
+        nn.TransformerEncoderLayer(D_MODEL, HEADS, **kwargs), 2, enable_nested_tensor=False)
 
     def values(nn: ModuleType) -> dict:
-        encoder = twin(randomize(torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(
-            D_MODEL, HEADS, **kwargs), 2, enable_nested_tensor=False), seed=61),
-            nn.TransformerEncoder(nn.TransformerEncoderLayer(D_MODEL, HEADS, **kwargs), 2,
-                                  enable_nested_tensor=False))
+        encoder = twin(randomize(build(torch.nn), seed=61), build(nn))
         return _stack(encoder.layers, None, x) | {LAYERS: encoder}
 
     return _agree(chains, x, values)
@@ -130,11 +127,10 @@ def gradient(chains: tuple) -> bool:
     loss = lambda t: t.reshape(-1) @ g  # noqa: E731
 
     def identity(F: ModuleType, nn: ModuleType) -> bool:
-        layers = [_zero_branches([encoder_layer(nn, norm_first, seed=67)])[0]
-                  for norm_first in (True, False)]
-        tops = [autograd_jacobian(lambda t, layer=layer: loss(layer(t)), x).reshape(-1)
-                for layer in layers]
-        return close(tops[0], g) and not close(tops[1], g)
+        pre, post = (autograd_jacobian(lambda t, layer=layer: loss(layer(t)), x).reshape(-1)
+                     for layer in _zero_branches([encoder_layer(nn, norm_first, seed=67)
+                                                  for norm_first in (True, False)]))
+        return close(pre, g) and not close(post, g)
 
     return _agree(chains, x, lambda nn: _stack([encoder_layer(nn, True, seed=66)], None, x)
                   | {rs.E: rs.LOSS(H[2]), rs.LOSS: loss}) and for_each_implementation(identity)
@@ -163,11 +159,11 @@ def stack(norm_first: bool) -> Callable[[tuple], bool]:
                            and for_each_implementation(identity))
 
 
-def composition(norm_first: bool, seed: int = 69) -> Callable[[Composition], bool]:
+def composition(norm_first: bool, seed: int = 69) -> Callable[[Callable], bool]:
     """The composition of the layer's own submodules equals the layer (eval mode)."""
     x = randn(2, TOKENS, D_MODEL, seed=seed - 1)
 
-    def holds(compose: Composition, nn: ModuleType) -> bool:
+    def holds(compose: Callable, nn: ModuleType) -> bool:
         layer = encoder_layer(nn, norm_first, seed=seed)
         return close(compose(x, *sublayers(layer), layer.norm1, layer.norm2), layer(x))
 
@@ -206,7 +202,7 @@ def scaled_init(chains: tuple) -> bool:
     return ok
 
 
-def layer_gap(a: Composition, b: Composition, norm_first: bool) -> float:
+def layer_gap(a: Callable, b: Callable, norm_first: bool) -> float:
     """The largest gap between the outputs of ``a`` and ``b`` on a seeded
     TransformerEncoderLayer (ours, d_model = 4): the number in the layer readers' witness."""
     import verified_transformer.nn as ours

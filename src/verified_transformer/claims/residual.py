@@ -38,16 +38,23 @@ _BRANCHES = sp.Sum(rs.branch(i), (i, ell, L - 1))  # sum_{i=l}^{L-1} F_i(H^i)
 # --- what check_formula accepts for the residual block: its forward map y ----------------------
 
 
+def _run(f: Callable, *args: Any) -> Any:
+    """``f(*args)``; what a candidate's Python function raises is answered in one line."""
+    try:
+        return f(*args)
+    except CandidateError:
+        raise
+    except Exception as exc:
+        raise CandidateError(f"the function raised {type(exc).__name__}: {exc}") from None
+
+
 def _read_block(candidate: object) -> sp.Expr:
     if isinstance(candidate, str):
         return read_program(candidate, {"x": x, "F": F})
     if not callable(candidate):
         raise CandidateError("expected a LaTeX string or a Python function (x, F), got "
                              f"{type(candidate).__name__}")
-    try:
-        return candidate(x, F)
-    except Exception as exc:
-        raise CandidateError(f"the function raised {type(exc).__name__}: {exc}") from None
+    return _run(candidate, x, F)
 
 
 def _forward(formula: Any) -> sp.Expr:
@@ -68,6 +75,7 @@ _BLOCK_READER = Reader(
 Composition = Callable[..., Any]  # (x, sa, ffn, ln1, ln2) -> output
 X, Y = sp.Symbol("x"), sp.Symbol("y")
 SA, FFN, LN1, LN2 = (sp.Function(name) for name in ("SA", "FFN", "LN_1", "LN_2"))
+_MAPS = (X, SA, FFN, LN1, LN2)  # a composition applied to these: its expression tree
 _POST, _PRE = (lambda h, f, n: n(h + f(h))), (lambda h, f, n: h + f(n(h)))
 _ON_BRANCH, _BARE = (lambda h, f, n: h + n(f(h))), (lambda h, f, n: h + f(h))
 
@@ -79,18 +87,11 @@ def _layer(inner: Callable, outer: Callable) -> Composition:
     return compose
 
 
-def _layer_display(compose: Composition, norm_first: bool) -> tuple[str, ...]:
-    first, out = compose.display()
-    return (f"x_{{l+1}} = {latex(rs.sublayer(norm_first, rs.x_l, F, LN))}",
-            rf"y = {first},\quad \mathrm{{out}} = {out}")
-
-
 def _layer_holds(compose: Composition, norm_first: bool) -> bool:
     """The generic sub-layer applied twice (SA with LN_1, then FFN with LN_2), for undefined
     maps; n = 3: Post-LN's output has mean 0 whatever the (linear) branches are (LN_2's
     numerators average to 0), Pre-LN with both branches zero is the identity."""
-    once = rs.sublayer(norm_first, X, SA, LN1)
-    if compose(X, SA, FFN, LN1, LN2) != rs.sublayer(norm_first, once, FFN, LN2):
+    if compose(*_MAPS) != rs.sublayer(norm_first, rs.sublayer(norm_first, X, SA, LN1), FFN, LN2):
         return False
     v, a, b = rs.vector_of("v", 3), *(sp.Matrix(3, 3, sp.symbols(f"{s}1:10")) for s in "ab")
     if norm_first:
@@ -103,12 +104,11 @@ def _layer_holds(compose: Composition, norm_first: bool) -> bool:
 
 def _read_layer(candidate: object) -> Composition:
     if isinstance(candidate, str):
-        text = candidate
-
         def compose(x: Any, sa: Callable, ffn: Callable, ln1: Callable, ln2: Callable) -> Any:
-            return read_program(text, {"x": x, "SA": sa, "FFN": ffn, "LN_1": ln1, "LN_2": ln2})
+            return read_program(candidate, {"x": x, "SA": sa, "FFN": ffn, "LN_1": ln1,
+                                            "LN_2": ln2})
 
-        compose(X, SA, FFN, LN1, LN2)  # read once now, so that errors surface here
+        compose(*_MAPS)  # read once now, so that errors surface here
         return compose
     if callable(candidate):
         return candidate
@@ -116,24 +116,15 @@ def _read_layer(candidate: object) -> Composition:
         f"expected a LaTeX string or a Python function, got {type(candidate).__name__}")
 
 
-def _tree(compose: Composition) -> Any:
-    try:
-        return compose(X, SA, FFN, LN1, LN2)
-    except CandidateError:
-        raise
-    except Exception as exc:
-        raise CandidateError(f"the function raised {type(exc).__name__}: {exc}") from None
-
-
 def _layer_reader(norm_first: bool) -> Reader:
     def witness(a: Composition, b: Composition) -> str | None:
         try:
-            tree = a(X, SA, FFN, LN1, LN2)
+            tree = a(*_MAPS)
         except Exception:
             tree = None
-        if tree is not None and tree == b(X, SA, FFN, LN1, LN2):
+        if tree is not None and tree == b(*_MAPS):
             return None
-        shown = f" the candidate is {latex(tree)}, the claim {latex(b(X, SA, FFN, LN1, LN2))}"
+        shown = f" the candidate is {latex(tree)}, the claim {latex(b(*_MAPS))}"
         try:
             from verified_transformer.claims.numeric_residual import layer_gap
         except ModuleNotFoundError as exc:  # no torch: the symbolic difference alone
@@ -149,7 +140,7 @@ def _layer_reader(norm_first: bool) -> Reader:
         takes="LaTeX equations in x, SA, FFN, LN_1, LN_2 (\\mathrm{...} names, e.g. "
         "'y = x + \\mathrm{SA}(\\mathrm{LN}_1(x)),\\ \\mathrm{out} = ...'; the last one is the "
         "output), or a Python function (x, sa, ffn, ln1, ln2) -> output",
-        convert=_read_layer, same=lambda a, b: _tree(a) == b(X, SA, FFN, LN1, LN2),
+        convert=_read_layer, same=lambda a, b: _run(a, *_MAPS) == b(*_MAPS),
         witness=witness, names={
             "Pre-LN order": "the Pre-LN layer, not the Post-LN one",
             "Post-LN order": "the Post-LN layer, not the Pre-LN one",
@@ -166,7 +157,8 @@ def _layer_claim(norm_first: bool, **fields: Any) -> Claim:
         "sub-layer applied twice and against TransformerEncoderLayer",
         formula=_layer(_PRE, _PRE) if norm_first else _layer(_POST, _POST),
         symbolic=lambda compose: _layer_holds(compose, norm_first),
-        render=lambda compose: _layer_display(compose, norm_first),
+        render=lambda compose: (f"x_{{l+1}} = {latex(rs.sublayer(norm_first, rs.x_l, F, LN))}",
+                                r"y = {},\quad \mathrm{{out}} = {}".format(*compose.display())),
         numeric=_numeric("composition", norm_first), reader=_layer_reader(norm_first), **fields)
 
 
