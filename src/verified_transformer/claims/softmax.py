@@ -32,10 +32,6 @@ def _definition(entry: sp.Expr) -> tuple:
     return ((SM(vector(z), i), entry),)
 
 
-def _summed(entry: sp.Expr) -> tuple:  # sum_j softmax(z)_j = sum_j entry(j) = 1
-    return SOFTMAX_SUM, sp.Sum(entry.xreplace({i: j}), (j, 1, n)), 1
-
-
 def _characterized(formula: tuple) -> bool:
     """The two properties that pin softmax down, each derived on its own (symbolic n): the
     entries sum to 1, and ``p_i e^{-z_i}`` is the same for every i (``p_i / p_j = e^{z_i -
@@ -118,9 +114,9 @@ CLAIMS = (
     ),
     _claim(
         id="softmax.sums_to_one",
-        formula=(_summed(sp.exp(z[i]) / _sum(sp.exp(z[i]))),),
-        wrong={name: _summed(NAMES[name][0]) for name in
-               ("exp(z_i) without the normalizing sum", "exp(z_i) / (1 + sum_k exp(z_k))")},
+        formula=((SOFTMAX_SUM, sp.Sum(sp.exp(z[j]) / _sum(sp.exp(z[i])), (j, 1, n)), 1),),
+        wrong={name: (SOFTMAX_SUM, sp.Sum(NAMES[name][0].xreplace({i: j}), (j, 1, n)), 1)
+               for name in list(NAMES)[:2]},  # the definition's: too large a sum, too small
         note="The sum over a symbolic n is reduced to 1; the wrong variants sum to more than 1 "
         "and to less than 1.",
     ),
