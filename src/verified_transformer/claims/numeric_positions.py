@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from itertools import pairwise
 
 import numpy as np
 import sympy as sp
@@ -44,12 +45,8 @@ def agree(chains: tuple, grid: dict, operators: dict[type, Callable], constants:
                         modules=[names, "numpy"])
         return np.stack([np.broadcast_to(np.asarray(v, float), shape) for v in f(*grid.values())])
 
-    for chain in chains:
-        values = [side(sp.sympify(e)) for e in chain]
-        if not all(np.allclose(a, b, nu.RTOL, nu.ATOL)
-                   for a, b in zip(values, values[1:], strict=False)):
-            return False
-    return True
+    return all(np.allclose(a, b, nu.RTOL, nu.ATOL) for chain in chains
+               for a, b in pairwise(side(sp.sympify(e)) for e in chain))
 
 
 def _pairs(table: np.ndarray, position: np.ndarray, freq: np.ndarray) -> np.ndarray:

@@ -71,9 +71,8 @@ def combine(chains: tuple) -> bool:
         sa, ffn = nu.sublayers(layer)
         step = lambda h, f: _value(chains[0][-1], {H: h, FH: f}, layer.activation)  # noqa: E731
         h = step(x, sa(layer.norm1(x)))
-        concatenated = torch.cat([sa(layer.norm1(x)), x], dim=-1)
         return nu.close(step(h, ffn(layer.norm2(h))), layer(x)) and _raises(
-            lambda: layer(concatenated))
+            lambda: layer(torch.cat([sa(layer.norm1(x)), x], dim=-1)))
 
     return nu.for_each_implementation(holds)
 

@@ -63,7 +63,8 @@ CLAIMS = (
     ),
     Claim(
         id="positions.rope_relative", kind="identity", source=SU, proof="checked",
-        scope="one frequency pair (d = 2) with symbolic q, k, m, n and theta; numerically every pair at d = 16",
+        scope="one frequency pair (d = 2) with symbolic q, k, m, n and theta; numerically every "
+        "pair at d = 16",
         formula=(_rope((n - m) * theta),), where=ROTATION, **_COLUMNS,
         wrong={"rotation by (m - n) theta": _rope((m - n) * theta),
                "rotation by (m + n) theta": _rope((m + n) * theta),

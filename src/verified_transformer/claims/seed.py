@@ -26,9 +26,9 @@ W1, W2 = sp.MatrixSymbol("W_1", d_model, d_ff), sp.MatrixSymbol("W_2", d_ff, d_m
 A = sp.exp(s[i]) / sp.sqrt(d_k)  # the article's A = exp(q_k^T r) / sqrt(d_k), of key i
 
 
-def _softmax(f: sp.Expr, index: sp.Expr = i, over: sp.Symbol = k) -> sp.Expr:
-    """``e^{f(index)} / sum_over e^{f(over)}`` for an expression f in i."""
-    return sp.exp(f.xreplace({i: index})) / sp.Sum(sp.exp(f.xreplace({i: over})), (over, 1, n))
+def _softmax(f: sp.Expr, over: sp.Symbol = k) -> sp.Expr:
+    """``e^{f(i)} / sum_over e^{f(over)}`` for an expression f in i."""
+    return sp.exp(f) / sp.Sum(sp.exp(f.xreplace({i: over})), (over, 1, n))
 
 
 def _of(f: sp.Expr) -> sp.Expr:  # softmax(f)_i of the vector f (an expression in i)
@@ -108,7 +108,7 @@ CLAIMS = (
         formula=(OURS, (W(vector(lambda t: s[t] + c), i), OURS[0])),
         wrong={"article: softmax(exp(s)/sqrt(d_k))":
                {0: (OURS[0], _of(A)), 1: (_of(A.xreplace({s[i]: s[i] + c})), _of(A))},
-               "softmax applied twice": (OURS[0], _of(_softmax(s[i] / sp.sqrt(d_k), i, u)))},
+               "softmax applied twice": (OURS[0], _of(_softmax(s[i] / sp.sqrt(d_k), u)))},
         note="Adding a constant to every score changes the article's weights, not ours.",
     ),
     _refuted(

@@ -115,10 +115,8 @@ CLAIMS = (
     _claim(
         id="softmax.sums_to_one",
         formula=((SOFTMAX_SUM, sp.Sum(sp.exp(z[j]) / _sum(sp.exp(z[i])), (j, 1, n)), 1),),
-        wrong={"exp(z_i) without the normalizing sum":
-               (SOFTMAX_SUM, sp.Sum(sp.exp(z[j]), (j, 1, n)), 1),
-               "exp(z_i) / (1 + sum_k exp(z_k))":
-               (SOFTMAX_SUM, sp.Sum(sp.exp(z[j]) / (1 + _sum(sp.exp(z[i]))), (j, 1, n)), 1)},
+        wrong={name: (SOFTMAX_SUM, sp.Sum(NAMES[name][0].xreplace({i: j}), (j, 1, n)), 1)
+               for name in list(NAMES)[:2]},  # the definition's: too large a sum, too small
         note="The sum over a symbolic n is reduced to 1; the wrong variants sum to more than 1 "
         "and to less than 1.",
     ),
