@@ -313,7 +313,7 @@ CLAIMS = (
         "small (1/N) and too large (1) a variance.",
     ),
     Claim(
-        id="admin.residual", kind="identity", source="liu2020understanding",
+        id="admin.residual", kind="definition", source="liu2020understanding",
         scope="n = 3, symbolic omega (entrywise); expression tree at omega = 1; d_model = 4",
         proof="checked",
         formula=((rs.x_i, LN(rs.Hadamard(rs.omega, rs.x_prev) + rs.f_i(rs.x_prev))),
@@ -332,7 +332,7 @@ CLAIMS = (
         "norm_first=False). The profiling that sets omega is not checked.",
     ),
     Claim(
-        id="deepnorm.residual", kind="identity", source="wang2022deepnet",
+        id="deepnorm.residual", kind="definition", source="wang2022deepnet",
         scope="expression tree; n = 3 (eps = 0)", proof="checked",
         formula=_deep(rs.alpha, 1), where=((ln.eps, 0),), simplify=rs.scale_free,
         meaning=lambda chain: lambda e: rs.rescaled(e.xreplace(
