@@ -108,8 +108,7 @@ def increment_bound(chains: Chains) -> bool:
     width, gain = 6, randn(6, seed=93)
     bound, stream = chains[0][0].rhs, chains[1][0].rhs
     limit = float(bound.xreplace({pl.G: sp.Float(float(gain.abs().max()), 30), pl.n: width}))
-    spike = torch.zeros(width, dtype=DTYPE)
-    spike[int(gain.abs().argmax())] = 1e12
+    spike = 1e12 * torch.nn.functional.one_hot(gain.abs().argmax(), width).to(DTYPE)
     inputs = torch.stack([randn(width, seed=94) * 1e8, spike,
                           torch.full((width,), 1e6, dtype=DTYPE), randn(width, seed=95) * 1e-9])
 

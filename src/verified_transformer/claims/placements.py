@@ -182,8 +182,6 @@ def _step(h: sp.Expr, target: sp.Expr, rate: sp.Expr) -> sp.Expr:
 
 _NGPT = (_ngpt(_step)[0], (HA, NORM(ATTN(H))), _ngpt(_step)[2], (HM, NORM(MLP(H1))),
          (NORM(X), X / pl.L2(X)))
-
-
 _W = sp.Matrix(sp.symbols("w1:4", real=True))  # what the branch returns, any vector
 _RATES = sp.Matrix(sp.symbols("alpha1:4", positive=True))
 
@@ -198,19 +196,15 @@ def _ngpt_holds(chains: tuple) -> bool:
     alpha); alpha = 0 gives h, alpha = 1 gives h_B = Norm(w); alpha = 1/2 bisects the angle
     (equal dot products with h and h_B); with Norm left out, dy_i/dalpha_j = delta_ij (w - h)_i
     (alpha acts per coordinate)."""
+    h, target, rate = _V / _l2(_V), _W / _l2(_W), sp.Symbol("alpha", positive=True)
     step = chains[0][-1].xreplace({HA: chains[1][-1]})
 
-    def update(h: object, branch: Callable, rate: object, norm: Callable | None = None) -> object:
+    def at(value: sp.Expr, norm: Callable | None = None) -> sp.Matrix:
         norm = norm or (lambda t: pl.call(chains[4][-1], {X: t}, {"L2": _l2}))
-        return pl.call(step, {H: h, RATE_A: rate}, {"Attn": branch, "Norm": norm,
-                                                      "Hadamard": pl.hadamard})
+        functions = {"Attn": lambda _: _W, "Norm": norm, "Hadamard": pl.hadamard}
+        return sp.Matrix(pl.call(step, {H: h, RATE_A: value}, functions))
 
-    h, target, rate = _V / _l2(_V), _W / _l2(_W), sp.Symbol("alpha", positive=True)
-
-    def at(value: sp.Expr) -> sp.Matrix:
-        return update(h, lambda _: _W, value)
-
-    linear = sp.Matrix(update(h, lambda _: _W, _RATES, _same))
+    linear = at(_RATES, _same)
     renamed = {H: H1, HA: HM, RATE_A: RATE_M}  # the MLP's step: the attention's, renamed
     return (chains[2][-1] == chains[0][-1].xreplace(renamed)
             and chains[3][-1] == chains[1][-1].replace(ATTN, MLP).xreplace(renamed)
