@@ -9,6 +9,7 @@ formulas switched on (``fused_kernels(False)``, so no torch namesake is called) 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -204,7 +205,7 @@ def _matrix(e: sp.Basic, ref: Reference, operators: Operators) -> object:
         return ref.inputs[e]
     if isinstance(e, sp.MatrixBase):
         return torch.tensor([[float(part(v)) for v in row] for row in e.tolist()], dtype=DTYPE)
-    if isinstance(e, sp.MatAdd):
+    if isinstance(e, (sp.MatAdd, sp.Add)):
         return sum(part(a) for a in e.args)
     if isinstance(e, sp.MatMul):
         out = part(e.args[0])
@@ -217,17 +218,22 @@ def _matrix(e: sp.Basic, ref: Reference, operators: Operators) -> object:
         return part(e.arg).mT
     if isinstance(e, sp.HadamardProduct):
         return torch.prod(torch.stack([part(a) for a in e.args]), 0)
+    if isinstance(e, sp.Mul):  # commutative factors (a stream x, its norm): entrywise
+        return math.prod(part(a) for a in e.args)
+    if isinstance(e, sp.Pow):
+        return part(e.base) ** part(e.exp)
     if isinstance(e, sp.Expr) and not isinstance(e, sp.MatrixExpr):
         return float(e.xreplace(ref.scalars))
     return e  # an argument passed as it is (a mask's name, a flag)
 
 
 def _side(expr: sp.Expr, index: sp.Symbol, ref: Reference, operators: Operators) -> torch.Tensor:
-    """One side of a chain as a tensor: a matrix expression by :func:`_matrix`; an entry formula
-    with operator entries computed by ``operators``, the rest by :func:`entry_function`."""
+    """One side of a chain as a tensor: a matrix expression, or any side of a Reference without an
+    ``index`` (whole tensors, e.g. a stream ``x``), by :func:`_matrix`; an entry formula with
+    operator entries computed by ``operators``, the rest by :func:`entry_function`."""
     from verified_transformer.derive.operators import EntryOf
 
-    if isinstance(expr, (sp.MatrixExpr, sp.MatrixBase)):
+    if isinstance(expr, (sp.MatrixExpr, sp.MatrixBase)) or ref.index is None:
         return _matrix(expr, ref, operators)
 
     inputs = dict(ref.inputs)

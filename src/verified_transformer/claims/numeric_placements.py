@@ -3,25 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from types import ModuleType
 
 import sympy as sp
 import torch
 from torch.autograd.functional import jacobian as autograd_jacobian
 
-from verified_transformer.claims.numeric import (
-    DTYPE,
-    Reference,
-    chains_agree,
-    close,
-    entry_function,
-    for_each_implementation,
-    randn,
-    randomize,
-    table_1_moves,
-)
-from verified_transformer.claims.placements import POST, X0, X, Y, mixln_layers, ngpt_step
+from verified_transformer.claims import numeric as nu
+from verified_transformer.claims import placements as cp
+from verified_transformer.claims.numeric import DTYPE, Reference, close, randn
 from verified_transformer.derive import layernorm as ln
 from verified_transformer.derive import placements as pl
 
@@ -36,56 +26,54 @@ def _causal(size: int) -> torch.Tensor:
 def _block(placement: str, seed: int, norm: str = "rms") -> torch.nn.Module:
     from verified_transformer.nn.variants import Block
 
-    return randomize(Block(D_MODEL, HEADS, D_FF, placement=placement, norm=norm, dtype=DTYPE), seed)
+    block = Block(D_MODEL, HEADS, D_FF, placement=placement, norm=norm, dtype=DTYPE)
+    return nu.randomize(block, seed)
 
 
-def _in_proj(attn: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
-    """Our attention's q, k, v projections as ``nn.MultiheadAttention``'s in_proj weight, bias."""
-    return (torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight]),
-            torch.cat([attn.q_proj.bias, attn.k_proj.bias, attn.v_proj.bias]))
+def _torch_state(block: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Our block's weights under ``nn.TransformerEncoderLayer``'s names (q, k, v as in_proj)."""
+    state = dict(block.state_dict())
+    for kind in ("weight", "bias"):
+        state[f"self_attn.in_proj_{kind}"] = torch.cat(
+            [state.pop(f"self_attn.{p}_proj.{kind}") for p in "qkv"])
+    return state
 
 
-def _torch_sublayers(block: torch.nn.Module, nn: ModuleType) -> dict[str, Callable]:
-    """The block's causal self-attention as ``nn.MultiheadAttention`` (its weights loaded) and its
-    feed-forward network ``linear2(gelu(linear1(t)))``."""
-    attn = block.self_attn
-    mha = nn.MultiheadAttention(D_MODEL, HEADS, batch_first=True, dtype=DTYPE).eval()
-    with torch.no_grad():
-        mha.in_proj_weight.copy_(_in_proj(attn)[0])
-        mha.in_proj_bias.copy_(_in_proj(attn)[1])
-        mha.out_proj.weight.copy_(attn.out_proj.weight)
-        mha.out_proj.bias.copy_(attn.out_proj.bias)
-    return {"SA": lambda t: mha(t, t, t, attn_mask=_causal(t.shape[1]), need_weights=False)[0],
-            "FFN": lambda t: block.linear2(torch.nn.functional.gelu(block.linear1(t)))}
-
-
-def _rms_module(nn: ModuleType, weight: torch.Tensor, width: int = D_MODEL, eps: float = 1e-5
-                ) -> torch.nn.Module:
-    module = nn.RMSNorm(width, eps=eps, dtype=DTYPE)
-    with torch.no_grad():
-        module.weight.copy_(weight)
+def _rms_module(nn: ModuleType, weight: torch.Tensor, eps: float = 1e-5) -> torch.nn.Module:
+    module = nn.RMSNorm(weight.shape[0], eps=eps, dtype=DTYPE)
+    module.load_state_dict({"weight": weight})
     return module
 
 
-def block_placement(placement: str, norms: dict[str, str]) -> Callable[[Chains], bool]:
-    """Our ``Block(placement=...)`` (RMSNorm, float64, seeded weights, eval) equals the layer of
-    chains 1 and 2 (y, then out), written with ``nn.MultiheadAttention`` (causal mask) and
-    ``nn.RMSNorm`` loaded with the block's weights (``norms``: each displayed norm's attribute of
-    the block), ours and torch's."""
+def block_placement(placement: str, norms: dict[str, str]) -> Reference:
+    """Our ``Block(placement=...)`` (RMSNorm, float64, seeded weights, eval, explicit formulas) at
+    x: its stream after the attention sub-layer (x_{l+1} and y) and its output (out), where the
+    chains are evaluated with ``nn.MultiheadAttention`` (causal mask) and ``nn.RMSNorm`` loaded
+    with the block's weights (``norms``: each displayed norm's attribute of the block; chain 0's
+    F is SA), ours and torch's."""
+    from verified_transformer.nn.fused import fused_kernels
 
-    def numeric(chains: Chains) -> bool:
-        block, x = _block(placement, 90), randn(2, TOKENS, D_MODEL, seed=92)
+    block, x = _block(placement, 90), randn(2, TOKENS, D_MODEL, seed=92)
+    with fused_kernels(False):
+        y, out = block._sublayer(x, block._attention, block.norm1, block.norm1_out), block(x)
 
-        def holds(F: ModuleType, nn: ModuleType) -> bool:
-            functions = _torch_sublayers(block, nn) | {
-                name: _rms_module(nn, getattr(block, attr).weight.detach())
-                for name, attr in norms.items()}
-            y = pl.call(chains[1][-1], {X: x}, functions)
-            return close(pl.call(chains[2][-1], {Y: y}, functions), block(x))
+    def operators(F: ModuleType, nn: ModuleType) -> dict:
+        mha = nn.MultiheadAttention(D_MODEL, HEADS, batch_first=True, dtype=DTYPE).eval()
+        mha.load_state_dict({k.removeprefix("self_attn."): v for k, v in
+                             _torch_state(block).items() if k.startswith("self_attn.")})
 
-        return for_each_implementation(holds)
+        def sa(t: torch.Tensor) -> torch.Tensor:
+            return mha(t, t, t, attn_mask=_causal(t.shape[1]), need_weights=False)[0]
 
-    return numeric
+        def ffn(t: torch.Tensor) -> torch.Tensor:
+            return block.linear2(torch.nn.functional.gelu(block.linear1(t)))
+
+        return {cp.F: sa, cp.SA: sa, cp.FFN: ffn} | {
+            sp.Function(name): _rms_module(nn, getattr(block, attr).weight.detach())
+            for name, attr in norms.items()}
+
+    inputs = {cp.XS[cp.ell]: x, cp.XS[cp.ell + 1]: y, cp.X: x, cp.Y: y, cp.OUT: out}
+    return Reference(inputs=inputs, scalars={}, operators=operators)
 
 
 def stream_growth(chains: Chains) -> bool:
@@ -95,7 +83,7 @@ def stream_growth(chains: Chains) -> bool:
     the right side at s^2 = 1/4, v = 9/4, with our and torch's nn.RMSNorm."""
 
     def holds(F: ModuleType, nn: ModuleType) -> bool:
-        norm = _rms_module(nn, torch.tensor([1.5], dtype=DTYPE), 1, 0.0)
+        norm = _rms_module(nn, torch.tensor([1.5], dtype=DTYPE), eps=0.0)
         for depth in range(1, 11):
             bits = (torch.arange(2 ** (depth + 1))[:, None] >> torch.arange(depth + 1)) & 1
             signs = (2 * bits - 1).to(DTYPE)  # every pattern once
@@ -108,7 +96,7 @@ def stream_growth(chains: Chains) -> bool:
                 return False
         return True
 
-    return for_each_implementation(holds)
+    return nu.for_each_implementation(holds)
 
 
 def increment_bound(chains: Chains) -> bool:
@@ -120,8 +108,7 @@ def increment_bound(chains: Chains) -> bool:
     width, gain = 6, randn(6, seed=93)
     bound, stream = chains[0][0].rhs, chains[1][0].rhs
     limit = float(bound.xreplace({pl.G: sp.Float(float(gain.abs().max()), 30), pl.n: width}))
-    spike = torch.zeros(width, dtype=DTYPE)
-    spike[int(gain.abs().argmax())] = 1e12
+    spike = 1e12 * torch.nn.functional.one_hot(gain.abs().argmax(), width).to(DTYPE)
     inputs = torch.stack([randn(width, seed=94) * 1e8, spike,
                           torch.full((width,), 1e6, dtype=DTYPE), randn(width, seed=95) * 1e-9])
 
@@ -141,19 +128,19 @@ def increment_bound(chains: Chains) -> bool:
         return h0, h, max([float(w.detach().abs().max()) for w in gains], default=0.0)
 
     def reach(h0: torch.Tensor, peak: float) -> torch.Tensor:
-        at = {pl.G: sp.Float(peak, 30), pl.n: D_MODEL, pl.L: 6, pl.RMS(X0): 0}
+        at = {pl.G: sp.Float(peak, 30), pl.n: D_MODEL, pl.L: 6, pl.RMS(cp.X0): 0}
         return rms(h0) + float(stream.xreplace(at))
 
     def holds(F: ModuleType, nn: ModuleType) -> bool:
         with torch.no_grad():
-            if not bool((rms(_rms_module(nn, gain, width)(inputs)) <= limit * (1 + 1e-12)).all()):
+            if not bool((rms(_rms_module(nn, gain)(inputs)) <= limit * (1 + 1e-12)).all()):
                 return False
             h0, h, peak = stack("peri")
             pre0, pre, _ = stack("pre")
         within = bool((rms(h) <= reach(h0, peak) * (1 + 1e-12)).all())
         return within and bool((rms(pre) > reach(pre0, peak)).all())
 
-    return for_each_implementation(holds)
+    return nu.for_each_implementation(holds)
 
 
 def qknorm_logit_bound(chains: Chains) -> bool:
@@ -167,7 +154,7 @@ def qknorm_logit_bound(chains: Chains) -> bool:
     dim, x0, bound = 8, randn(2, 5, 8, seed=100), chains[0][0].rhs
     head = dim // HEADS
     module, aligned, plain = (
-        randomize(QKNormSelfAttention(dim, HEADS, qk_norm=on, bias=False), seed=seed)
+        nu.randomize(QKNormSelfAttention(dim, HEADS, qk_norm=on, bias=False), seed=seed)
         for on, seed in ((True, 101), (True, 102), (False, 103)))
     with torch.no_grad():
         aligned.k_proj.weight.copy_(aligned.q_proj.weight)
@@ -201,19 +188,15 @@ def qknorm_logit_bound(chains: Chains) -> bool:
                 ok = ok and abs(logit(plain, t * x0) / base - t**2) <= 1e-9 * t**2
         return ok
 
-    return for_each_implementation(holds)
+    return nu.for_each_implementation(holds)
 
 
-def _dyt(width: int, gain: torch.Tensor | None, bias: torch.Tensor | None, value: float = 0.5
-         ) -> torch.nn.Module:
-    """Our DynamicTanh (float64), its gain and bias loaded unless None (a fresh one)."""
+def _dyt(width: int, value: float = 0.5, **loaded: torch.Tensor) -> torch.nn.Module:
+    """Our DynamicTanh (float64, alpha at ``value``), its parameters ``loaded`` (none: fresh)."""
     from verified_transformer.nn.variants import DynamicTanh
 
     module = DynamicTanh(width, alpha_init=value, dtype=DTYPE)
-    with torch.no_grad():
-        for parameter, loaded in ((module.weight, gain), (module.bias, bias)):
-            if loaded is not None:
-                parameter.copy_(loaded)
+    module.load_state_dict(loaded, strict=False)
     return module
 
 
@@ -224,29 +207,29 @@ def dyt_definition(chains: Chains) -> bool:
     at alpha = 0.5 (the official code's alpha_init_value), gamma = 1, beta = 0."""
     width, value = 6, 0.7
     rows, gain, bias = randn(3, width, seed=104) * 2, randn(width, seed=105), randn(width, seed=106)
-    module = _dyt(width, gain, bias, value)
+    module = _dyt(width, value, weight=gain, bias=bias)
     reference = Reference(
         inputs={pl.x: rows, pl.gamma: gain, pl.beta: bias}, scalars={pl.alpha: value},
         index=pl.i, size=pl.n, operators=lambda F, nn: {pl.DyT: (
             (lambda v, a: gain * torch.tanh(a * v) + bias) if nn is torch.nn
             else (lambda v, a: module(v).detach()))})
-    fresh = _dyt(width, None, None)
-    starts = float(fresh.alpha.detach()) == 0.5 and bool((fresh.weight == 1).all())
-    starts = starts and not fresh.bias.any()
+    fresh = _dyt(width)
+    starts = fresh.alpha.item() == 0.5 and bool((fresh.weight == 1).all()) and not fresh.bias.any()
     jac = autograd_jacobian(module, rows[0])
-    slope = entry_function(chains[1][-1].xreplace({pl.j: pl.i}), pl.i, pl.n,
-                           [pl.x, pl.gamma], [pl.alpha])(rows[0], gain, value)
+    slope = nu.entry_function(chains[1][-1].xreplace({pl.j: pl.i}), pl.i, pl.n,
+                              [pl.x, pl.gamma], [pl.alpha])(rows[0], gain, value)
     diagonal = torch.equal(jac, torch.diag(torch.diagonal(jac))) and close(jac.diagonal(), slope)
-    return chains_agree(chains[:1], (), reference) and starts and diagonal
+    return nu.chains_agree(chains[:1], (), reference) and starts and diagonal
 
 
 def dyt_row(row: tuple[bool, ...]) -> bool:
     """The six entries in float64 (6 cases, 5 units, 4 inputs, as layernorm.invariance_table):
     our DynamicTanh (alpha = 0.5, seeded gain and bias) and gamma torch.tanh(alpha a) + beta of
     the summed inputs a = x W^T, before and after each transformation."""
-    xs, w, moves = table_1_moves()
+    xs, w, moves = nu.table_1_moves()
     gain, bias = randn(w.shape[0], seed=107), randn(w.shape[0], seed=108)
-    functions = (_dyt(w.shape[0], gain, bias), lambda a: gain * torch.tanh(0.5 * a) + bias)
+    ours = _dyt(w.shape[0], weight=gain, bias=bias)
+    functions = (ours, lambda a: gain * torch.tanh(0.5 * a) + bias)
     with torch.no_grad():
         return all(
             tuple(close(f(x2 @ w2.T), f(xs @ w.T), atol=1e-9)
@@ -254,25 +237,28 @@ def dyt_row(row: tuple[bool, ...]) -> bool:
             for f in functions)
 
 
-def ngpt_update(chains: Chains) -> bool:
-    """Float64, d = 8, 5 tokens: the official code's step (NVIDIA/ngpt model.py Block.forward,
-    justnorm as torch.nn.functional.normalize: res = A + alpha (B - A), h = justnorm(res)) with a
-    seeded branch tanh(h W) and per-coordinate alpha, against chains 0, 1 and 4 (Norm = x/||x||);
-    the outputs have unit norm."""
-    h = torch.nn.functional.normalize(randn(5, 8, seed=109), dim=-1)
-    weight, rates = randn(8, 8, seed=110), randn(8, seed=111).abs() / 4
-
-    def branch(t: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(t @ weight)
+def ngpt_update() -> Reference:
+    """Float64, d = 8, 5 tokens: the official code's two steps (NVIDIA/ngpt model.py
+    Block.forward, justnorm as torch.nn.functional.normalize: res = A + alpha (B - A),
+    h = justnorm(res)) with seeded branches tanh(h W) and per-coordinate alpha; the chains are
+    evaluated at h, its steps and their normalized branch outputs (Norm by normalize, chain 4
+    against x / ||x||_2 summed explicitly, at a seeded x)."""
 
     def justnorm(t: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.normalize(t, p=2.0, dim=-1)
 
-    a_norm, b_norm = justnorm(h), justnorm(branch(h))
-    official = justnorm(a_norm + rates * (b_norm - a_norm))
-    got = ngpt_step(chains, lambda t: t.pow(2).sum(-1, keepdim=True).sqrt(),
-                      torch.mul)(h, branch, rates)
-    return close(got, official) and close(got.pow(2).sum(-1), torch.ones(5, dtype=DTYPE))
+    weights = (randn(8, 8, seed=s) for s in (110, 112))
+    attn, mlp = (lambda t, w=w: torch.tanh(t @ w) for w in weights)
+    rate_a, rate_m = (randn(8, seed=s).abs() / 4 for s in (111, 113))
+    h = justnorm(randn(5, 8, seed=109))
+    h_a = justnorm(attn(h))
+    h1 = justnorm(h + rate_a * (h_a - h))
+    h_m = justnorm(mlp(h1))
+    values = {cp.H: h, cp.HA: h_a, cp.RATE_A: rate_a, cp.H1: h1, cp.HM: h_m, cp.RATE_M: rate_m,
+              cp.H2: justnorm(h1 + rate_m * (h_m - h1)), cp.X: 3 * randn(5, 8, seed=114)}
+    return Reference(inputs=values, scalars={}, operators=lambda F, nn: {
+        cp.NORM: justnorm, cp.ATTN: attn, cp.MLP: mlp, pl.Hadamard: torch.mul,
+        pl.L2: lambda t: t.pow(2).sum(-1, keepdim=True).sqrt()})
 
 
 def mixln_layout(chains: Chains) -> bool:
@@ -280,7 +266,8 @@ def mixln_layout(chains: Chains) -> bool:
     chain 0: the first 2 (alpha L = 2.5) have placement "post", the rest "pre"; each equals
     nn.TransformerEncoderLayer(norm_first=(placement == "pre"), activation="gelu", causal mask)
     loaded with its weights, ours and torch's, and so does the stack."""
-    wanted = ["post" if p == POST else "pre" for p in mixln_layers(chains, 10, sp.Rational(1, 4))]
+    rule = cp.mixln_layers(chains, 10, sp.Rational(1, 4))
+    wanted = ["post" if p == cp.POST else "pre" for p in rule]
     blocks = [_block(p, 112 + t, norm="layer") for t, p in enumerate(wanted)]
     x, mask = randn(2, TOKENS, D_MODEL, seed=120), _causal(TOKENS)
 
@@ -288,15 +275,7 @@ def mixln_layout(chains: Chains) -> bool:
         layer = nn.TransformerEncoderLayer(
             D_MODEL, HEADS, D_FF, dropout=0.0, activation="gelu", batch_first=True,
             norm_first=block.placement == "pre", dtype=DTYPE).eval()
-        with torch.no_grad():
-            layer.self_attn.in_proj_weight.copy_(_in_proj(block.self_attn)[0])
-            layer.self_attn.in_proj_bias.copy_(_in_proj(block.self_attn)[1])
-            for name in ("out_proj.weight", "out_proj.bias"):
-                layer.self_attn.get_parameter(name).copy_(block.self_attn.get_parameter(name))
-            for name in ("linear1", "linear2", "norm1", "norm2"):
-                for p, q in zip(getattr(layer, name).parameters(),
-                                getattr(block, name).parameters(), strict=True):
-                    p.copy_(q)
+        layer.load_state_dict(_torch_state(block))
         return layer
 
     def holds(F: ModuleType, nn: ModuleType) -> bool:
@@ -309,4 +288,4 @@ def mixln_layout(chains: Chains) -> bool:
             ours, theirs = block(ours), layer(theirs, src_mask=mask, is_causal=True)
         return ok and close(ours, theirs)
 
-    return for_each_implementation(holds)
+    return nu.for_each_implementation(holds)

@@ -14,7 +14,8 @@ from collections.abc import Callable
 
 import sympy as sp
 
-from verified_transformer.claims.ledger import Claim, chains_hold, numeric_check, printed, variant
+from verified_transformer.claims import ledger
+from verified_transformer.claims.ledger import Claim, chains_hold, printed, variant
 from verified_transformer.derive import layernorm as ln
 from verified_transformer.derive import placements as pl
 from verified_transformer.derive.exact import equal, matrices_equal
@@ -22,7 +23,8 @@ from verified_transformer.derive.operators import vector
 
 KIM, OLMO, XIONG = "kim2025peri", "olmo2024furious", "xiong2020layer"
 alpha, eps, i, j, n, x, G, L, ell = pl.alpha, pl.eps, pl.i, pl.j, pl.n, pl.x, pl.G, pl.L, pl.ell
-_numeric = numeric_check("numeric_placements")
+_numeric, _reference = (f("numeric_placements") for f in (ledger.numeric_check,
+                                                          ledger.numeric_reference))
 _CHARACTERIZED = "a definition's characterization: properties that tell the placements apart"
 _BOUND = "a bound (an inequality): proved in derive.placements and shown attained"
 
@@ -180,21 +182,6 @@ def _step(h: sp.Expr, target: sp.Expr, rate: sp.Expr) -> sp.Expr:
 
 _NGPT = (_ngpt(_step)[0], (HA, NORM(ATTN(H))), _ngpt(_step)[2], (HM, NORM(MLP(H1))),
          (NORM(X), X / pl.L2(X)))
-
-
-def ngpt_step(chains: tuple, l2: Callable, product: Callable) -> Callable:
-    """The attention step of chains 0-1 as a function ``(h, branch, alpha, Norm)``; ``Norm``
-    defaults to chain 4's ``x / ||x||_2`` with ``||.||_2 = l2``, ``(.)`` is ``product``."""
-    step = chains[0][-1].xreplace({HA: chains[1][-1]})
-
-    def update(h: object, branch: Callable, rate: object, norm: Callable | None = None) -> object:
-        norm = norm or (lambda t: pl.call(chains[4][-1], {X: t}, {"L2": l2}))
-        return pl.call(step, {H: h, RATE_A: rate}, {"Attn": branch, "Norm": norm,
-                                                      "Hadamard": product})
-
-    return update
-
-
 _W = sp.Matrix(sp.symbols("w1:4", real=True))  # what the branch returns, any vector
 _RATES = sp.Matrix(sp.symbols("alpha1:4", positive=True))
 
@@ -209,13 +196,15 @@ def _ngpt_holds(chains: tuple) -> bool:
     alpha); alpha = 0 gives h, alpha = 1 gives h_B = Norm(w); alpha = 1/2 bisects the angle
     (equal dot products with h and h_B); with Norm left out, dy_i/dalpha_j = delta_ij (w - h)_i
     (alpha acts per coordinate)."""
-    update = ngpt_step(chains, _l2, pl.hadamard)
     h, target, rate = _V / _l2(_V), _W / _l2(_W), sp.Symbol("alpha", positive=True)
+    step = chains[0][-1].xreplace({HA: chains[1][-1]})
 
-    def at(value: sp.Expr) -> sp.Matrix:
-        return update(h, lambda _: _W, value)
+    def at(value: sp.Expr, norm: Callable | None = None) -> sp.Matrix:
+        norm = norm or (lambda t: pl.call(chains[4][-1], {X: t}, {"L2": _l2}))
+        functions = {"Attn": lambda _: _W, "Norm": norm, "Hadamard": pl.hadamard}
+        return sp.Matrix(pl.call(step, {H: h, RATE_A: value}, functions))
 
-    linear = sp.Matrix(update(h, lambda _: _W, _RATES, _same))
+    linear = at(_RATES, _same)
     renamed = {H: H1, HA: HM, RATE_A: RATE_M}  # the MLP's step: the attention's, renamed
     return (chains[2][-1] == chains[0][-1].xreplace(renamed)
             and chains[3][-1] == chains[1][-1].replace(ATTN, MLP).xreplace(renamed)
@@ -276,8 +265,9 @@ CLAIMS = (
                 lambda x, f, a, b: b(x + f(a(x))), N_OUT, _PERI),
             "output norm only (OLMo 2)": _layer(pl.output_norm_sublayer, N_OUT, _PERI),
         },
-        numeric=_numeric("block_placement", "peri", {"N_1": "norm1", "N_1out": "norm1_out",
-                                                     "N_2": "norm2", "N_2out": "norm2_out"}),
+        numeric=_reference("block_placement", "peri", {
+            "N_in": "norm1", "N_out": "norm1_out", "N_1": "norm1", "N_1out": "norm1_out",
+            "N_2": "norm2", "N_2out": "norm2_out"}),
         compared=("torch.nn.MultiheadAttention", "torch.nn.RMSNorm"),
         note="Gemma 2 and 3 wrap every sub-layer in an input and an output RMSNorm this way, and "
         "the Sandwich-LN of CogView ({cite:t}`ding2021cogview`) has the same placement with "
@@ -297,7 +287,8 @@ CLAIMS = (
             "Post-LN (norm after the addition)": _layer(lambda x, f, a, b: b(x + f(x)), N, _OUTPUT),
             "Peri-LN (input norm too)": _layer(pl.peri_ln_sublayer, N, _OUTPUT),
         },
-        numeric=_numeric("block_placement", "output", {"N_1": "norm1_out", "N_2": "norm2_out"}),
+        numeric=_reference("block_placement", "output", {  # one norm a sub-layer, wherever drawn
+            "N": "norm1_out", "N_in": "norm1_out", "N_1": "norm1_out", "N_2": "norm2_out"}),
         compared=("torch.nn.MultiheadAttention", "torch.nn.RMSNorm"),
         note="OLMo 2's reordered norm: the output half of Peri-LN, without the input norm; Swin "
         "Transformer V2's res-post-norm is the same placement. Checked as Peri-LN is, except "
@@ -403,7 +394,7 @@ CLAIMS = (
                 lambda h, target, rate: NORM(h + pl.Hadamard(rate, target)))),
             "branch output not normalized": variant(_NGPT, {1: (HA, ATTN(H)), 3: (HM, MLP(H1))}),
         },
-        numeric=_numeric("ngpt_update"), compared=("torch.nn.functional.normalize",), ours=False,
+        numeric=_reference("ngpt_update"), compared=("torch.nn.functional.normalize",), ours=False,
         note="nGPT has no LayerNorm: hidden states stay on the unit sphere and each sub-layer "
         "moves them towards its normalized output by per-coordinate rates alpha (0.05 at "
         "initialization in the official code). We have no nGPT module: the numeric check "
