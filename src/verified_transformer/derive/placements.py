@@ -297,8 +297,6 @@ def dyt_invariance_row(scale: sp.Expr = HALF) -> tuple[bool, ...]:
 
 # --- nGPT and Mix-LN ------------------------------------------------------------------------------
 
-HADAMARD = {"Hadamard": hadamard}  # call's meaning of the printed product
-
 
 def layer_placements(rule: sp.Expr, layer: sp.Symbol, values: dict, depth: int) -> list[sp.Expr]:
     """A per-layer rule (a ``Piecewise`` in ``layer``) read at ``layer = 1..depth``, ``values``
