@@ -7,14 +7,14 @@ formula against a claim; :mod:`.verdicts` says in sentences what a claim's check
 ``python -m verified_transformer.claims`` prints the ledger (``--json``).
 
 Registering claims: a topic module (``claims/<topic>.py``) exports ``CLAIMS``, a tuple of
-:class:`Claim`, each an equation (chains over the operators of ``verified_transformer.derive``,
-see :mod:`.ledger`) unless its ``custom`` reason says why not; list the module in ``MODULES``
-below (one line per module) and add each id to ``BOOK_ORDER`` in ``claims/order.py`` where the book states it. Topic modules do not import each
-other, and import no torch: their numeric checks live in ``claims/numeric_<topic>.py``, named by
-``numeric_check`` and imported when they run, so the displays, the symbolic checks and
-``check_formula`` on a formula run where torch does not (tests/test_claims.py blocks it). Shared
-symbolic fixtures are in ``claims/fixtures.py``, torch ones in ``claims/numeric.py``, derivations
-in ``verified_transformer.derive``.
+:class:`Claim`, each an equation (chains over the operators of ``verified_transformer.derive``, see
+:mod:`.ledger`) unless its ``custom`` reason says why not; list the module in ``MODULES`` below
+(one line per module) and add each id to ``BOOK_ORDER`` in ``claims/order.py`` where the book
+states it. Topic modules do not import each other, and import no torch: their numeric checks live
+in ``claims/numeric_<topic>.py``, named by ``numeric_check`` and imported when they run, so the
+displays, the symbolic checks and ``check_formula`` on a formula run where torch does not
+(tests/test_claims.py blocks it). Shared symbolic fixtures are in ``claims/fixtures.py``, torch
+ones in ``claims/numeric.py``, derivations in ``verified_transformer.derive``.
 """
 
 from __future__ import annotations

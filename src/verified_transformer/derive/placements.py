@@ -31,7 +31,6 @@ import sympy as sp
 from verified_transformer.derive import layernorm as ln
 from verified_transformer.derive.exact import Undecided, equal, expand_sums
 from verified_transformer.derive.operators import EntryOf
-from verified_transformer.derive.residual import hadamard
 
 # --- notation: functions printed as the book writes them, and formulas as callables ------------
 
