@@ -152,12 +152,10 @@ def _attention_same(a: object, b: object) -> bool | None:
 def _attention_witness(a: object, b: object) -> str | None:
     got, want = (_attention_values(_as_function(f)) for f in (a, b))
     gaps = [abs(x - y) for x, y in zip(got, want, strict=True)]
-    # the largest gap, its first occurrence in row-major order; a NaN counts as the largest
-    worst = next((t for t, gap in enumerate(gaps) if math.isnan(gap)), None)
-    if worst is None:
-        if max(gaps) <= 1e-9:
-            return None
-        worst = gaps.index(max(gaps))
+    # the largest gap (a NaN counts as the largest), its first occurrence in row-major order
+    worst = max(range(len(gaps)), key=lambda t: (math.isnan(gaps[t]), gaps[t]))
+    if gaps[worst] <= 1e-9:
+        return None
     q, k, v = _POINT
     return (f"at Q = {q}, K = {k}, V = {v} (d_k = 2) the candidate gives output[{worst // 2 + 1},"
             f"{worst % 2 + 1}] = {fm.format_number(got[worst])} but the claim gives "

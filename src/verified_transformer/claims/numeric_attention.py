@@ -1,15 +1,13 @@
 """The numeric checks of :mod:`verified_transformer.claims.attention`: float64, against our
-``verified_transformer.nn`` and torch's, imported only when a check runs. A chain's sides are
-evaluated with each implementation's operators where the claim compares them (SDPA against its
-softmax form, SA as a module); the heads of a module, its state, and the +-1 enumeration of the
+``verified_transformer.nn`` and torch's, imported only when a check runs. The matrix chains are
+compared by :func:`~verified_transformer.claims.numeric.chains_agree` at :func:`attention` (SDPA,
+a softmax, SA as a module); the heads of a module, its state, and the +-1 enumeration of the
 moments are what an equation cannot hold."""
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
-from collections.abc import Callable
 from types import ModuleType
 
 import sympy as sp
@@ -21,28 +19,31 @@ from verified_transformer.claims.ledger import substitute
 from verified_transformer.derive import attention as at
 
 
-def _value(e: sp.Basic, values: dict, ops: dict) -> torch.Tensor:
-    """A matrix expression in float64: its symbols' ``values``, an operator node by ``ops``."""
-    value = functools.partial(_value, values=values, ops=ops)
-    if e in values:
-        return values[e]
-    if type(e) in ops:
-        return ops[type(e)](e, value)
-    if isinstance(e, sp.Transpose):
-        return value(e.arg).mT
-    parts = [value(a) for a in e.args if not a.is_commutative]
-    scale = float(sp.Mul(*[a for a in e.args if a.is_commutative]).xreplace(
-        {k: v for k, v in values.items() if isinstance(v, int | float)}))
-    if isinstance(e, sp.MatMul | sp.Mul):
-        return scale * functools.reduce(torch.matmul, parts)
-    return sum(parts)  # MatAdd, Add
+def attention(heads: int = 1) -> nu.Reference:
+    """Attention by each implementation's SDPA, a row softmax by its softmax, SA by a ``heads``-
+    head MultiheadAttention with in-projection W^Q, W^K, W^V and W^O = I (blocked where a mask
+    M is -oo); at seeded Q, K, V (d_k = 3), X, weights (d_model = d_k = d_v = 4), positions E
+    and a permutation P of 5 tokens."""
 
+    def operators(F: ModuleType, nn: ModuleType) -> dict:
+        def sa(x: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor, w_v: torch.Tensor,
+               mask: at.Mask | None = None) -> torch.Tensor:
+            module = nn.MultiheadAttention(4, heads, bias=False, batch_first=True).to(nu.DTYPE)
+            module.load_state_dict({"in_proj_weight": torch.cat((w_q, w_k, w_v), 1).T,
+                                    "out_proj.weight": torch.eye(4, dtype=nu.DTYPE)})
+            blocked = None if mask is None else ~torch.tensor(mask.keep(len(x)))
+            return module.eval()(*[x[None]] * 3, attn_mask=blocked, need_weights=False)[0][0]
 
-def _operators(F: ModuleType) -> dict:
-    """An implementation's operators: Attention by its SDPA, a row softmax by its softmax."""
-    return {at.Attention: lambda e, value: F.scaled_dot_product_attention(
-                *(value(a)[None] for a in e.args))[0],
-            at.RowSoftmax: lambda e, value: F.softmax(value(e.args[0]), dim=-1)}
+        return {at.Attention: lambda *a: F.scaled_dot_product_attention(*(t[None] for t in a))[0],
+                at.RowSoftmax: lambda s: F.softmax(s, dim=-1),
+                at.SelfAttention: sa}
+
+    weights = {w: nu.randn(4, 4, seed=s) for w, s in ((at.W_Q, 20), (at.W_K, 22), (at.W_V, 23))}
+    return nu.Reference(inputs={
+        claims.Q: nu.randn(4, 3, seed=15), claims.K: nu.randn(6, 3, seed=16),
+        claims.V: nu.randn(6, 2, seed=17), at.X: nu.randn(5, 4, seed=21), **weights,
+        claims.P: torch.eye(5, dtype=nu.DTYPE)[[3, 0, 4, 2, 1]],
+        claims.POSITIONS: nu.randn(5, 4, seed=33)}, scalars={at.d_k: 3}, operators=operators)
 
 
 def projections(chains: tuple) -> bool:
@@ -54,9 +55,7 @@ def _enumerated(side: sp.Expr, dim: int) -> float:
     """E[x] or Var[x] over all 2^(2 dim) vectors of +-1 components (mean 0, variance 1, not
     Gaussian), q . k = sum_i q_i k_i."""
     x = substitute(claims.MOMENTS[:1], side.args[0]).xreplace({at.d_k: dim}).doit()
-    components = [v[t] for v in (at.q, at.k) for t in range(1, dim + 1)]
-    plain = sp.symbols(f"c:{2 * dim}")
-    f = sp.lambdify(plain, x.xreplace(dict(zip(components, plain, strict=True))), "math")
+    f = sp.lambdify([v[t] for v in (at.q, at.k) for t in range(1, dim + 1)], x, "math")
     signs = torch.tensor(list(itertools.product((-1.0, 1.0), repeat=2 * dim)), dtype=nu.DTYPE)
     out = f(*signs.T) * torch.ones(len(signs), dtype=nu.DTYPE)
     return (out.mean() if isinstance(side, at.Expectation) else out.var(unbiased=False)).item()
@@ -69,73 +68,45 @@ def moments(chains: tuple) -> bool:
 
 
 def scaled_variance(chains: tuple) -> bool:
-    """The default scale of our SDPA and torch's is the candidate's; +-1 enumeration gives var 1."""
-    q, k, v = nu.randn(1, 4, 16, seed=12), nu.randn(1, 5, 16, seed=13), nu.randn(1, 5, 3, seed=14)
-    factor = float((chains[0][0].args[0] / at.QK).xreplace({at.d_k: 16}))
-    expected = torch.softmax(q @ k.transpose(-2, -1) * factor, dim=-1) @ v
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        return nu.close(F.scaled_dot_product_attention(q, k, v), expected)
-
-    return moments(chains) and nu.for_each_implementation(holds)
+    """+-1 enumeration gives variance 1; SDPA's default scale is the candidate's s (d_k = 3)."""
+    Q, K, V = claims.Q, claims.K, claims.V
+    sdpa = at.Attention(Q, K, V), at.RowSoftmax(chains[0][0].args[0] / at.QK * Q * K.T) * V
+    return moments(chains) and nu.chains_agree((sdpa,), (), attention())
 
 
 def definition(chains: tuple) -> bool:
-    """The matrix form's sides: Attention by SDPA, its softmax by each implementation's."""
-    values = {claims.Q: nu.randn(4, 3, seed=15), claims.K: nu.randn(6, 3, seed=16),
-              claims.V: nu.randn(6, 2, seed=17), at.d_k: 3}
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        lhs, rhs = (_value(side, values, _operators(F)) for side in chains[0])
-        return nu.close(lhs, rhs)
-
-    return nu.for_each_implementation(holds)
+    """The matrix form (chain 0); chain 1, softmax(S)_ij written out, is an entry of a matrix of
+    symbols, proved only."""
+    return nu.chains_agree(chains[:1], (), attention())
 
 
 def multihead(chains: tuple) -> bool:
-    """Heads computed from in_proj_weight, combined by the chain's sum at h = 3, equal 3-head MHA
-    output (the left side, Concat(heads) W^O)."""
-    x, count, width = nu.randn(1, 5, 6, seed=18), 3, 2
+    """The chain's right side at h = 3, head_i = softmax(q_i k_i^T / sqrt(2)) v_i from
+    in_proj_weight's i-th blocks and W^O_i the i-th d_v = 2 rows of W^O, equals 3-head
+    MultiheadAttention's output (the left side, Concat(heads) W^O)."""
+    x, (heads, blocks) = nu.randn(5, 6, seed=18), at.heads_and_blocks(3)
+    rhs = chains[0][-1].xreplace({at.h: 3}).doit().xreplace(
+        {at.HEAD[t]: a for t, a in enumerate(heads, 1)}
+        | {at.W_O_BLOCK[t]: b for t, b in enumerate(blocks, 1)})
+    parts = [slice(t, t + 2) for t in (0, 2, 4)]
 
     def holds(F: ModuleType, nn: ModuleType) -> bool:
-        module = nu.mha(nn, 6, count, seed=19)
+        module = nu.mha(nn, 6, 3, seed=19)
         w_q, w_k, w_v, w_o = nu.weights(module)
-        q, k, v = x[0] @ w_q, x[0] @ w_k, x[0] @ w_v
-        values = {}
-        for t in range(1, count + 1):
-            part = slice((t - 1) * width, t * width)
-            probs = torch.softmax(q[:, part] @ k[:, part].T / math.sqrt(width), dim=-1)
-            values |= {at.HEAD[t]: probs @ v[:, part], at.W_O_BLOCK[t]: w_o[part]}
-        heads = _value(chains[0][-1].xreplace({at.h: count}).doit(), values, {})
-        return nu.close(module(x, x, x, need_weights=False)[0][0], heads)
+        q, k, v = x @ w_q, x @ w_k, x @ w_v
+        values = {a: torch.softmax(q[:, p] @ k[:, p].T / math.sqrt(2), dim=-1) @ v[:, p]
+                  for a, p in zip(heads, parts, strict=True)}
+        values |= {b: w_o[p] for b, p in zip(blocks, parts, strict=True)}
+        out = module(x[None], x[None], x[None], need_weights=False)[0][0]
+        return nu.close(out, nu._matrix(rhs, nu.Reference(values, {}, dict), {}))
 
     return nu.for_each_implementation(holds)
 
 
 def equivariance(chains: tuple) -> bool:
-    """SA's definition (Attention by SDPA) with one-head MHA's weights, times W^O, is its output;
-    both sides of the equivariance with SA a two-head MHA (a mask: blocked where M is -oo)."""
-    x, y = nu.randn(1, 4, 2, seed=20), nu.randn(5, 4, seed=21)
-    values = {at.X: y, claims.P: torch.eye(5, dtype=nu.DTYPE)[[3, 0, 4, 2, 1]],
-              claims.POSITIONS: nu.randn(5, 4, seed=33)}
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        one_head = nu.mha(nn, 2, 1, seed=22)
-        w_q, w_k, w_v, w_o = nu.weights(one_head)
-        sa = _value(chains[1][-1], {at.X: x[0], at.W_Q: w_q, at.W_K: w_k, at.W_V: w_v},
-                    _operators(F))
-        matches = nu.close(one_head(x, x, x, need_weights=False)[0][0], sa @ w_o)
-        two_heads = nu.mha(nn, 4, 2, seed=23)
-
-        def self_attention(e: sp.Basic, value: Callable) -> torch.Tensor:
-            t = value(e.args[0])[None]
-            blocked = ~torch.tensor(e.args[4].keep(5)) if len(e.args) > 4 else None
-            return two_heads(t, t, t, attn_mask=blocked, need_weights=False)[0][0]
-
-        lhs, rhs = (_value(side, values, {at.SelfAttention: self_attention}) for side in chains[0])
-        return matches and nu.close(lhs, rhs)
-
-    return nu.for_each_implementation(holds)
+    """SA's definition (chain 1) with one head; SA(PX + E) = P SA(X + E) with one and two."""
+    return nu.chains_agree(chains, (), attention(1)) and nu.chains_agree(
+        chains[:1], (), attention(2))
 
 
 def renormalizes(chains: tuple) -> bool:
@@ -158,11 +129,9 @@ def renormalizes(chains: tuple) -> bool:
                                                  attn_mask=keep)[0]
         module = nu.mha(nn, 4, 1, seed=27)
         blocked = ~torch.tensor([[True, True, False, True, True]] * 5)
-        _, free = module(x, x, x)
-        _, masked = module(x, x, x, attn_mask=blocked)
-        renormalized = free * ~blocked
-        renormalized = renormalized / renormalized.sum(-1, keepdim=True)
-        return nu.close(weights, candidate) and nu.close(masked, renormalized)
+        kept = module(x, x, x)[1] * ~blocked
+        return nu.close(weights, candidate) and nu.close(
+            module(x, x, x, attn_mask=blocked)[1], kept / kept.sum(-1, keepdim=True))
 
     return nu.for_each_implementation(holds)
 
@@ -174,8 +143,7 @@ def causal(chains: tuple) -> bool:
     q, k, v = nu.randn(1, 5, 4, seed=28), nu.randn(1, 5, 4, seed=29), nu.randn(1, 5, 3, seed=30)
     keep = torch.tensor(next(iter(chains[1][0].atoms(at.Mask))).keep(5))
     x = nu.randn(1, 5, 4, seed=31)
-    changed = x.clone()
-    changed[0, -1] += 1.0
+    changed = torch.cat([x[:, :-1], x[:, -1:] + 1.0], 1)  # the last token changed
     float_mask = torch.nn.Transformer.generate_square_subsequent_mask(5, dtype=nu.DTYPE)
 
     def holds(F: ModuleType, nn: ModuleType) -> bool:
