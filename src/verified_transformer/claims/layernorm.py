@@ -44,10 +44,9 @@ def _at_least_two(expr: sp.Expr) -> sp.Expr:
     return sp.cancel(factored)
 
 
-def _sums(chain: tuple) -> Callable[[sp.Expr], sp.Expr]:
-    """Sums split before ``doit`` (deltas summed out, the free index in 1..n): ``doit`` has
-    nothing left to sum, and the conditions on ``sum v_k`` meet them."""
-    return expand_sums
+# meaning: sums split before doit (deltas summed out, the free index in 1..n), so doit has nothing
+# left to sum and the conditions on sum v_k meet them
+_sums = lambda chain: expand_sums  # noqa: E731
 
 
 def _sum(e: sp.Expr) -> sp.Expr:
@@ -72,6 +71,10 @@ CLOSED_J = ((J[i, j], _entry(ln.jacobian_closed_form)), *NORMALIZED)
 ORTHOGONAL = ((_sum(V[k]), ZERO), (_sum(x[k] * V[k]), ZERO))  # v orthogonal to 1 and x (so xhat)
 _WITHOUT_OUTER = lambda d, xi, xj, s, size: (d - 1 / size) / s  # noqa: E731
 _WITHOUT_MEAN = lambda d, xi, xj, s, size: (d - xi * xj / size) / s  # noqa: E731
+
+
+def _moved(norm: type, moved: Callable[[sp.Expr], sp.Expr]) -> tuple:
+    return (norm(vector(moved), i), norm(vector(x), i))
 
 
 def _defined(norm: type, entry: sp.Expr) -> tuple:
@@ -131,6 +134,13 @@ _MEAN = _sum(x[k]) / n
 _VARIANCE_OTHER_WAY = _sum(x[k] ** 2) / n - _MEAN**2
 
 
+def _over_gain(y: sp.Expr) -> Callable[[sp.Expr], sp.Expr] | None:
+    """``t -> z_t`` where ``y_i = gamma_i z_i`` with z free of gain and bias; else None."""
+    z_i = sp.diff(y, gamma[i])
+    ok = equal(y, gamma[i] * z_i, sp.cancel, sums=True) and not z_i.has(gamma, beta)
+    return (lambda t: z_i.xreplace({i: t})) if ok else None
+
+
 def _normalized_properties(z: Callable[[sp.Expr], sp.Expr], center: sp.Expr, var: sp.Expr) -> bool:
     """With ``m = center`` and ``V = var``: mean of z^2 is ``V/(V+eps)`` and mean of (x - m) z is
     ``V/sqrt(V+eps)``. By Cauchy-Schwarz the two force ``z_k = (x_k - m)/sqrt(V+eps)``."""
@@ -145,15 +155,9 @@ def _definition_holds(chains: tuple) -> bool:
     has mean 0, mean square ``V/(V+eps)`` and covariance ``V/sqrt(V+eps)`` with x,
     V = E[x^2] - E[x]^2 (symbolic n)."""
     y = substitute(STATS, chains[0][-1])
-    if not equal(sp.diff(y, beta[i]), ONE):
-        return False
-    unit = y.xreplace({beta[i]: 0})
-    z_i = sp.diff(unit, gamma[i])
-    if not equal(unit, gamma[i] * z_i, sp.cancel, sums=True) or z_i.has(gamma, beta):
-        return False
-    z = lambda t: z_i.xreplace({i: t})  # noqa: E731
-    return is_zero(_sum(z(k)) / n, sp.cancel, sums=True) and _normalized_properties(
-        z, _MEAN, _VARIANCE_OTHER_WAY)
+    z = _over_gain(y.xreplace({beta[i]: 0})) if equal(sp.diff(y, beta[i]), ONE) else None
+    return z is not None and is_zero(_sum(z(k)) / n, sp.cancel, sums=True) and (
+        _normalized_properties(z, _MEAN, _VARIANCE_OTHER_WAY))
 
 
 def _rms_definition_holds(chains: tuple) -> bool:
@@ -161,12 +165,8 @@ def _rms_definition_holds(chains: tuple) -> bool:
     ``M/(M+eps)`` and ``(1/n) sum x_k z_k = M/sqrt(M+eps)``, with the mean square computed
     another way, ``M = E[(x - mu)^2] + mu^2`` (symbolic n); by Cauchy-Schwarz these force
     ``z = x / sqrt(M + eps)``."""
-    y = chains[0][-1]
-    z_i = sp.diff(y, gamma[i])
-    if not equal(y, gamma[i] * z_i, sp.cancel, sums=True) or z_i.has(gamma, beta):
-        return False
-    mean_square = _sum((x[k] - _MEAN) ** 2) / n + _MEAN**2
-    return _normalized_properties(lambda t: z_i.xreplace({i: t}), 0, mean_square)
+    z = _over_gain(chains[0][-1])
+    return z is not None and _normalized_properties(z, 0, _sum((x[k] - _MEAN) ** 2) / n + _MEAN**2)
 
 
 # --- Table 1: data --------------------------------------------------------------------------------
@@ -298,29 +298,22 @@ CLAIMS = (
         formula=tuple(_moments(lambda t: XHAT[t]).values()), where=NORMALIZED[1:], meaning=_sums,
         wrong={m.name: _moments(lambda t, m=m: mistakes.without_affine(m)(t, eps))
                for m in (mistakes.UNBIASED, mistakes.EPS_OUTSIDE, mistakes.NOT_CENTERED)},
-        numeric=_numeric("measured", NORMALIZED[1:], XHAT, 0.5, 43, 8, 3, 1.0, 2.0),
+        numeric=_numeric("moments"),
         compared=("torch.nn.functional.layer_norm",),
         note="The output variance is slightly below 1 for eps > 0 (numerically at eps = 0.5).",
     ),
     Claim(
         id="layernorm.shift_invariance", kind="identity", source=BA, scope="symbolic n",
-        formula=((LN(vector(lambda t: x[t] + c), i), LN(vector(x), i)),),
-        wrong={
-            "scaling x -> c x (eps > 0)": (LN(vector(lambda t: c * x[t]), i), LN(vector(x), i)),
-            "shifting only x_1": (LN(vector(lambda t: x[t] + c * sp.KroneckerDelta(t, 1)), i),
-                                  LN(vector(x), i)),
-        },
+        formula=(_moved(LN, lambda t: x[t] + c),),
+        wrong={"scaling x -> c x (eps > 0)": _moved(LN, lambda t: c * x[t]),
+               "shifting only x_1": _moved(LN, lambda t: x[t] + c * sp.KroneckerDelta(t, 1))},
         numeric=_reference("norms"), compared=("torch.nn.functional.layer_norm",),
     ),
     Claim(
         id="layernorm.scale_invariance", kind="identity", source=BA, scope="symbolic n, eps = 0",
-        formula=((LN(vector(lambda t: a * x[t]), i), LN(vector(x), i)),), where=((eps, 0),),
-        simplify=_scale_free,
-        wrong={
-            "negative scale x -> -a x": (LN(vector(lambda t: -a * x[t]), i), LN(vector(x), i)),
-            "scaling only x_1": (LN(vector(lambda t: x[t] * a ** sp.KroneckerDelta(t, 1)), i),
-                                 LN(vector(x), i)),
-        },
+        formula=(_moved(LN, lambda t: a * x[t]),), where=((eps, 0),), simplify=_scale_free,
+        wrong={"negative scale x -> -a x": _moved(LN, lambda t: -a * x[t]),
+               "scaling only x_1": _moved(LN, lambda t: x[t] * a ** sp.KroneckerDelta(t, 1))},
         numeric=_reference("norms"), compared=("torch.nn.functional.layer_norm",),
         note="Exact only at eps = 0; with eps > 0 small inputs are not scale invariant.",
     ),
@@ -341,7 +334,7 @@ CLAIMS = (
                "missing -1 1^T / n": _jacobian(_WITHOUT_MEAN),
                "+xhat xhat^T / n (sign flipped)": _jacobian(
                    lambda d, xi, xj, s, size: (d - 1 / size + xi * xj / size) / s)},
-        numeric=_numeric("measured", JACOBIAN, J, 1e-5, 46, 6, 1, 0.3), compared=JACOBIAN_TORCH,
+        numeric=_numeric("jacobian", JACOBIAN, 1e-5, 46, 0.3), compared=JACOBIAN_TORCH,
         note="Derived here: sympy.diff of the LayerNorm of Ba et al. through the sums (they "
         "give no Jacobian); numerically against torch.autograd.functional.jacobian.",
     ),
@@ -350,7 +343,7 @@ CLAIMS = (
         formula=tuple(_nullspace(lambda r, q: J[r, q]).values()), where=CLOSED_J, meaning=_sums,
         wrong={name: _nullspace(lambda r, q, f=f: _entry(f, r, q)) for name, f in (
             ("missing -xhat xhat^T / n", _WITHOUT_OUTER), ("missing -1 1^T / n", _WITHOUT_MEAN))},
-        numeric=_numeric("measured", CLOSED_J, J, 0.0, 47), compared=JACOBIAN_TORCH,
+        numeric=_numeric("jacobian", CLOSED_J, 0.0, 47), compared=JACOBIAN_TORCH,
         note="Shifting x along 1, or scaling it along xhat, does not change LN(x) to first order.",
     ),
     Claim(
@@ -366,7 +359,7 @@ CLAIMS = (
             "eigenvalue 1 along 1": _spectrum(ONE, eps / (sigma2 + eps), ONE),
             "eigenvalue 1/2 elsewhere": _spectrum(ZERO, eps / (sigma2 + eps), sp.Rational(1, 2)),
         },
-        numeric=_numeric("measured", CLOSED_J + ORTHOGONAL, J, 0.5, 55), compared=JACOBIAN_TORCH,
+        numeric=_numeric("jacobian", CLOSED_J + ORTHOGONAL, 0.5, 55), compared=JACOBIAN_TORCH,
         reader=_EIGEN_READER,
         note="Derived here (Ba et al. give no Jacobian). J is symmetric; 1 and xhat are "
         "orthogonal, so the rest is n - 2 dimensional (the trace confirms the count).",
@@ -407,12 +400,9 @@ CLAIMS = (
     ),
     Claim(
         id="rmsnorm.scale_invariance", kind="identity", source=ZHANG, scope="symbolic n, eps = 0",
-        formula=((RMS(vector(lambda t: a * x[t]), i), RMS(vector(x), i)),), where=((eps, 0),),
-        simplify=_scale_free,
-        wrong={
-            "shift x -> x + c": (RMS(vector(lambda t: x[t] + c), i), RMS(vector(x), i)),
-            "negative scale x -> -a x": (RMS(vector(lambda t: -a * x[t]), i), RMS(vector(x), i)),
-        },
+        formula=(_moved(RMS, lambda t: a * x[t]),), where=((eps, 0),), simplify=_scale_free,
+        wrong={"shift x -> x + c": _moved(RMS, lambda t: x[t] + c),
+               "negative scale x -> -a x": _moved(RMS, lambda t: -a * x[t])},
         numeric=_reference("norms"), compared=("torch.nn.functional.rms_norm",),
         note="RMSNorm is not shift invariant (the first wrong variant).",
     ),
