@@ -20,6 +20,7 @@ from verified_transformer.derive import layernorm as ln
 from verified_transformer.derive import placements as pl
 from verified_transformer.derive.exact import equal, matrices_equal
 from verified_transformer.derive.operators import vector
+from verified_transformer.derive.residual import hadamard
 
 KIM, OLMO, XIONG = "kim2025peri", "olmo2024furious", "xiong2020layer"
 alpha, eps, i, j, n, x, G, L, ell = pl.alpha, pl.eps, pl.i, pl.j, pl.n, pl.x, pl.G, pl.L, pl.ell
@@ -201,7 +202,7 @@ def _ngpt_holds(chains: tuple) -> bool:
 
     def at(value: sp.Expr, norm: Callable | None = None) -> sp.Matrix:
         norm = norm or (lambda t: pl.call(chains[4][-1], {X: t}, {"L2": _l2}))
-        functions = {"Attn": lambda _: _W, "Norm": norm, "Hadamard": pl.hadamard}
+        functions = {"Attn": lambda _: _W, "Norm": norm, "Hadamard": hadamard}
         return sp.Matrix(pl.call(step, {H: h, RATE_A: value}, functions))
 
     linear = at(_RATES, _same)
