@@ -171,7 +171,7 @@ def _rms_definition_holds(chains: tuple) -> bool:
 
 # --- Table 1: data --------------------------------------------------------------------------------
 
-RMS_ROW = (True, False, False, True, False, True)  # our entry for RMSNorm (not in Ba et al.)
+RMS_ROW = (True, False, False, True, False, True)  # Zhang & Sennrich (2019), Table 1, RMSNorm
 _SHORT = {"batch norm": "BN", "weight norm": "WN", "layer norm": "LN", "RMS norm": "RMS"}
 
 
@@ -365,7 +365,7 @@ CLAIMS = (
         "orthogonal, so the rest is n - 2 dimensional (the trace confirms the count).",
     ),
     Claim(
-        id="layernorm.invariance_table", kind="identity", source=BA,
+        id="layernorm.invariance_table", kind="identity", source=BA, builds_on=(ZHANG,),
         scope="N = 3 cases, H = 3 units, D = 2 inputs; symbolic entries",
         custom="Ba et al.'s Table 1 is data (a published table of invariances), compared entry by "
         "entry with the recomputed one",
@@ -385,8 +385,10 @@ CLAIMS = (
         },
         numeric=_numeric("table"),
         compared=("torch.nn.functional.layer_norm", "torch.nn.functional.rms_norm"),
-        note="The published table is typed in as data and compared entry by entry with the "
-        "recomputed one; the RMSNorm row is ours. Variants flip entries both ways.",
+        note="The published tables are typed in as data and compared entry by entry with the "
+        "recomputed one: Ba et al.'s Table 1 for batch, weight and layer norm, Zhang and "
+        "Sennrich's RMSNorm row (their Table 1, the same six transformations). Variants flip "
+        "entries both ways.",
     ),
     Claim(
         id="rmsnorm.definition", kind="definition", source=ZHANG, scope="symbolic n",
