@@ -6,6 +6,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
+# the Sphinx builds store each claim's outcome here, under a digest of the sources, and read it
+# back while the sources are unchanged (sphinx/domain.py); the unit tests always check afresh
+export VT_LEDGER_CACHE ?= $(CURDIR)/_build/ledger
 SANITIZE := --nbval-sanitize-with nbval_sanitize.cfg
 DEBIAN_CHROMIUM := /usr/bin/chromium
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -28,8 +28,13 @@ An unknown id is an error naming the id and the known ones; a link to a claim th
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
 from collections.abc import Iterator
+from functools import cache
+from importlib import metadata
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -61,8 +66,45 @@ def _verified(claim: Any) -> Any:
     """``claims.verify(claim)``, once per claim object and process: the checks are deterministic,
     and a process that builds several books (the tests) need not repeat them."""
     if id(claim) not in _VERIFIED:
-        _VERIFIED[id(claim)] = (claim, _claims().verify(claim))
+        _VERIFIED[id(claim)] = (claim, _stored_or_verified(claim))
     return _VERIFIED[id(claim)][1]
+
+
+@cache
+def _sources_key() -> str:
+    """A digest of every Python file of the package and of SymPy's and torch's versions: all that
+    a claim's outcome depends on."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parents[1]
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    for dist in ("sympy", "torch"):
+        digest.update(metadata.version(dist).encode())
+    return digest.hexdigest()[:16]
+
+
+def _stored_or_verified(claim: Any) -> Any:
+    """``claims.verify(claim)``; where ``VT_LEDGER_CACHE`` names a folder (``make`` sets it), the
+    outcome is stored there under the digest of the sources, and a later build with the same
+    sources reads it back instead of checking again (both editions, the Sphinx tests). The unit
+    tests of the ledger always check afresh."""
+    claims = _claims()
+    folder = os.environ.get("VT_LEDGER_CACHE")
+    if not folder or claims.BY_ID.get(claim.id) is not claim:
+        return claims.verify(claim)
+    path = Path(folder) / _sources_key() / f"{claim.id}.json"
+    if path.exists():
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        return claims.Result(claim, stored["symbolic"], stored["numeric"], stored["rejected"],
+                             stored["error"], stored["seconds"])
+    result = claims.verify(claim)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.tmp")  # two editions may write at once
+    partial.write_text(json.dumps({"symbolic": result.symbolic, "numeric": result.numeric,
+                                   "rejected": dict(result.rejected), "error": result.error,
+                                   "seconds": result.seconds}), encoding="utf-8")
+    partial.replace(path)
+    return result
 
 
 def label(claim_id: str) -> str:
