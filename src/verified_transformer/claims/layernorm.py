@@ -171,7 +171,7 @@ def _rms_definition_holds(chains: tuple) -> bool:
 
 # --- Table 1: data --------------------------------------------------------------------------------
 
-RMS_ROW = (True, False, False, True, False, True)  # Zhang & Sennrich (2019), Table 1, RMSNorm
+RMS_ROW = (True, False, False, True, False, True)  # Zhang & Sennrich (2019), their invariance table
 _SHORT = {"batch norm": "BN", "weight norm": "WN", "layer norm": "LN", "RMS norm": "RMS"}
 
 
@@ -387,8 +387,8 @@ CLAIMS = (
         compared=("torch.nn.functional.layer_norm", "torch.nn.functional.rms_norm"),
         note="The published tables are typed in as data and compared entry by entry with the "
         "recomputed one: Ba et al.'s Table 1 for batch, weight and layer norm, Zhang and "
-        "Sennrich's RMSNorm row (their Table 1, the same six transformations). Variants flip "
-        "entries both ways.",
+        "Sennrich's RMSNorm row (the invariance table of their paper, the same six "
+        "transformations). Variants flip entries both ways.",
     ),
     Claim(
         id="rmsnorm.definition", kind="definition", source=ZHANG, scope="symbolic n",
