@@ -228,6 +228,15 @@ class Jac(sp.Function):
         return rf"\frac{{\partial}}{{\partial {printer._print(v)}}}{body}"
 
 
+def _layers(first: sp.Expr, last: sp.Expr) -> range | None:
+    """The layer numbers first, ..., last in this order (counting down when last < first);
+    ``None`` while either end is symbolic."""
+    if not (first.is_Integer and last.is_Integer):
+        return None
+    step = 1 if last >= first else -1
+    return range(first, last + step, step)
+
+
 class Ordered(sp.Function):
     """``Ordered(body, i, first, last)``: the factors ``body`` for i = first, ..., last multiplied
     in this order (the chain rule's: the last layer's factor on the left)."""
@@ -236,10 +245,10 @@ class Ordered(sp.Function):
 
     def doit(self, **hints: object) -> sp.Expr:
         body, index, first, last = self.args
-        if not (first.is_Integer and last.is_Integer):
+        order = _layers(first, last)
+        if order is None:
             return self
-        step = 1 if last >= first else -1
-        product = sp.Mul(*(body.xreplace({index: k}) for k in range(first, last + step, step)))
+        product = sp.Mul(*(body.xreplace({index: k}) for k in order))
         return product.doit(**hints) if hints.get("deep", True) else product
 
     def _latex(self, printer: Any) -> str:
@@ -268,10 +277,9 @@ class Paths(sp.Function):
 
     def doit(self, **hints: object) -> sp.Expr:
         body, index, first, last = self.args
-        if not (first.is_Integer and last.is_Integer):
+        order = _layers(first, last)
+        if order is None:
             return self
-        step = 1 if last >= first else -1
-        order = range(first, last + step, step)
         factor = {(k, on): body.xreplace({index: k}).replace(
             On, lambda a, k, on=on: a if on else sp.S.One) for k in order for on in (False, True)}
         total = sp.Add(*(sp.Mul(I, *(factor[k, k in chosen] for k in order))
