@@ -6,6 +6,7 @@ The builds are real Sphinx builds (MyST parser, HTML builder) of tiny projects i
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import io
 import re
@@ -315,3 +316,25 @@ def test_a_page_with_a_claim_is_rebuilt_when_the_ledger_sources_change(tmp_path:
     noted = {Path(p).resolve() for p in env.dependencies["chapter"]}
     assert package / "derive" / "layernorm.py" in noted
     assert package / "claims" / "layernorm.py" in noted
+
+
+def test_a_stored_outcome_reads_back_as_the_checked_one(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The builds' store (``VT_LEDGER_CACHE``): a claim's outcome is written under the sources'
+    digest and read back field for field; a claim the ledger does not register is never stored."""
+    from verified_transformer.sphinx import domain
+
+    monkeypatch.setenv("VT_LEDGER_CACHE", str(tmp_path))
+    claim = claims.BY_ID["softmax.sums_to_one"]
+    fresh = domain._stored_or_verified(claim)
+    stored = tmp_path / domain._sources_key() / "softmax.sums_to_one.json"
+    assert stored.exists()
+    back = domain._stored_or_verified(claim)
+    assert (back.symbolic, back.numeric, back.rejected, back.error, back.passed) == (
+        fresh.symbolic, fresh.numeric, dict(fresh.rejected), fresh.error, fresh.passed)
+    assert back.verdict == fresh.verdict
+    stored.write_text(stored.read_text().replace('"symbolic": true', '"symbolic": false'))
+    assert not domain._stored_or_verified(claim).passed  # what is read is what is shown
+    toy = dataclasses.replace(claim)  # equal, but not the registered object
+    domain._stored_or_verified(toy)
+    assert sorted(p.name for p in stored.parent.iterdir()) == ["softmax.sums_to_one.json"]
