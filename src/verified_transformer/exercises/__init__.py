@@ -9,8 +9,14 @@ index page (``python -m verified_transformer.exercises --markdown PATH``).
 
 Kinds: ``derive`` (a formula, checked by the claims ledger's ``check_formula``; some also take
 the derived quantity as a Python function, compared with an independent computation), ``implement``
-(a function, run against our code and torch on a few shapes and dtypes) and ``predict`` (a
-prediction, compared with what running the experiment shows).
+(a function, or for the capstone a class, run against our code and torch on a few shapes and
+dtypes) and ``predict`` (a prediction, compared with what running the experiment shows, or with a
+stored artifact). A wrong prediction gets the mistake in the reasoning that leads to it, never the
+right letter or number, so that the reader can try again.
+
+The implement tasks carry an idea of their chapter somewhere new (LayerNorm over two dimensions,
+log-softmax, heads that share keys and values, a Peri-LN block, a causal mask with a window, the
+article's layer repaired) rather than re-type code the chapter prints.
 """
 
 from __future__ import annotations
