@@ -440,8 +440,8 @@ def positions_at_init(num_layers: int = 32) -> float:
 POSITION_CHOICES = (
     Choice("a", "it stays about where it is at 8 layers (between 0.2 and 0.6)",
            lambda m: 0.2 <= m <= 0.6,
-           "in Post-LN the skip path passes through a LayerNorm after every layer: ask whether "
-           "each position's own input keeps its share of the sum"),
+           "the residual adds a position's input once, but a Post-LN layer normalizes the sum "
+           "after every layer: ask what share of the sum that input keeps over many layers"),
     Choice("b", "it rises near 1 (above 0.9): the residual only slows the collapse. Post-LN "
            "normalizes every sum, so each layer dilutes what a position's own input "
            "contributes, and the averaging of attention accumulates", lambda m: m > 0.9,
@@ -450,8 +450,8 @@ POSITION_CHOICES = (
            "attention at initialization averages the positions: it brings them closer, never "
            "apart"),
     Choice("d", "something in between (0.6 to 0.9)", lambda m: 0.6 < m <= 0.9,
-           "follow the trend of the chapter's numbers further: each layer multiplies the "
-           "share of a position's own input by a factor below 1"),
+           "ask whether the share of a position's own input in the normalized sum levels off "
+           "somewhere, or keeps shrinking layer after layer"),
 )
 
 
