@@ -237,7 +237,8 @@ CAPSTONE_MISTAKES = {
 
 def _build(candidate: type, layer: nn.TransformerEncoderLayer, dtype: torch.dtype) -> nn.Module:
     d_model = layer.self_attn.embed_dim
-    module = candidate(d_model, layer.self_attn.num_heads, layer.linear1.out_features, 0.0)
+    with torch.random.fork_rng(devices=[]):  # building it leaves the reader's RNG alone
+        module = candidate(d_model, layer.self_attn.num_heads, layer.linear1.out_features, 0.0)
     module = module.to(dtype)
     module.load_state_dict(layer.state_dict())
     return module.eval()
@@ -247,7 +248,8 @@ def _state_dict_sentence(candidate: type) -> str | None:
     """Why the candidate's class cannot take torch's weights (None if it can)."""
     layer = _torch_layer(8, 2, torch.float64, seed=8)
     try:
-        module = candidate(8, 2, 16, 0.0)
+        with torch.random.fork_rng(devices=[]):
+            module = candidate(8, 2, 16, 0.0)
     except Exception as exc:  # noqa: BLE001 (the reader's constructor may raise anything)
         return (f"Not correct: {candidate.__name__}(d_model, num_heads, dff, dropout) raised "
                 f"{exception_line(exc)}.")
