@@ -9,8 +9,14 @@ index page (``python -m verified_transformer.exercises --markdown PATH``).
 
 Kinds: ``derive`` (a formula, checked by the claims ledger's ``check_formula``; some also take
 the derived quantity as a Python function, compared with an independent computation), ``implement``
-(a function, run against our code and torch on a few shapes and dtypes) and ``predict`` (a
-prediction, compared with what running the experiment shows).
+(a function, or for the capstone a class, run against our code and torch on a few shapes and
+dtypes) and ``predict`` (a prediction, compared with what running the experiment shows, or with a
+stored artifact). A wrong prediction gets the mistake in the reasoning that leads to it, never the
+right letter or number, so that the reader can try again.
+
+The implement tasks carry an idea of their chapter somewhere new (LayerNorm over two dimensions,
+log-softmax, heads that share keys and values, a Peri-LN block, a causal mask with a window, the
+article's layer repaired) rather than re-type code the chapter prints.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from verified_transformer.exercises import (
     predictions,
     residuals,
     schedules,
+    translation,
 )
 from verified_transformer.exercises.formulas import formula_checker, formula_or_function
 
@@ -78,8 +85,8 @@ def _derive(id: str, chapter: int, title: str, claim: str) -> Exercise:
 
 EXERCISES: tuple[Exercise, ...] = (
     # Chapter 2: LayerNorm and residual connections
-    Exercise("layer_norm", 2, "implement", "LayerNorm from elementary operations",
-             normalization.check_layer_norm),
+    Exercise("layer_norm_2d", 2, "implement", "LayerNorm over the last two dimensions",
+             normalization.check_layer_norm_2d),
     Exercise("rms_norm", 2, "implement", "RMSNorm", normalization.check_rms_norm),
     _derive("layernorm_formula", 2, "LayerNorm as a formula", "layernorm.definition"),
     Exercise("layernorm_invariance", 2, "predict", "Which changes of the input leave LayerNorm "
@@ -87,18 +94,21 @@ EXERCISES: tuple[Exercise, ...] = (
     Exercise("token_dependence", 2, "predict", "Does one token move the others? LayerNorm "
              "against BatchNorm", predictions.check_token_dependence),
     # Chapter 3: multi-head attention and the layer, step by step
-    Exercise("softmax", 3, "implement", "Softmax with the max-shift", attention.check_softmax),
-    Exercise("split_heads", 3, "implement", "Split the features into heads",
-             attention.check_split_heads),
+    Exercise("log_softmax", 3, "implement", "Log-softmax that never overflows",
+             attention.check_log_softmax),
+    Exercise("grouped_query_attention", 3, "implement", "Heads that share keys and values",
+             attention.check_grouped_query_attention),
     Exercise("attention", 3, "implement", "Scaled dot-product attention",
              attention.check_attention),
     _derive("attention_formula", 3, "Attention as a formula",
             "attention.scaled_dot_product_definition"),
-    Exercise("post_ln_layer", 3, "implement", "A Post-LN encoder layer from its parts",
-             layers.check_post_ln_layer),
+    Exercise("peri_ln_block", 3, "implement", "A Peri-LN block from its parts",
+             layers.check_peri_ln_block),
     _derive("postln_formula", 3, "The Post-LN layer as equations", "postln.definition"),
     Exercise("mha_parameters", 3, "predict", "How many parameters has multi-head attention?",
              predictions.check_mha_parameters),
+    Exercise("decoder_parameters", 3, "predict", "How many parameters has a decoder layer?",
+             predictions.check_decoder_parameters),
     # Chapter 4: the mathematics
     _derive("softmax_formula", 4, "Softmax from its two properties", "softmax.definition"),
     Exercise("score_variance", 4, "derive", "The variance of q · k",
@@ -117,28 +127,37 @@ EXERCISES: tuple[Exercise, ...] = (
     Exercise("residual_paths", 4, "predict", "How many paths through a residual stack?",
              predictions.check_residual_paths),
     # Chapter 5: code in practice
-    Exercise("causal_mask", 5, "implement", "A causal mask", attention.check_causal_mask),
+    Exercise("window_mask", 5, "implement", "A causal mask with a window",
+             attention.check_window_mask),
     Exercise("key_padding_mask", 5, "implement", "A key padding mask",
              attention.check_key_padding_mask),
-    Exercise("pre_ln_layer", 5, "implement", "Pre-LN from a Post-LN layer's parts",
-             layers.check_pre_ln_layer),
+    Exercise("capstone", 5, "implement", "Capstone: the article's layer, repaired",
+             layers.check_capstone),
     _derive("preln_formula", 5, "The Pre-LN layer as equations", "preln.definition"),
     Exercise("float_mask", 5, "predict", "What does a 0/1 float mask do?",
              predictions.check_float_mask),
     Exercise("bool_mask", 5, "predict", "One boolean mask, two conventions",
              predictions.check_bool_mask),
-    # Chapter 6: applications
+    # Chapter 6: applications (and 6b, the translation model)
     Exercise("gradient_depth", 6, "predict", "The last layer's gradient as the stack deepens",
              predictions.check_gradient_depth),
-    Exercise("saturation", 6, "predict", "Softmax without the 1/sqrt(d_k) scale",
+    Exercise("saturation", 6, "predict", "Scores divided by d_k instead of its square root",
              predictions.check_saturation),
-    Exercise("positions_at_init", 6, "predict", "Deep stacks without residuals, untrained",
+    Exercise("positions_at_init", 6, "predict", "A deeper residual stack, untrained",
              predictions.check_positions_at_init),
     Exercise("noam_lr", 6, "implement", "The warm-up learning-rate schedule",
              schedules.check_noam_lr),
     Exercise("branch_scale", 6, "derive", "Scaling N residual branches",
              formula_or_function("residual.scaled_init", residuals.check_branch_scale),
              "residual.scaled_init"),
+    Exercise("teacher_forcing", 6, "implement", "Decoder input and labels for teacher forcing",
+             translation.check_teacher_forcing),
+    Exercise("greedy_decode", 6, "implement", "A greedy decoder for the date translator",
+             translation.check_greedy_decode),
+    Exercise("cross_attention_row", 6, "predict", "Where does a month digit look?",
+             predictions.check_cross_attention_row),
+    Exercise("warmup_lr", 6, "predict", "The translator's learning rate, step by step",
+             predictions.check_warmup_lr),
 )
 BY_ID: dict[str, Exercise] = {e.id: e for e in EXERCISES}
 if len(BY_ID) != len(EXERCISES):

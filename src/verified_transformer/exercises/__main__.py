@@ -12,7 +12,8 @@ from verified_transformer.exercises import CHAPTERS, EXERCISES, Exercise
 
 KIND_TEXT = {
     "derive": "a formula, decided exactly by the claims ledger's `check_formula`",
-    "implement": "a function, run against our code and PyTorch on several shapes and dtypes",
+    "implement": "a function (for the capstone, a class), run against our code and PyTorch on "
+                 "several shapes and dtypes",
     "predict": "a prediction, compared with what running the experiment shows",
 }
 
@@ -39,13 +40,14 @@ def markdown_page(exercises: Sequence[Exercise] = EXERCISES) -> str:
         "```python",
         "from verified_transformer.exercises import check",
         "",
-        'print(check("layer_norm", my_layer_norm))',
+        'print(check("layer_norm_2d", my_layer_norm_2d))',
         "```",
         "",
         "The checker answers in one or two sentences: correct; or which known mistake your "
         "answer makes (it runs an implementation of each known mistake on the same inputs and "
-        "compares); or the first input on which your answer differs, with both outputs. The "
-        "kinds of exercise:",
+        "compares); or the first input on which your answer differs, with both outputs. A wrong "
+        "prediction is told the mistake in the reasoning behind it, never the right answer, so "
+        "that you can try again. The kinds of exercise:",
         "",
     ]
     for kind, text in KIND_TEXT.items():

@@ -208,19 +208,24 @@ def compare(
 
 @dataclass(frozen=True)
 class Choice:
-    """One option of a predict-then-run exercise: its letter, its text, and a test that decides,
-    from what the experiment measured, whether the option is what happens."""
+    """One option of a predict-then-run exercise: its letter, its text, a test that decides,
+    from what the experiment measured, whether the option is what happens, and the mistake in
+    the reasoning that leads to it (said when the option is chosen and does not hold; it must
+    not give away which option does)."""
 
     letter: str
     text: str
     holds: Callable[[Any], bool]
+    why_not: str = "running it shows something else"
 
 
 def choose(candidate: Any, choices: Sequence[Choice], measured: Any, explain: str) -> str:
     """Compare a predicted option letter with what running the experiment shows.
 
     ``measured`` is what the experiment returned; exactly one option must hold for it (else the
-    experiment itself is ambiguous, a RuntimeError). ``explain`` is a sentence with the numbers.
+    experiment itself is ambiguous, a RuntimeError). ``explain`` is a sentence with the numbers,
+    given with a correct answer only. A wrong letter gets its option's ``why_not`` (the mistake
+    in that prediction) and an invitation to try again, never the right letter or the numbers.
     """
     letters = [c.letter for c in choices]
     if not isinstance(candidate, str) or candidate.strip().lower() not in letters:
@@ -234,6 +239,30 @@ def choose(candidate: Any, choices: Sequence[Choice], measured: Any, explain: st
             f"the experiment is ambiguous: options {[c.letter for c in holding]} all hold"
         )
     truth = holding[0]
-    if candidate.strip().lower() == truth.letter:
+    chosen = next(c for c in choices if c.letter == candidate.strip().lower())
+    if chosen is truth:
         return f"Correct: ({truth.letter}) {truth.text}. {explain}"
-    return f"Not what happens: running it shows ({truth.letter}) {truth.text}. {explain}"
+    return f"Not what happens: ({chosen.letter}) {chosen.why_not}. Try another letter."
+
+
+def predicted(candidate: Any, truth: tuple[Any, ...], mistakes: Mapping[str, Callable[[Any], bool]],
+              what: str, explain: str) -> str:
+    """Compare a predicted tuple of numbers with the computed ``truth``.
+
+    ``what`` describes the expected tuple (for "Cannot check"); ``mistakes`` maps the sentence
+    naming each known wrong reasoning to a test recognizing the numbers it leads to. A wrong
+    prediction gets that sentence (or a hint to recount), never the right numbers; ``explain``
+    (the computation) comes with a correct answer only.
+    """
+    ok = (isinstance(candidate, tuple) and len(candidate) == len(truth)
+          and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in candidate))
+    if not ok:
+        return f"Cannot check: answer with {what}, got {short(candidate)}."
+    if all(math.isclose(c, t, rel_tol=1e-2, abs_tol=0.0) if isinstance(t, float) else c == t
+           for c, t in zip(candidate, truth, strict=True)):
+        return "Correct. " + explain
+    for sentence, makes in mistakes.items():
+        if makes(candidate):
+            return f"Not what happens: {sentence}. Try again."
+    return ("Not what happens: these are not the numbers; recount each part the exercise "
+            "names. Try again.")

@@ -30,20 +30,20 @@ def _agreed(ours: Tensor, theirs: Tensor, what: str) -> Tensor:
     return theirs
 
 
-# Softmax ---------------------------------------------------------------------------------------
+# Log-softmax: the max-shift, carried over to logarithms ------------------------------------------
 
 
-def softmax_cases() -> list[Case]:
-    """Inputs for ``softmax(x, dim)``: small and very large scores (where ``exp`` overflows
-    without the max-shift), ``dim`` -1 and 0, float64 and float32."""
+def log_softmax_cases() -> list[Case]:
+    """Inputs for ``log_softmax(x, dim)``: small scores, scores spread over hundreds or thousands
+    (where ``exp`` overflows without a shift, and the smallest weights underflow to 0 so that
+    ``log(softmax(x))`` is ``-inf``), ``dim`` -1 and 0, float64 and float32."""
     g = _generator(3)
     cases = []
     for shape, dtype, dim, scale in [
         ((5,), torch.float64, -1, 1.0),
-        ((3, 4), torch.float64, -1, 3.0),
         ((3, 4), torch.float64, 0, 3.0),
+        ((2, 5), torch.float64, -1, 1000.0),  # exp(1000) overflows, exp(-1000) underflows
         ((2, 3, 6), torch.float32, -1, 2.0),
-        ((2, 5), torch.float64, -1, 1000.0),  # exp(1000) overflows float64
         ((4, 3), torch.float32, 0, 200.0),  # exp(200) overflows float32
     ]:
         x = (torch.randn(shape, generator=g, dtype=torch.float64) * scale).to(dtype)
@@ -52,34 +52,42 @@ def softmax_cases() -> list[Case]:
     return cases
 
 
-def softmax_reference(x: Tensor, dim: int) -> Tensor:
-    r""":math:`e^{x_i - m} / \sum_j e^{x_j - m}` along ``dim``, :math:`m = \max_j x_j`."""
+def log_softmax_reference(x: Tensor, dim: int) -> Tensor:
+    r""":math:`x_i - m - \ln \sum_j e^{x_j - m}` along ``dim``, :math:`m = \max_j x_j`: torch's
+    kernel, checked against the logarithm of our softmax where that is finite."""
+    theirs = torch.log_softmax(x, dim)
     with fused_kernels(False):
-        ours = vtf.softmax(x, dim)
-    return _agreed(ours, torch.softmax(x, dim), "softmax")
+        ours = vtf.softmax(x.double(), dim).log().to(x.dtype)
+    finite = torch.isfinite(ours)
+    _agreed(ours[finite], theirs[finite], "softmax")
+    return theirs
 
 
-SOFTMAX_MISTAKES = {
-    "has no max-shift: exp overflows for large scores (it returns NaN there)":
-        lambda x, dim: x.exp() / x.exp().sum(dim, keepdim=True),
+def _shifted(x: Tensor, dim: int) -> Tensor:
+    return x - x.amax(dim, keepdim=True)
+
+
+LOG_SOFTMAX_MISTAKES = {
+    "takes the logarithm of the softmax: a weight that underflows to 0 gives -inf, where the "
+    "log-weight itself is an ordinary number":
+        lambda x, dim: torch.softmax(x, dim).log(),
+    "has no max-shift: exp overflows for large scores (it returns inf or NaN there)":
+        lambda x, dim: x - x.exp().sum(dim, keepdim=True).log(),
+    "subtracts the largest score but forgets the log of the sum of the shifted exponentials":
+        lambda x, dim: _shifted(x, dim),
     "ignores dim: it always normalizes over the last dimension":
-        lambda x, dim: torch.softmax(x, -1),
-    "normalizes over the whole tensor, not along dim":
-        lambda x, dim: torch.softmax(x.reshape(-1), 0).reshape(x.shape),
-    "subtracts the largest score of the whole tensor, not the largest along dim: a slice far "
-    "below it underflows to 0 / 0": lambda x, dim: (x - x.max()).exp()
-        / (x - x.max()).exp().sum(dim, keepdim=True),
-    "subtracts the mean instead of the max (exp still overflows for spread-out scores)":
-        lambda x, dim: (x - x.mean(dim, keepdim=True)).exp()
-        / (x - x.mean(dim, keepdim=True)).exp().sum(dim, keepdim=True),
+        lambda x, dim: torch.log_softmax(x, -1),
+    "subtracts the mean instead of the largest score: exp still overflows for spread-out "
+    "scores": lambda x, dim: (x - x.mean(dim, keepdim=True)) - (
+        x - x.mean(dim, keepdim=True)).exp().sum(dim, keepdim=True).log(),
 }
 
 
-def check_softmax(candidate: Any) -> str:
-    """Verdict on ``softmax(x, dim)``."""
+def check_log_softmax(candidate: Any) -> str:
+    """Verdict on ``log_softmax(x, dim)``."""
     return compare(
-        "softmax", candidate, softmax_cases(), softmax_reference, SOFTMAX_MISTAKES,
-        "matches torch.softmax and ours, large scores included",
+        "log_softmax", candidate, log_softmax_cases(), log_softmax_reference,
+        LOG_SOFTMAX_MISTAKES, "matches torch.log_softmax, large scores included",
     )
 
 
@@ -121,43 +129,67 @@ def check_softmax_jacobian(candidate: Any) -> str:
     )
 
 
-# Splitting the features into heads -------------------------------------------------------------
+# Grouped-query attention: heads that share their keys and values --------------------------------
 
 
-def split_heads_cases() -> list[Case]:
-    """``x`` of shape (N, L, E) with distinct entries, and a head count that divides E."""
+def grouped_query_cases() -> list[Case]:
+    """``q`` (N, H, L, d) and ``k``, ``v`` (N, G, S, d) with G dividing H: several query heads
+    per key/value head, one key/value head for all (multi-query), and G = H (ordinary heads)."""
+    g = _generator(4)
     cases = []
-    for shape, heads, dtype in [((1, 3, 4), 2, torch.float64), ((2, 5, 12), 3, torch.float64),
-                                ((2, 4, 8), 4, torch.float32)]:
-        x = torch.arange(math.prod(shape), dtype=dtype).reshape(shape)
-        cases.append(Case(f"x of {describe(x)}, num_heads={heads}", (x, heads), atol=0, rtol=0))
+    for n, heads, groups, length, source, d, dtype in [
+        (1, 4, 2, 3, 5, 4, torch.float64), (2, 6, 3, 4, 4, 2, torch.float64),
+        (1, 4, 1, 2, 3, 4, torch.float64), (2, 2, 2, 3, 3, 4, torch.float64),
+        (2, 8, 2, 3, 4, 4, torch.float32),
+    ]:
+        q = torch.randn(n, heads, length, d, generator=g, dtype=torch.float64).to(dtype)
+        k, v = (torch.randn(n, groups, source, d, generator=g, dtype=torch.float64).to(dtype)
+                for _ in range(2))
+        cases.append(Case(f"q of {describe(q)}, k and v of {describe(k)}", (q, k, v),
+                          **tolerances(dtype)))
     return cases
 
 
-def split_heads_reference(x: Tensor, num_heads: int) -> Tensor:
-    r"""(N, L, E) to (N, H, L, E/H): head :math:`h` holds features :math:`h d .. (h+1) d - 1`
-    of every token, :math:`d = E/H`, as in ``torch.nn.MultiheadAttention``."""
-    n, length, e = x.shape
-    return x.view(n, length, num_heads, e // num_heads).transpose(1, 2)
+def grouped_query_reference(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    r"""Query head :math:`h` attends with key/value head :math:`\lfloor h / (H/G) \rfloor`:
+    torch's ``scaled_dot_product_attention(..., enable_gqa=True)``, checked against our
+    attention on keys and values repeated head by head."""
+    theirs = F.scaled_dot_product_attention(q, k, v, enable_gqa=True)
+    per_group = q.shape[1] // k.shape[1]
+    with fused_kernels(False):
+        ours = vtf.scaled_dot_product_attention(q, k.repeat_interleave(per_group, 1),
+                                                v.repeat_interleave(per_group, 1))
+    return _agreed(ours, theirs, "grouped-query attention")
 
 
-SPLIT_HEADS_MISTAKES = {
-    "reshapes to (N, H, L, d) without the transpose: a head mixes the features of "
-    "different tokens": lambda x, h: x.reshape(x.shape[0], h, x.shape[1], x.shape[2] // h),
-    "takes the features of a head with a stride (head h gets features h, h + H, ...), not "
-    "as a contiguous block": lambda x, h: x.view(
-        x.shape[0], x.shape[1], x.shape[2] // h, h).permute(0, 3, 1, 2),
-    "does not move the head axis: it returns (N, L, H, d), not (N, H, L, d)":
-        lambda x, h: x.view(x.shape[0], x.shape[1], h, x.shape[2] // h),
+def _sdpa(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    return F.scaled_dot_product_attention(q, k, v)
+
+
+GROUPED_QUERY_MISTAKES = {
+    "tiles the key/value heads (repeat: head h uses group h mod G) instead of giving each "
+    "group H/G consecutive query heads (repeat_interleave)": lambda q, k, v: _sdpa(
+        q, k.repeat(1, q.shape[1] // k.shape[1], 1, 1),
+        v.repeat(1, q.shape[1] // k.shape[1], 1, 1)),
+    "scales the scores by 1/sqrt(d * H / G) (the width of all heads of a group), not by "
+    "1/sqrt(d), the length of the vectors in each dot product": lambda q, k, v: F.softmax(
+        q @ k.repeat_interleave(q.shape[1] // k.shape[1], 1).transpose(-2, -1)
+        / math.sqrt(q.shape[-1] * q.shape[1] / k.shape[1]), -1)
+        @ v.repeat_interleave(q.shape[1] // k.shape[1], 1),
+    "uses only the first key/value head for every query head":
+        lambda q, k, v: _sdpa(q, k[:, :1].expand(-1, q.shape[1], -1, -1),
+                              v[:, :1].expand(-1, q.shape[1], -1, -1)),
+    "averages the query heads of a group into one, so it returns G heads, not H":
+        lambda q, k, v: _sdpa(q.unflatten(1, (k.shape[1], -1)).mean(2), k, v),
 }
 
 
-def check_split_heads(candidate: Any) -> str:
-    """Verdict on ``split_heads(x, num_heads)``."""
+def check_grouped_query_attention(candidate: Any) -> str:
+    """Verdict on ``grouped_query_attention(q, k, v)``."""
     return compare(
-        "split_heads", candidate, split_heads_cases(), split_heads_reference,
-        SPLIT_HEADS_MISTAKES, "splits the features into heads exactly as "
-        "torch.nn.MultiheadAttention does, entry for entry",
+        "grouped_query_attention", candidate, grouped_query_cases(), grouped_query_reference,
+        GROUPED_QUERY_MISTAKES,
+        "matches torch's scaled_dot_product_attention(..., enable_gqa=True) and ours",
     )
 
 
@@ -241,52 +273,65 @@ def check_attention(candidate: Any) -> str:
 # Masks -----------------------------------------------------------------------------------------
 
 
-def causal_mask_cases() -> list[Case]:
-    """Sizes 1, 2, 5 and 7, in float32 and float64."""
+def window_mask_cases() -> list[Case]:
+    """Sizes and windows: a window of 1 (each token sees itself only), windows shorter than
+    the sequence, one as long as it (plain causal), one longer; float32 and float64."""
     return [
-        Case(f"size={size}, dtype={str(dtype).removeprefix('torch.')}", (size, dtype),
-             atol=0, rtol=0)
-        for size, dtype in [(1, torch.float32), (2, torch.float32), (5, torch.float32),
-                            (7, torch.float64), (5, torch.float64)]
+        Case(f"size={size}, window={window}, dtype={str(dtype).removeprefix('torch.')}",
+             (size, window, dtype), atol=0, rtol=0)
+        for size, window, dtype in [(1, 1, torch.float32), (5, 1, torch.float32),
+                                    (6, 3, torch.float32), (7, 2, torch.float64),
+                                    (4, 4, torch.float64), (3, 8, torch.float32)]
     ]
 
 
-def causal_mask_reference(size: int, dtype: torch.dtype) -> Tensor:
-    r"""The additive causal mask :math:`(L, L)`: 0 where key :math:`j \le i`, :math:`-\infty`
-    where :math:`j > i`; torch's ``nn.Transformer.generate_square_subsequent_mask``, checked
-    against ours."""
-    theirs = torch.nn.Transformer.generate_square_subsequent_mask(size, dtype=dtype)
-    return _agreed(vtf.causal_mask(size, size, dtype), theirs, "causal_mask")
+def window_mask_reference(size: int, window: int, dtype: torch.dtype) -> Tensor:
+    r"""The additive sliding-window causal mask :math:`(L, L)`: 0 where
+    :math:`i - w < j \le i` (the token itself and the :math:`w - 1` before it), :math:`-\infty`
+    elsewhere; checked against torch's causal mask (with the window the whole sequence) and
+    against a loop over the entries."""
+    keep = torch.ones(size, size, dtype=torch.bool).tril().triu(1 - window)
+    mask = torch.zeros(size, size, dtype=dtype).masked_fill(~keep, -math.inf)
+    loop = torch.tensor([[0.0 if i - window < j <= i else -math.inf for j in range(size)]
+                         for i in range(size)], dtype=dtype)
+    if not torch.equal(mask, loop) or (window >= size and not torch.equal(
+            mask, torch.nn.Transformer.generate_square_subsequent_mask(size, dtype=dtype))):
+        raise RuntimeError("reference check failed: the window mask differs")
+    return mask
 
 
-def _blocked(keep: Tensor, dtype: torch.dtype) -> Tensor:
-    return torch.zeros(keep.shape, dtype=dtype).masked_fill(~keep, -math.inf)
+def _window(size: int, keep: Tensor, dtype: torch.dtype) -> Tensor:
+    return torch.zeros(size, size, dtype=dtype).masked_fill(~keep, -math.inf)
 
 
-CAUSAL_MASK_MISTAKES = {
-    "blocks nothing (every entry is 0)": lambda n, dt: torch.zeros(n, n, dtype=dt),
-    "blocks the past instead of the future (-inf below the diagonal)":
-        lambda n, dt: _blocked(torch.ones(n, n, dtype=torch.bool).triu(), dt),
-    "blocks the diagonal too: a token may not attend to itself (and the first token to "
-    "nothing)": lambda n, dt: _blocked(torch.ones(n, n, dtype=torch.bool).tril(-1), dt),
-    "is a 0/1 float mask: adding 1 to a score blocks nothing, it only raises that weight":
-        lambda n, dt: torch.ones(n, n, dtype=dt).triu(1),
-    "multiplies a 0/1 matrix by -inf, and 0 * -inf is NaN: every allowed entry becomes NaN":
-        lambda n, dt: torch.ones(n, n, dtype=dt).triu(1) * -math.inf,
-    "is a boolean mask in F.scaled_dot_product_attention's convention (True = may attend); "
-    "this exercise asks for the additive float mask (0 allowed, -inf blocked)":
-        lambda n, dt: torch.ones(n, n, dtype=torch.bool).tril(),
+def _lower(size: int) -> Tensor:
+    return torch.ones(size, size, dtype=torch.bool).tril()
+
+
+WINDOW_MASK_MISTAKES = {
+    "lets a query see window tokens before it plus itself (window + 1 keys), not window keys "
+    "in all": lambda n, w, dt: _window(n, _lower(n).triu(-w), dt),
+    "is symmetric: it blocks the far past but lets a query see the future tokens of its "
+    "window too": lambda n, w, dt: _window(
+        n, torch.ones(n, n, dtype=torch.bool).triu(1 - w).tril(w - 1), dt),
+    "keeps the causal part only: the window blocks nothing": lambda n, w, dt: _window(
+        n, _lower(n), dt),
+    "blocks the recent tokens and keeps the distant past (the window is on the wrong side)":
+        lambda n, w, dt: _window(n, _lower(n).tril(-w) | torch.eye(n, dtype=torch.bool), dt),
     "is a boolean mask; this exercise asks for the additive float mask (0 allowed, -inf "
-    "blocked)": lambda n, dt: torch.ones(n, n, dtype=torch.bool).triu(1),
+    "blocked)": lambda n, w, dt: _lower(n).triu(1 - w),
+    "is a 0/1 float mask: adding 1 to a score blocks nothing, it only raises that weight":
+        lambda n, w, dt: (~_lower(n).triu(1 - w)).to(dt),
 }
 
 
-def check_causal_mask(candidate: Any) -> str:
-    """Verdict on ``causal_mask(size, dtype)``."""
+def check_window_mask(candidate: Any) -> str:
+    """Verdict on ``window_mask(size, window, dtype)``."""
     return compare(
-        "causal_mask", candidate, causal_mask_cases(), causal_mask_reference,
-        CAUSAL_MASK_MISTAKES,
-        "equals torch.nn.Transformer.generate_square_subsequent_mask and ours",
+        "window_mask", candidate, window_mask_cases(), window_mask_reference,
+        WINDOW_MASK_MISTAKES,
+        "is the sliding-window causal mask (and torch's causal mask when the window covers "
+        "the sequence)",
     )
 
 

@@ -36,53 +36,88 @@ def _agreed(ours: Tensor, theirs: Tensor, dtype: torch.dtype, what: str) -> Tens
     return theirs
 
 
-# LayerNorm -------------------------------------------------------------------------------------
+# LayerNorm over the last two dimensions --------------------------------------------------------
 
 
-def layer_norm_cases() -> list[Case]:
-    """Inputs for ``layer_norm(x, weight, bias, eps)`` over the last dimension: several shapes,
-    float64 and float32, a large ``eps`` and a nearly constant input (where ``eps`` matters)."""
+def layer_norm_2d_cases() -> list[Case]:
+    """Inputs for ``layer_norm_2d(x, weight, bias, eps)``, normalizing each item over its last two
+    dimensions ``(m, n)``: several shapes, float64 and float32, a large ``eps`` and a nearly
+    constant input (where ``eps`` matters); rows and columns with different means, so that
+    statistics over one of the two dimensions only differ from the right ones."""
     g = _generator(0)
     cases = []
     specs = [
-        ((5,), torch.float64, 1e-5, 1.0),
-        ((2, 3, 8), torch.float64, 1e-5, 1.0),
-        ((4, 6), torch.float64, 0.1, 1.0),
-        ((3, 16), torch.float64, 1e-5, 1e-3),  # variance 1e-6: eps is not negligible
-        ((2, 3, 8), torch.float32, 1e-5, 1.0),
-        ((4, 6), torch.float32, 0.1, 1.0),
+        ((3, 4), torch.float64, 1e-5, 1.0),
+        ((2, 3, 5), torch.float64, 1e-5, 1.0),
+        ((2, 2, 4, 3), torch.float64, 0.1, 1.0),
+        ((3, 2, 6), torch.float64, 1e-5, 1e-3),  # variance near 1e-6: eps is not negligible
+        ((2, 3, 5), torch.float32, 1e-5, 1.0),
     ]
     for shape, dtype, eps, spread in specs:
-        x = (torch.randn(shape, generator=g, dtype=torch.float64) * spread + 0.5).to(dtype)
-        n = shape[-1]
-        weight = (1.0 + 0.5 * torch.randn(n, generator=g, dtype=torch.float64)).to(dtype)
-        bias = (0.3 * torch.randn(n, generator=g, dtype=torch.float64)).to(dtype)
-        label = f"x of {describe(x)}, eps={eps:g}"
-        cases.append(Case(label, (x, weight, bias, eps), **tolerances(dtype)))
+        m, n = shape[-2:]
+        offsets = torch.arange(m, dtype=torch.float64)[:, None] * 0.7 \
+            - torch.arange(n, dtype=torch.float64) * 0.4
+        x = (torch.randn(shape, generator=g, dtype=torch.float64) + offsets) * spread + 0.5
+        weight = 1.0 + 0.5 * torch.randn(m, n, generator=g, dtype=torch.float64)
+        bias = 0.3 * torch.randn(m, n, generator=g, dtype=torch.float64)
+        label = f"x of {describe(x.to(dtype))}, eps={eps:g}"
+        cases.append(Case(label, (x.to(dtype), weight.to(dtype), bias.to(dtype), eps),
+                          **tolerances(dtype)))
     return cases
 
 
-def layer_norm_reference(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
-    r""":math:`\gamma \odot (x - \mu)/\sqrt{\sigma^2 + \epsilon} + \beta` over the last dimension
-    (biased variance), from torch's kernel, checked against our explicit path."""
-    theirs = F.layer_norm(x, x.shape[-1:], weight, bias, eps)
+def layer_norm_2d_reference(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
+    r""":math:`\gamma \odot (x - \mu)/\sqrt{\sigma^2 + \epsilon} + \beta` with :math:`\mu` and
+    :math:`\sigma^2` (biased) taken over the last two dimensions together; torch's kernel with
+    ``normalized_shape = x.shape[-2:]``, checked against our explicit path."""
+    theirs = F.layer_norm(x, x.shape[-2:], weight, bias, eps)
     with fused_kernels(False):
-        ours = vtf.layer_norm(x, x.shape[-1:], weight, bias, eps)
+        ours = vtf.layer_norm(x, tuple(x.shape[-2:]), weight, bias, eps)
     return _agreed(ours, theirs, x.dtype, "layer_norm")
 
 
-def _ln_batch_axis(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
-    if x.dim() == 1:  # a single token: dimension 0 is the feature dimension
-        return layer_norm_reference(x, weight, bias, eps)
-    dims = tuple(range(x.dim() - 1))  # every token of the batch, feature by feature
-    mu = x.mean(dims, keepdim=True)
-    var = x.var(dims, unbiased=False, keepdim=True)
-    return weight * (x - mu) / (var + eps).sqrt() + bias
+def _ln_over(dims: tuple[int, ...], unbiased: bool = False, eps_outside: bool = False) -> Any:
+    def mistake(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
+        mu = x.mean(dims, keepdim=True)
+        var = x.var(dims, unbiased=unbiased, keepdim=True)
+        scale = var.sqrt() + eps if eps_outside else (var + eps).sqrt()
+        return weight * (x - mu) / scale + bias
+
+    return mistake
 
 
-def _ln_all_axes(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
-    mu, var = x.mean(), x.var(unbiased=False)
-    return weight * (x - mu) / (var + eps).sqrt() + bias
+def _ln_rows_then_columns(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
+    for dim in (-1, -2):
+        x = (x - x.mean(dim, keepdim=True)) / (x.var(dim, unbiased=False, keepdim=True)
+                                               + eps).sqrt()
+    return weight * x + bias
+
+
+LAYER_NORM_2D_MISTAKES = {
+    "normalizes each row on its own (mean and variance over the last dimension only), not "
+    "over the last two dimensions together": _ln_over((-1,)),
+    "normalizes each column on its own (mean and variance over dimension -2 only), not over "
+    "the last two dimensions together": _ln_over((-2,)),
+    "normalizes the rows, then the columns: two normalizations in a row are not one over "
+    "both dimensions": _ln_rows_then_columns,
+    "uses the unbiased variance (divided by m n - 1, not m n)": _ln_over((-2, -1), unbiased=True),
+    "puts epsilon outside the square root": _ln_over((-2, -1), eps_outside=True),
+    "normalizes over the whole tensor, not over each item's last two dimensions":
+        lambda x, w, b, eps: w * (x - x.mean()) / (x.var(unbiased=False) + eps).sqrt() + b,
+    "leaves out the gain and the bias":
+        lambda x, w, b, eps: F.layer_norm(x, x.shape[-2:], None, None, eps),
+}
+
+
+def check_layer_norm_2d(candidate: Any) -> str:
+    """Verdict on ``layer_norm_2d(x, weight, bias, eps)``, normalizing over the last two
+    dimensions."""
+    return compare(
+        "layer_norm_2d", candidate, layer_norm_2d_cases(), layer_norm_2d_reference,
+        LAYER_NORM_2D_MISTAKES,
+        "matches torch.nn.functional.layer_norm(x, x.shape[-2:], ...) and ours (float64 to "
+        "1e-12, float32 to 1e-5)",
+    )
 
 
 def _as_function(mistake: mistakes.Mistake, affine: bool = True) -> Any:
@@ -90,27 +125,6 @@ def _as_function(mistake: mistakes.Mistake, affine: bool = True) -> Any:
     mistakes: ``f(x, weight, eps)``) along the last dimension."""
     bases = [ln.x, ln.gamma, ln.beta] if affine else [ln.x, ln.gamma]
     return entry_function(ln.unabbreviate(mistake.entry(ln.i)), ln.i, ln.n, bases, [ln.eps])
-
-
-LAYER_NORM_MISTAKES = {
-    f"computes {m.noun}": _as_function(m)
-    for m in (mistakes.ANNOTATED, mistakes.UNBIASED, mistakes.EPS_OUTSIDE, mistakes.NO_MEAN)
-} | {
-    "normalizes over the batch axis, each feature over all tokens (as BatchNorm does), not "
-    "each token over its features": _ln_batch_axis,
-    "normalizes over the whole tensor, not over each token's features": _ln_all_axes,
-} | {
-    f"computes {m.noun}": _as_function(m)
-    for m in (mistakes.NO_AFFINE, mistakes.GAIN_ON_BIAS, mistakes.SWAPPED)
-}
-
-
-def check_layer_norm(candidate: Any) -> str:
-    """Verdict on ``layer_norm(x, weight, bias, eps)``, normalizing over the last dimension."""
-    return compare(
-        "layer_norm", candidate, layer_norm_cases(), layer_norm_reference, LAYER_NORM_MISTAKES,
-        "matches torch.nn.functional.layer_norm and ours (float64 to 1e-12, float32 to 1e-5)",
-    )
 
 
 # RMSNorm ---------------------------------------------------------------------------------------

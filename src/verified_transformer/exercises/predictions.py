@@ -17,11 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from verified_transformer.exercises._engine import Choice, choose, short
+from verified_transformer.exercises._engine import Choice, choose, predicted
 from verified_transformer.experiments import (
     gradient_norms_at_init,
     position_similarity_at_init,
-    softmax_saturation,
 )
 from verified_transformer.nn import functional as vtf
 
@@ -56,12 +55,19 @@ def _equal(measured: dict[str, float]) -> tuple[bool, bool, bool]:
 
 
 LAYERNORM_INVARIANCE_CHOICES = (
-    Choice("a", "all three equal LN(x) to 1e-12", lambda m: _equal(m) == (True, True, True)),
+    Choice("a", "all three equal LN(x) to 1e-12", lambda m: _equal(m) == (True, True, True),
+           "LayerNorm would be exactly scale invariant only without epsilon: ask what epsilon "
+           "does next to a variance that is multiplied by 100, or divided by a million"),
     Choice("b", "only LN(x + 3) equals LN(x): eps breaks the scale invariance, a little for 10 x "
-           "and a lot for x / 1000", lambda m: _equal(m) == (True, False, False)),
+           "and a lot for x / 1000", lambda m: _equal(m) == (True, False, False),
+           "the shift is removed exactly with the mean; weigh again how much epsilon matters "
+           "against a variance of about 100"),
     Choice("c", "LN(x + 3) and LN(10 x) equal LN(x), LN(x / 1000) does not",
-           lambda m: _equal(m) == (True, True, False)),
-    Choice("d", "none of them equals LN(x)", lambda m: _equal(m) == (False, False, False)),
+           lambda m: _equal(m) == (True, True, False),
+           "a tolerance of 1e-12 is strict: compute how much the effective epsilon changes "
+           "the output when the variance grows a hundredfold"),
+    Choice("d", "none of them equals LN(x)", lambda m: _equal(m) == (False, False, False),
+           "subtracting the mean removes any constant added to every feature, exactly"),
 )
 
 
@@ -94,12 +100,16 @@ def _moved(m: dict[str, float]) -> tuple[bool, bool]:
 
 
 TOKEN_DEPENDENCE_CHOICES = (
-    Choice("a", "neither moves the other tokens", lambda m: _moved(m) == (False, False)),
-    Choice("b", "only LayerNorm moves the other tokens", lambda m: _moved(m) == (True, False)),
+    Choice("a", "neither moves the other tokens", lambda m: _moved(m) == (False, False),
+           "ask for each normalization over which entries its mean and variance are taken"),
+    Choice("b", "only LayerNorm moves the other tokens", lambda m: _moved(m) == (True, False),
+           "LayerNorm's mean and variance are taken over one token's own features"),
     Choice("c", "only BatchNorm moves the other tokens: its mean and variance are taken over "
            "the batch, LayerNorm's over each token's own features",
-           lambda m: _moved(m) == (False, True)),
-    Choice("d", "both move the other tokens", lambda m: _moved(m) == (True, True)),
+           lambda m: _moved(m) == (False, True),
+           "ask for each normalization over which entries its mean and variance are taken"),
+    Choice("d", "both move the other tokens", lambda m: _moved(m) == (True, True),
+           "LayerNorm's mean and variance are taken over one token's own features"),
 )
 
 
@@ -126,15 +136,54 @@ def mha_parameter_counts() -> tuple[int, int]:
 def check_mha_parameters(candidate: Any) -> str:
     """Verdict on the predicted pair of parameter counts (8 heads, 16 heads)."""
     counts = mha_parameter_counts()
-    if (not isinstance(candidate, tuple) or len(candidate) != 2
-            or not all(isinstance(c, int) and not isinstance(c, bool) for c in candidate)):
-        return ("Cannot check: answer with a tuple of two ints (8 heads, 16 heads), "
-                f"got {short(candidate)}.")
     explain = (f"Counted: {counts[0]:,} and {counts[1]:,}: W^Q, W^K, W^V and W^O are 512 x 512 "
                "each, plus 4 x 512 biases, whatever the number of heads.")
-    if tuple(candidate) == counts:
-        return "Correct. " + explain
-    return f"Not what happens: you predicted {candidate[0]:,} and {candidate[1]:,}. " + explain
+    mistakes = {
+        "the count should not depend on the number of heads: the heads cut the same 512 "
+        "projected features into pieces, they do not add weights": lambda c: c[0] != c[1],
+        "a head does not have its own 512 x 512 matrices: all heads together project 512 "
+        "features to 512": lambda c: c[0] == 8 * 3 * 512 * 512 + 512 * 512 or c[0] > 4 * 10**6,
+        "the biases count too (one vector of 512 per projection)":
+            lambda c: c[0] == 4 * 512 * 512,
+        "there are four projections: queries, keys, values and the output":
+            lambda c: c[0] in (3 * 512 * 512, 3 * 512 * 512 + 3 * 512),
+    }
+    return predicted(candidate, counts, mistakes, "a tuple of two ints (8 heads, 16 heads)",
+                     explain)
+
+
+@functools.cache  # a pure function of fixed seeds: counted once per session
+def layer_parameter_counts() -> tuple[int, int]:
+    """Parameters of ``nn.TransformerEncoderLayer(512, 8)`` and
+    ``nn.TransformerDecoderLayer(512, 8)`` (``dim_feedforward=2048``, the base model's sizes)."""
+    with torch.random.fork_rng(devices=[]):
+        return tuple(  # type: ignore[return-value]
+            sum(p.numel() for p in kind(512, 8, dim_feedforward=2048).parameters())
+            for kind in (nn.TransformerEncoderLayer, nn.TransformerDecoderLayer))
+
+
+def check_decoder_parameters(candidate: Any) -> str:
+    """Verdict on the predicted pair of parameter counts (encoder layer, decoder layer)."""
+    encoder, decoder = layer_parameter_counts()
+    attention = 4 * 512 * 512 + 4 * 512
+    explain = (f"Counted: encoder layer {encoder:,}, decoder layer {decoder:,}. The decoder adds "
+               f"a cross-attention block ({attention:,}, the same size as self-attention) and a "
+               "third LayerNorm (1,024).")
+    mistakes = {
+        "the decoder layer has a sub-layer the encoder layer lacks: cross-attention to the "
+        "encoder's output, with its own projections": lambda c: c[1] == c[0],
+        "each sub-layer has its own LayerNorm, with a gain and a bias of 512 each":
+            lambda c: c[1] - c[0] == attention or c[0] == encoder - 2048,
+        "the biases count too: every linear map has one":
+            lambda c: c[0] in (4 * 512 * 512 + 2 * 512 * 2048,
+                               4 * 512 * 512 + 2 * 512 * 2048 + 2048),
+        "the feed-forward network has two weight matrices, 512 x 2048 and 2048 x 512":
+            lambda c: c[0] in (encoder - 2048 * 512 - 512, encoder - 2048 * 512 - 2048),
+        "the number of heads adds no parameters (the heads share the 512 x 512 projections)":
+            lambda c: c[0] > 2 * encoder,
+    }
+    return predicted(candidate, (encoder, decoder), mistakes,
+                     "a tuple of two ints (encoder layer, decoder layer)", explain)
 
 
 # Chapter 4 -------------------------------------------------------------------------------------
@@ -154,15 +203,19 @@ def residual_path_counts(layers: int = 6) -> tuple[int, int]:
 def check_residual_paths(candidate: Any) -> str:
     """Verdict on the predicted pair (number of terms, number of terms with two J's)."""
     total, two = residual_path_counts()
-    if (not isinstance(candidate, tuple) or len(candidate) != 2
-            or not all(isinstance(c, int) and not isinstance(c, bool) for c in candidate)):
-        return ("Cannot check: answer with a tuple of two ints (all terms, terms with two J's), "
-                f"got {short(candidate)}.")
     explain = (f"SymPy's expansion of the product of 6 factors (I + J_i) has {total} terms, "
                f"{two} of them products of exactly two J's (one term per subset of the layers).")
-    if tuple(candidate) == (total, two):
-        return "Correct. " + explain
-    return f"Not what happens: you predicted {candidate[0]} and {candidate[1]}. " + explain
+    mistakes = {
+        "each factor (I + J_i) doubles the number of terms: the paths are not one per layer "
+        "(that is the plain stack's count, or a sum instead of a product)":
+            lambda c: c[0] in (6, 7, 12, 13),
+        "a product of two J's picks an unordered pair of layers (the order is fixed by the "
+        "stack), so count pairs, not ordered pairs": lambda c: c[1] == 30,
+        "the total counts every subset of the 6 layers, the empty one (the identity path) "
+        "included": lambda c: c[0] == 63,
+    }
+    return predicted(candidate, (total, two), mistakes,
+                     "a tuple of two ints (all terms, terms with two J's)", explain)
 
 
 # Chapter 5 -------------------------------------------------------------------------------------
@@ -192,13 +245,18 @@ def float_mask_effect() -> dict[str, float]:
 
 FLOAT_MASK_CHOICES = (
     Choice("a", "the future keys get weight 0: the mask blocks them",
-           lambda m: not m["error"] and m["min_future"] == 0.0),
+           lambda m: not m["error"] and m["min_future"] == 0.0,
+           "a float mask is added to the scores, and e to the power (score + 1) is not 0"),
     Choice("b", "nothing is blocked: 1 is added to every future score, so a future key's weight "
            "grows by a factor e relative to a past key's, before renormalization",
            lambda m: not m["error"] and m["min_future"] > 0
-           and math.isclose(m["factor"], math.e, rel_tol=1e-9)),
-    Choice("c", "the past keys get weight 0", lambda m: not m["error"] and m["min_past"] == 0.0),
-    Choice("d", "it raises an error", lambda m: bool(m["error"])),
+           and math.isclose(m["factor"], math.e, rel_tol=1e-9),
+           "ask what adding a float mask to the scores does to e to the power of a score"),
+    Choice("c", "the past keys get weight 0", lambda m: not m["error"] and m["min_past"] == 0.0,
+           "the past keys have mask entry 0, and adding 0 to a score changes nothing"),
+    Choice("d", "it raises an error", lambda m: bool(m["error"]),
+           "a float mask of the right shape and dtype is valid input: any float values are "
+           "accepted and added to the scores"),
 )
 
 
@@ -240,12 +298,18 @@ def _causal(m: dict[str, bool]) -> tuple[bool, bool]:
 
 
 BOOL_MASK_CHOICES = (
-    Choice("a", "both compute causal attention", lambda m: _causal(m) == (True, True)),
+    Choice("a", "both compute causal attention", lambda m: _causal(m) == (True, True),
+           "the two functions do not read True the same way: look up what True means for each"),
     Choice("b", "only nn.MultiheadAttention does (True = may NOT attend); for "
            "F.scaled_dot_product_attention True means may attend, so it attends to the future",
-           lambda m: _causal(m) == (True, False)),
-    Choice("c", "only F.scaled_dot_product_attention does", lambda m: _causal(m) == (False, True)),
-    Choice("d", "neither does", lambda m: _causal(m) == (False, False)),
+           lambda m: _causal(m) == (True, False),
+           "look up again what True means for each of the two functions"),
+    Choice("c", "only F.scaled_dot_product_attention does", lambda m: _causal(m) == (False, True),
+           "for F.scaled_dot_product_attention True means may attend: this mask keeps the "
+           "future there"),
+    Choice("d", "neither does", lambda m: _causal(m) == (False, False),
+           "for nn.MultiheadAttention True means may NOT attend: this mask blocks the future "
+           "there"),
 )
 
 
@@ -287,15 +351,22 @@ def _trends(m: dict[str, list[float]]) -> tuple[str, str]:
 
 GRADIENT_DEPTH_CHOICES = (
     Choice("a", "under both it shrinks with depth",
-           lambda m: _trends(m) == ("shrinks", "shrinks")),
+           lambda m: _trends(m) == ("shrinks", "shrinks"),
+           "Post-LN normalizes after every layer, so its last layer sees inputs of the same "
+           "scale at any depth"),
     Choice("b", "under Post-LN it grows with depth; under Pre-LN it stays about the same",
-           lambda m: _trends(m) == ("grows", "constant")),
+           lambda m: _trends(m) == ("grows", "constant"),
+           "ask what Pre-LN's final LayerNorm does to the gradient when the residual stream "
+           "it divides by grows with every layer"),
     Choice("c", "under Post-LN it stays about the same; under Pre-LN it shrinks with depth "
            "(Xiong et al.'s bound: O(d sqrt(ln d)) against O(d sqrt(ln d / L)))",
-           lambda m: _trends(m) == ("constant", "shrinks")),
+           lambda m: _trends(m) == ("constant", "shrinks"),
+           "compare how the two placements scale the stream the last layer reads"),
     Choice("d", "something else",
            lambda m: _trends(m) not in {("constant", "shrinks"), ("shrinks", "shrinks"),
-                                        ("grows", "constant")}),
+                                        ("grows", "constant")},
+           "with 1,024 classes the initial predictions are nearly uniform, and the theorem's "
+           "setting applies: one of the stated trends holds"),
 )
 
 
@@ -311,76 +382,83 @@ SATURATION_DKS = (4, 64, 1024)
 
 
 @functools.cache  # a pure function of fixed seeds: measured once per session
-def saturation_by_dk() -> dict[str, list[float]]:
-    """Mean largest softmax weight over 16 keys as :math:`d_k` grows, with and without the
-    :math:`1/\\sqrt{d_k}` scale (:func:`softmax_saturation`, seed 0)."""
-    return {
-        arm: softmax_saturation(SATURATION_DKS, scaled=scaled, seed=0)["max_weight"]
-        for arm, scaled in (("unscaled", False), ("scaled", True))
-    }
+def saturation_by_dk() -> list[float]:
+    r"""Mean largest softmax weight over 16 keys when the scores are divided by :math:`d_k`
+    instead of :math:`\sqrt{d_k}`, for :data:`SATURATION_DKS` (256 queries, standard normal
+    entries, float64, seed 12)."""
+    g = _generator(12)
+    largest = []
+    for d_k in SATURATION_DKS:
+        q = torch.randn(256, d_k, generator=g, dtype=torch.float64)
+        k = torch.randn(16, d_k, generator=g, dtype=torch.float64)
+        largest.append(float(torch.softmax(q @ k.T / d_k, -1).amax(-1).mean()))
+    return largest
 
 
-def _saturates(values: list[float]) -> str:
+def _saturation_kind(values: list[float]) -> str:
     if values[-1] > 0.9:
         return "saturates"
-    return "steady" if abs(values[-1] - values[0]) < 0.1 else "other"
+    if values[-1] < 1.2 / 16 and values[-1] < values[0]:
+        return "uniform"
+    return "steady" if 0.8 < values[-1] / values[0] < 1.25 else "other"
 
 
 SATURATION_CHOICES = (
-    Choice("a", "both saturate", lambda m: (_saturates(m["unscaled"]), _saturates(m["scaled"]))
-           == ("saturates", "saturates")),
-    Choice("b", "without the scale the largest weight approaches 1 (softmax saturates, one key "
-           "takes everything); with it the weights look the same for every d_k",
-           lambda m: (_saturates(m["unscaled"]), _saturates(m["scaled"]))
-           == ("saturates", "steady")),
-    Choice("c", "neither changes with d_k",
-           lambda m: (_saturates(m["unscaled"]), _saturates(m["scaled"])) == ("steady", "steady")),
-    Choice("d", "something else",
-           lambda m: (_saturates(m["unscaled"]), _saturates(m["scaled"])) not in {
-               ("saturates", "steady"), ("saturates", "saturates"), ("steady", "steady")}),
+    Choice("a", "it approaches 1, as without any scale",
+           lambda m: _saturation_kind(m) == "saturates",
+           "dividing by d_k shrinks the scores more than dividing by sqrt(d_k): work out the "
+           "variance of q . k / d_k"),
+    Choice("b", "it stays about the same, as with the 1/sqrt(d_k) scale",
+           lambda m: _saturation_kind(m) == "steady",
+           "the scores' variance is d_k / d_k^2 here, not 1: it depends on d_k"),
+    Choice("c", "it falls towards 1/16: the scores shrink towards 0, the weights become "
+           "uniform and attention averages all keys alike",
+           lambda m: _saturation_kind(m) == "uniform",
+           "work out the variance of q . k / d_k as d_k grows"),
+    Choice("d", "something else", lambda m: _saturation_kind(m) == "other",
+           "the scores' variance, 1 / d_k, moves steadily in one direction as d_k grows"),
 )
 
 
 def check_saturation(candidate: Any) -> str:
     """Verdict on the predicted letter for :func:`saturation_by_dk`."""
     m = saturation_by_dk()
-    explain = "Mean largest weight for d_k = " + ", ".join(map(str, SATURATION_DKS)) + ": " + \
-        "; ".join(f"{arm} " + ", ".join(f"{v:.2f}" for v in values)
-                  for arm, values in m.items()) + " (uniform would be 0.06)."
+    explain = ("Mean largest weight with the 1/d_k scale for d_k = "
+               + ", ".join(map(str, SATURATION_DKS)) + ": " + ", ".join(f"{v:.3f}" for v in m)
+               + " (uniform: 1/16 = 0.0625).")
     return choose(candidate, SATURATION_CHOICES, m, explain)
 
 
 @functools.cache  # a pure function of fixed seeds: measured once per session
-def positions_at_init(num_layers: int = 8) -> dict[str, float]:
+def positions_at_init(num_layers: int = 32) -> float:
     """Mean cosine similarity between the representations of different positions after
-    ``num_layers`` untrained Post-LN layers, without and with residual connections
+    ``num_layers`` untrained Post-LN layers WITH residual connections
     (:func:`position_similarity_at_init`, seed 0)."""
-    return {arm: position_similarity_at_init(num_layers, residual=residual, seed=0)
-            for arm, residual in (("plain", False), ("residual", True))}
-
-
-def _alike(value: float) -> bool:
-    return value > 0.99
+    return position_similarity_at_init(num_layers, residual=True, seed=0)
 
 
 POSITION_CHOICES = (
-    Choice("a", "both keep the positions distinguishable",
-           lambda m: not _alike(m["plain"]) and not _alike(m["residual"])),
-    Choice("b", "both collapse the positions to nearly the same vector",
-           lambda m: _alike(m["plain"]) and _alike(m["residual"])),
-    Choice("c", "only the residual stack collapses them",
-           lambda m: not _alike(m["plain"]) and _alike(m["residual"])),
-    Choice("d", "without residuals every position ends up with nearly the same vector "
-           "(similarity near 1); with them the positions stay distinguishable",
-           lambda m: _alike(m["plain"]) and not _alike(m["residual"])),
+    Choice("a", "it stays about where it is at 8 layers (between 0.2 and 0.6)",
+           lambda m: 0.2 <= m <= 0.6,
+           "the residual adds a position's input once, but a Post-LN layer normalizes the sum "
+           "after every layer: ask what share of the sum that input keeps over many layers"),
+    Choice("b", "it rises near 1 (above 0.9): the residual only slows the collapse. Post-LN "
+           "normalizes every sum, so each layer dilutes what a position's own input "
+           "contributes, and the averaging of attention accumulates", lambda m: m > 0.9,
+           "ask what the residual connection keeps of each position's own input"),
+    Choice("c", "it falls near 0 (below 0.2): the positions grow apart", lambda m: m < 0.2,
+           "attention at initialization averages the positions: it brings them closer, never "
+           "apart"),
+    Choice("d", "something in between (0.6 to 0.9)", lambda m: 0.6 < m <= 0.9,
+           "ask whether the share of a position's own input in the normalized sum levels off "
+           "somewhere, or keeps shrinking layer after layer"),
 )
 
 
 def check_positions_at_init(candidate: Any) -> str:
     """Verdict on the predicted letter for :func:`positions_at_init`."""
     m = positions_at_init()
-    explain = (f"Mean cosine similarity between positions after 8 layers: plain "
-               f"{m['plain']:.3f}, residual {m['residual']:.2f}.")
+    explain = f"Mean cosine similarity between positions after 32 residual layers: {m:.2f}."
     return choose(candidate, POSITION_CHOICES, m, explain)
 
 
@@ -408,12 +486,19 @@ def _matches(m: dict[str, float]) -> tuple[bool, bool]:
 
 SCALE_OUTSIDE_CHOICES = (
     Choice("a", "it equals softmax(s / sqrt(d_k)): where the scale sits does not matter",
-           lambda m: _matches(m) == (False, True)),
+           lambda m: _matches(m) == (False, True),
+           "a factor outside the exponential multiplies every weight of a row by the same "
+           "number: ask what the normalization does with it"),
     Choice("b", "it equals softmax(s), the unscaled softmax: a constant factor outside the "
            "exponential cancels in the normalization, so the scale does nothing",
-           lambda m: _matches(m) == (True, False)),
-    Choice("c", "it equals neither", lambda m: _matches(m) == (False, False)),
-    Choice("d", "it equals both", lambda m: _matches(m) == (True, True)),
+           lambda m: _matches(m) == (True, False),
+           "ask where a constant factor must sit to change the weights"),
+    Choice("c", "it equals neither", lambda m: _matches(m) == (False, False),
+           "normalize the article's weights over the keys and see what is left of the "
+           "factor 1/sqrt(d_k)"),
+    Choice("d", "it equals both", lambda m: _matches(m) == (True, True),
+           "softmax(s) and softmax(s / sqrt(d_k)) differ for these scores (s is far from "
+           "constant), so the article's weights cannot equal both"),
 )
 
 
@@ -423,3 +508,88 @@ def check_scale_outside_exp(candidate: Any) -> str:
     explain = (f"Largest difference from softmax(s): {_size(m['unscaled'])}; from "
                f"softmax(s / sqrt(d_k)): {_size(m['scaled'])}.")
     return choose(candidate, SCALE_OUTSIDE_CHOICES, m, explain)
+
+
+# Chapter 6b ------------------------------------------------------------------------------------
+
+#: The showcase source and output row of :func:`cross_attention_row` (the row that writes the
+#: second digit of the month, "2" of "12").
+CROSS_SOURCE, CROSS_ROW = "Tuesday, December 1, 2026", 6
+
+
+def cross_attention_row() -> tuple[str, int]:
+    """The stored cross-attention map of the date translator (artifact ``date_translator``):
+    the source character that output row :data:`CROSS_ROW` of :data:`CROSS_SOURCE` reads most,
+    and its position."""
+    from verified_transformer.experiments.artifacts import load
+
+    showcase = load("date_translator")["result"]["showcase"]
+    weights = showcase["maps"][showcase["sources"].index(CROSS_SOURCE)][CROSS_ROW]
+    position = max(range(len(weights)), key=weights.__getitem__)
+    return CROSS_SOURCE[position], position
+
+
+def _part(position: int) -> str:
+    text = CROSS_SOURCE
+    if text.index("2026") <= position < len(text):
+        return "year"
+    if text.index("December") <= position < text.index("December") + len("December"):
+        return "month"
+    if position == text.index(" 1,") + 1:
+        return "day"
+    return "other"
+
+
+CROSS_CHOICES = (
+    Choice("a", "a digit of the year 2026", lambda m: _part(m[1]) == "year",
+           "the row writes a digit of the month; a '2' in the year is the same character but "
+           "not the same information"),
+    Choice("b", "a letter of the month's name, December", lambda m: _part(m[1]) == "month",
+           "ask where in this source the month is written"),
+    Choice("c", "the day, 1", lambda m: _part(m[1]) == "day",
+           "the day is read by the rows that write the day, at the end of the output"),
+    Choice("d", "the weekday or the punctuation", lambda m: _part(m[1]) == "other",
+           "the weekday does not determine the month; ask which characters do"),
+)
+
+
+def check_cross_attention_row(candidate: Any) -> str:
+    """Verdict on the predicted letter for :func:`cross_attention_row`."""
+    char, position = cross_attention_row()
+    explain = (f"The stored map's row {CROSS_ROW} puts its largest weight on position "
+               f"{position}, {char!r}.")
+    return choose(candidate, CROSS_CHOICES, (char, position), explain)
+
+
+#: The steps of :func:`check_warmup_lr` (one in the warm-up, one after it).
+WARMUP_STEPS_ASKED = (50, 800)
+
+
+def check_warmup_lr(candidate: Any) -> str:
+    """Verdict on the predicted learning rates of the date translator's schedule at
+    :data:`WARMUP_STEPS_ASKED` (``tr.noam_learning_rate`` with the model's ``d_model`` and
+    ``warmup_steps``), to 1 percent."""
+    from verified_transformer.experiments import translation as tr
+
+    d_model, warmup = tr.DEFAULTS["d_model"], tr.DEFAULTS["warmup_steps"]
+    truth = tuple(tr.noam_learning_rate(s, d_model, warmup) for s in WARMUP_STEPS_ASKED)
+    early, late = WARMUP_STEPS_ASKED
+
+    def near(value: float, target: float) -> bool:
+        return math.isclose(value, target, rel_tol=1e-2)
+
+    mistakes = {
+        "at step 50 the schedule is still warming up: the rising branch is the smaller of "
+        "the two": lambda c: near(c[0], d_model**-0.5 * early**-0.5),
+        "after the warm-up the rate decays like 1/sqrt(step); it does not stay at its peak":
+            lambda c: near(c[1], (d_model * warmup) ** -0.5),
+        "the factor d_model^(-1/2) multiplies both branches":
+            lambda c: near(c[0], truth[0] * d_model**0.5) or near(c[1], truth[1] * d_model**0.5),
+        "the warm-up rises like step * warmup^(-3/2), not step / warmup":
+            lambda c: near(c[0], d_model**-0.5 * early / warmup),
+    }
+    explain = (f"tr.noam_learning_rate with d_model = {d_model}, warmup_steps = {warmup}: "
+               + ", ".join(f"step {s}: {v:.3e}" for s, v in zip(WARMUP_STEPS_ASKED, truth,
+                                                                 strict=True)) + ".")
+    return predicted(candidate, truth, mistakes,
+                     "a tuple of two floats (learning rate at step 50, at step 800)", explain)
