@@ -5,7 +5,8 @@ notebook under ``notebooks/``, without fenced code blocks (```` ```python ````, 
 ```` ``` ````; MyST directives such as ```` ```{figure} ```` are kept, their captions are prose)
 and without display math (``$$ ... $$``). A word is a run of characters between white space.
 ``book/claims_ledger.md`` is left out: the ledger's page, generated (committed in earlier
-revisions, built by the ``{claim-ledger}`` directive now).
+revisions, built by the ``{claim-ledger}`` directive now). The last line, ``core``, adds up the
+chapters 1-8 and 6b without their exercise pages, the appendices and the introduction.
 
 Usage: .venv/bin/python scripts/word_counts.py [--rev REV]
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERATED = {"book/claims_ledger.md"}
+CORE = re.compile(r"^(book|notebooks)/0\d[a-z]?_(?!exercises)")  # chapter 1-8 and 6b pages
 FENCE = re.compile(r"^\s*(`{3,}|~{3,})(.*)$")
 
 
@@ -96,7 +98,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rev", default="HEAD", help="git revision for 'before' (default HEAD)")
     args = parser.parse_args()
-    total_before = total_after = 0
+    total_before = total_after = core_before = core_after = 0
     print(f"{'page':40s} {'before':>7s} {'after':>7s} {'change':>7s}")
     for path in pages(args.rev):
         old = at_rev(args.rev, path)
@@ -104,10 +106,14 @@ def main() -> None:
         before = text_words(path, old) if old is not None else 0
         after = text_words(path, new_file.read_text()) if new_file.exists() else 0
         total_before, total_after = total_before + before, total_after + after
+        if CORE.match(path):
+            core_before, core_after = core_before + before, core_after + after
         change = f"{(after - before) / before:+.0%}" if before else "new"
         print(f"{path:40s} {before:7d} {after:7d} {change:>7s}")
     change = f"{(total_after - total_before) / total_before:+.0%}"
     print(f"{'total':40s} {total_before:7d} {total_after:7d} {change:>7s}")
+    change = f"{(core_after - core_before) / core_before:+.0%}"
+    print(f"{'core (chapters 1-8, 6b)':40s} {core_before:7d} {core_after:7d} {change:>7s}")
 
 
 if __name__ == "__main__":
