@@ -474,8 +474,8 @@ POSITION_CHOICES = (
            "attention at initialization averages the positions: it brings them closer, never "
            "apart"),
     Choice("d", "something in between (0.6 to 0.9)", lambda m: 0.6 < m <= 0.9,
-           "a value between 0.6 and 0.9 would need the collapse to stop at some depth: ask what "
-           "in a Post-LN layer could make it stop"),
+           "a value between 0.6 and 0.9 needs something in a Post-LN layer that holds the "
+           "similarity at that level: name it before choosing this"),
 )
 
 
