@@ -266,8 +266,8 @@ def predicted(candidate: Any, truth: tuple[Any, ...], mistakes: Mapping[str, Cal
     ``what`` describes the expected tuple (for "Cannot check"); ``entries`` names each number
     ("the count for 8 heads"); ``mistakes`` maps the sentence naming each known wrong reasoning
     to a test recognizing the numbers it leads to. A wrong prediction is told which of its
-    numbers are right and gets that sentence (or a hint to recount), never the right numbers;
-    ``explain`` (the computation) comes with a correct answer only.
+    numbers are right and gets every sentence that applies (or a hint to recount), never the
+    right numbers; ``explain`` (the computation) comes with a correct answer only.
     """
     ok = (isinstance(candidate, tuple) and len(candidate) == len(truth)
           and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in candidate))
@@ -283,8 +283,8 @@ def predicted(candidate: Any, truth: tuple[Any, ...], mistakes: Mapping[str, Cal
     else:
         good = [name for name, r in zip(entries, right, strict=True) if r]
         status = f"{' and '.join(good)} is right, {' and '.join(wrong)} is not"
-    for sentence, makes in mistakes.items():
-        if makes(candidate):
-            return f"Not what happens: {status}; {sentence}. Try again."
+    named = [sentence for sentence, makes in mistakes.items() if makes(candidate)]
+    if named:
+        return f"Not what happens: {status}; {'; also, '.join(named)}. Try again."
     return (f"Not what happens: {status}; recount "
             f"{'it' if len(wrong) == 1 else 'each part the exercise names'}. Try again.")
