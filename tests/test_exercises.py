@@ -120,8 +120,12 @@ class RepairedLayer(nn.Module):
 
 
 def teacher_forcing_slices(targets, vocab):
-    ids = torch.tensor([[vocab.index(c) for c in ["<s>", *t, "</s>"]] for t in targets])
-    return ids[:, :-1].clone(), ids[:, 1:].clone()
+    width = max(len(t) for t in targets) + 2
+    ids = torch.tensor([[vocab.index(c) for c in ["<s>", *t, "</s>"]]
+                        + [vocab.index("<pad>")] * (width - len(t) - 2) for t in targets])
+    labels = ids[:, 1:].clone()
+    labels[labels == vocab.index("<pad>")] = -100
+    return ids[:, :-1].clone(), labels
 
 
 def softmax_jacobian_loops(z):
@@ -265,9 +269,27 @@ class NoActivationLayer(RepairedLayer):
         self.relu = nn.Identity()
 
 
+def gqa_unscaled(q, k, v):
+    r = q.shape[1] // k.shape[1]
+    k, v = k.repeat_interleave(r, 1), v.repeat_interleave(r, 1)
+    return torch.softmax(q @ k.transpose(-1, -2), -1) @ v
+
+
+def gqa_softmax_over_queries(q, k, v):
+    r = q.shape[1] // k.shape[1]
+    k, v = k.repeat_interleave(r, 1), v.repeat_interleave(r, 1)
+    return torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]), -2) @ v
+
+
+class GeluLayer(RepairedLayer):
+    def __init__(self, d_model, num_heads, dff, dropout):
+        super().__init__(d_model, num_heads, dff, dropout)
+        self.relu = nn.GELU()
+
+
 def teacher_forcing_unshifted(targets, vocab):
-    _, labels = teacher_forcing_slices(targets, vocab)
-    return labels, labels
+    decoder_input, labels = teacher_forcing_slices(targets, vocab)
+    return torch.cat((decoder_input[:, 1:], labels[:, -1:].clamp(min=0)), 1), labels
 
 
 def jacobian_diag_only(z):
@@ -302,6 +324,8 @@ MISTAKES = [
     ("attention", attention_one_over_dk, "scales by 1/d_k instead of 1/sqrt(d_k)"),
     ("attention", attention_scale_outside_exp, "outside the exponential"),
     ("grouped_query_attention", gqa_tiled, "tiles the key/value heads"),
+    ("grouped_query_attention", gqa_unscaled, "leaves out the scale"),
+    ("grouped_query_attention", gqa_softmax_over_queries, "softmax over the queries"),
     ("window_mask", window_causal_only, "the window blocks nothing"),
     ("window_mask", window_one_too_many, "window + 1 keys"),
     ("key_padding_mask", padding_inverted, "inverted"),
@@ -309,6 +333,7 @@ MISTAKES = [
     ("peri_ln_block", peri_norm_after_add, "normalizes after the residual addition"),
     ("capstone", SequenceFirstLayer, "attends along the batch axis"),
     ("capstone", NoActivationLayer, "no activation between the two linear layers"),
+    ("capstone", GeluLayer, "uses GELU"),
     ("teacher_forcing", teacher_forcing_unshifted, "does not shift"),
     ("softmax_jacobian", jacobian_diag_only, "diag(p) alone"),
     ("layer_norm_jacobian", ln_jacobian_no_outer, "-x_hat x_hat^T / n"),
@@ -508,10 +533,57 @@ def test_decoder_parameters_and_warmup_lr() -> None:
     assert check("decoder_parameters", (encoder, decoder)).startswith("Correct.")
     verdict = check("decoder_parameters", (encoder, encoder))
     assert "cross-attention" in verdict and f"{decoder:,}" not in verdict
-    rates = (64**-0.5 * 50 * 200**-1.5, 64**-0.5 / math.sqrt(800))
+    rates = (128**-0.5 * 150 * 500**-1.5, 128**-0.5 / math.sqrt(1500))
     assert check("warmup_lr", rates).startswith("Correct.")
-    assert "still warming up" in check("warmup_lr", (64**-0.5 / math.sqrt(50), rates[1]))
+    verdict = check("warmup_lr", (128**-0.5 / math.sqrt(150), rates[1]))
+    assert "still warming up" in verdict and "the rate at step 1500 is right" in verdict
     assert check("warmup_lr", (1, 2, 3)).startswith("Cannot check")
+
+
+def test_two_number_feedback_says_which_number_is_right() -> None:
+    """A pair with one right number is told which one, and never the other's value."""
+    encoder, decoder = predictions.layer_parameter_counts()
+    verdict = check("decoder_parameters", (encoder, decoder + 1))
+    assert "the encoder layer's count is right, the decoder layer's count is not" in verdict
+    assert f"{decoder:,}" not in verdict and str(decoder) not in verdict
+    assert check("decoder_parameters", (1, 2)).startswith("Not what happens: neither number")
+
+
+def test_a_wrong_tuple_of_tensors_is_reported_element_by_element() -> None:
+    def int32_labels(targets, vocab):
+        decoder_input, labels = teacher_forcing_slices(targets, vocab)
+        return decoder_input, labels.int()
+
+    def one_label_off(targets, vocab):
+        decoder_input, labels = teacher_forcing_slices(targets, vocab)
+        return decoder_input, labels.masked_fill(labels == -100, -1)
+
+    verdict = check("teacher_forcing", int32_labels)
+    assert verdict.startswith("Not correct: teacher_forcing(...)[1] returned dtype int32"), verdict
+    verdict = check("teacher_forcing", one_label_off)
+    assert "teacher_forcing(...)[1] differs" in verdict and "-1 instead of -100" in verdict
+    assert "first difference at index (0, 8)" in verdict, verdict
+    verdict = check("teacher_forcing", lambda t, v: teacher_forcing_slices(t, v)[:1])
+    assert "returned a tuple of 1" in verdict and "expected a tuple of 2" in verdict
+
+
+def test_the_padded_labels_are_what_cross_entropy_skips() -> None:
+    """With the reference labels, cross_entropy averages over the real tokens only."""
+    targets, vocab = ["1969-07", "2026-12-01", "1900"], list(translation.TARGET_VOCAB)
+    decoder_input, labels = translation.teacher_forcing_reference(targets, vocab)
+    logits = torch.randn(*labels.shape, len(vocab), generator=torch.Generator().manual_seed(0),
+                         dtype=torch.float64)
+    real = labels != -100
+    assert int(real.sum()) == sum(len(t) + 1 for t in targets)
+    expected = F.cross_entropy(logits[real], labels[real])
+    assert torch.allclose(F.cross_entropy(logits.flatten(0, 1), labels.flatten()), expected)
+    assert (decoder_input[:, 0] == vocab.index("<s>")).all()
+
+
+def test_minor_answers_get_named() -> None:
+    verdict = check("capstone", RepairedLayer(8, 2, 16, 0.0))
+    assert verdict.startswith("Cannot check: pass the class"), verdict
+    assert check("layernorm_formula", 5).startswith("Cannot check: the answer is a formula")
 
 
 def test_gradient_depth_states_its_setting() -> None:

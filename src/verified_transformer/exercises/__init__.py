@@ -139,7 +139,7 @@ EXERCISES: tuple[Exercise, ...] = (
     Exercise("bool_mask", 5, "predict", "One boolean mask, two conventions",
              predictions.check_bool_mask),
     # Chapter 6: applications (and 6b, the translation model)
-    Exercise("gradient_depth", 6, "predict", "The last layer's gradient as the stack deepens",
+    Exercise("gradient_depth", 6, "predict", "The last layer's gradient with scaled branches",
              predictions.check_gradient_depth),
     Exercise("saturation", 6, "predict", "Scores divided by d_k instead of its square root",
              predictions.check_saturation),
@@ -150,13 +150,13 @@ EXERCISES: tuple[Exercise, ...] = (
     Exercise("branch_scale", 6, "derive", "Scaling N residual branches",
              formula_or_function("residual.scaled_init", residuals.check_branch_scale),
              "residual.scaled_init"),
-    Exercise("teacher_forcing", 6, "implement", "Decoder input and labels for teacher forcing",
+    Exercise("teacher_forcing", 6, "implement", "Decoder input and labels for a padded batch",
              translation.check_teacher_forcing),
     Exercise("greedy_decode", 6, "implement", "A greedy decoder for the date translator",
              translation.check_greedy_decode),
     Exercise("cross_attention_row", 6, "predict", "Where does a month digit look?",
              predictions.check_cross_attention_row),
-    Exercise("warmup_lr", 6, "predict", "The translator's learning rate, step by step",
+    Exercise("warmup_lr", 6, "predict", "The learning rate of a wider translator",
              predictions.check_warmup_lr),
 )
 BY_ID: dict[str, Exercise] = {e.id: e for e in EXERCISES}

@@ -142,9 +142,23 @@ def _mismatch(name: str, case: Case, output: Any, expected: Any) -> str:
                 f"(largest difference at index {position}: {_number(got)} instead of "
                 f"{_number(want)})."
             )
-        return f"{name} differs {where}: it returns {short(output)}, expected {short(expected)}."
-    if isinstance(expected, tuple) and not isinstance(output, tuple):
-        return f"{name} returned {_kind(output)} {where}; expected a tuple."
+        flat_out, flat_want = output.reshape(-1), expected.reshape(-1)
+        index = int((flat_out != flat_want).nonzero()[0, 0])
+        position = tuple(int(i) for i in torch.unravel_index(torch.tensor(index), expected.shape))
+        return (
+            f"{name} differs {where}: it returns {short(output)}, expected {short(expected)} "
+            f"(first difference at index {position}: {short(flat_out[index].item())} instead "
+            f"of {short(flat_want[index].item())})."
+        )
+    if isinstance(expected, tuple):
+        if not isinstance(output, tuple):
+            return f"{name} returned {_kind(output)} {where}; expected a tuple."
+        if len(output) != len(expected):
+            return (f"{name} returned a tuple of {len(output)} {where}; expected a tuple of "
+                    f"{len(expected)}.")
+        for i, (o, e) in enumerate(zip(output, expected, strict=True)):
+            if not same(o, e, case.atol, case.rtol):  # the first differing element, in full
+                return _mismatch(f"{name}(...)[{i}]", case, o, e)
     if isinstance(expected, float) and (
         isinstance(output, bool) or not isinstance(output, (int, float))
     ):
@@ -246,23 +260,31 @@ def choose(candidate: Any, choices: Sequence[Choice], measured: Any, explain: st
 
 
 def predicted(candidate: Any, truth: tuple[Any, ...], mistakes: Mapping[str, Callable[[Any], bool]],
-              what: str, explain: str) -> str:
+              what: str, explain: str, entries: Sequence[str]) -> str:
     """Compare a predicted tuple of numbers with the computed ``truth``.
 
-    ``what`` describes the expected tuple (for "Cannot check"); ``mistakes`` maps the sentence
-    naming each known wrong reasoning to a test recognizing the numbers it leads to. A wrong
-    prediction gets that sentence (or a hint to recount), never the right numbers; ``explain``
-    (the computation) comes with a correct answer only.
+    ``what`` describes the expected tuple (for "Cannot check"); ``entries`` names each number
+    ("the count for 8 heads"); ``mistakes`` maps the sentence naming each known wrong reasoning
+    to a test recognizing the numbers it leads to. A wrong prediction is told which of its
+    numbers are right and gets every sentence that applies (or a hint to recount), never the
+    right numbers; ``explain`` (the computation) comes with a correct answer only.
     """
     ok = (isinstance(candidate, tuple) and len(candidate) == len(truth)
           and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in candidate))
     if not ok:
         return f"Cannot check: answer with {what}, got {short(candidate)}."
-    if all(math.isclose(c, t, rel_tol=1e-2, abs_tol=0.0) if isinstance(t, float) else c == t
-           for c, t in zip(candidate, truth, strict=True)):
+    right = [math.isclose(c, t, rel_tol=1e-2, abs_tol=0.0) if isinstance(t, float) else c == t
+             for c, t in zip(candidate, truth, strict=True)]
+    if all(right):
         return "Correct. " + explain
-    for sentence, makes in mistakes.items():
-        if makes(candidate):
-            return f"Not what happens: {sentence}. Try again."
-    return ("Not what happens: these are not the numbers; recount each part the exercise "
-            "names. Try again.")
+    wrong = [name for name, r in zip(entries, right, strict=True) if not r]
+    if not any(right):
+        status = "neither number is right" if len(truth) == 2 else "none of the numbers is right"
+    else:
+        good = [name for name, r in zip(entries, right, strict=True) if r]
+        status = f"{' and '.join(good)} is right, {' and '.join(wrong)} is not"
+    named = [sentence for sentence, makes in mistakes.items() if makes(candidate)]
+    if named:
+        return f"Not what happens: {status}; {'; also, '.join(named)}. Try again."
+    return (f"Not what happens: {status}; recount "
+            f"{'it' if len(wrong) == 1 else 'each part the exercise names'}. Try again.")

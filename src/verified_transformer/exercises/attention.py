@@ -176,6 +176,14 @@ GROUPED_QUERY_MISTAKES = {
         q @ k.repeat_interleave(q.shape[1] // k.shape[1], 1).transpose(-2, -1)
         / math.sqrt(q.shape[-1] * q.shape[1] / k.shape[1]), -1)
         @ v.repeat_interleave(q.shape[1] // k.shape[1], 1),
+    "leaves out the scale: the scores must be divided by sqrt(d) before the softmax":
+        lambda q, k, v: F.softmax(
+            q @ k.repeat_interleave(q.shape[1] // k.shape[1], 1).transpose(-2, -1), -1)
+        @ v.repeat_interleave(q.shape[1] // k.shape[1], 1),
+    "takes the softmax over the queries (dim -2): each query's weights must sum to 1 over the "
+    "keys (dim -1)": lambda q, k, v: F.softmax(
+        q @ k.repeat_interleave(q.shape[1] // k.shape[1], 1).transpose(-2, -1)
+        / math.sqrt(q.shape[-1]), -2) @ v.repeat_interleave(q.shape[1] // k.shape[1], 1),
     "uses only the first key/value head for every query head":
         lambda q, k, v: _sdpa(q, k[:, :1].expand(-1, q.shape[1], -1, -1),
                               v[:, :1].expand(-1, q.shape[1], -1, -1)),

@@ -8,6 +8,7 @@ string, ...) is the claim's ``takes``.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -16,8 +17,13 @@ def formula_checker(claim_id: str) -> Callable[[Any], str]:
     """A checker that hands the candidate to ``check_formula(claim_id, candidate)``."""
 
     def check(candidate: Any) -> str:
+        import sympy as sp
+
         from verified_transformer.claims import check_formula
 
+        if isinstance(candidate, numbers.Number) and not isinstance(candidate, sp.Basic):
+            return (f"Cannot check: the answer is a formula (a LaTeX string or a SymPy "
+                    f"expression), got the {type(candidate).__name__} {candidate!r}.")
         return in_our_words(check_formula(claim_id, candidate))
 
     check.__doc__ = f"Verdict of ``check_formula({claim_id!r}, candidate)``."

@@ -214,8 +214,10 @@ def _ff(layer: nn.TransformerEncoderLayer, h: Tensor, activation: bool = True) -
 
 
 def _post(x: Tensor, layer: nn.TransformerEncoderLayer, sa: Callable = _sa,
-          activation: bool = True) -> Tensor:
+          activation: bool = True, gelu: bool = False) -> Tensor:
     h = layer.norm1(x + sa(layer, x))
+    if gelu:
+        return layer.norm2(h + layer.linear2(F.gelu(layer.linear1(h))))
     return layer.norm2(h + _ff(layer, h, activation))
 
 
@@ -225,6 +227,9 @@ CAPSTONE_MISTAKES = {
     "each other": lambda x, layer: _post(x, layer, sa=_sa_sequence_first),
     "has no activation between the two linear layers: the feed-forward network is then one "
     "linear map": lambda x, layer: _post(x, layer, activation=False),
+    "uses GELU between the two linear layers; torch.nn.TransformerEncoderLayer's default "
+    "activation is ReLU":
+        lambda x, layer: _post(x, layer, gelu=True),
     "normalizes before each sub-layer (Pre-LN), not after the residual addition":
         lambda x, layer: (lambda h: h + _ff(layer, layer.norm2(h)))(
             x + _sa(layer, layer.norm1(x))),
@@ -274,6 +279,10 @@ def _state_dict_sentence(candidate: type) -> str | None:
 def check_capstone(candidate: Any) -> str:
     """Verdict on a class ``TransformerLayer(d_model, num_heads, dff, dropout)`` that should
     load ``torch.nn.TransformerEncoderLayer``'s ``state_dict`` and compute its Post-LN output."""
+    if isinstance(candidate, nn.Module):
+        return ("Cannot check: pass the class itself, check(\"capstone\", "
+                f"{type(candidate).__name__}), not an instance: the checker builds its own "
+                "layers with different sizes.")
     if not isinstance(candidate, type):
         return ("Cannot check: the answer to this exercise is a class "
                 f"TransformerLayer(d_model, num_heads, dff, dropout), got a "

@@ -18,10 +18,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from verified_transformer.exercises._engine import Choice, choose, predicted
-from verified_transformer.experiments import (
-    gradient_norms_at_init,
-    position_similarity_at_init,
-)
+from verified_transformer.experiments import position_similarity_at_init
+from verified_transformer.experiments._seed import seeded
+from verified_transformer.experiments.gradients import xiong_init_
+from verified_transformer.nn import LayerNorm, TransformerEncoderLayer
 from verified_transformer.nn import functional as vtf
 
 
@@ -149,7 +149,7 @@ def check_mha_parameters(candidate: Any) -> str:
             lambda c: c[0] in (3 * 512 * 512, 3 * 512 * 512 + 3 * 512),
     }
     return predicted(candidate, counts, mistakes, "a tuple of two ints (8 heads, 16 heads)",
-                     explain)
+                     explain, ("the count for 8 heads", "the count for 16 heads"))
 
 
 @functools.cache  # a pure function of fixed seeds: counted once per session
@@ -183,7 +183,8 @@ def check_decoder_parameters(candidate: Any) -> str:
             lambda c: c[0] > 2 * encoder,
     }
     return predicted(candidate, (encoder, decoder), mistakes,
-                     "a tuple of two ints (encoder layer, decoder layer)", explain)
+                     "a tuple of two ints (encoder layer, decoder layer)", explain,
+                     ("the encoder layer's count", "the decoder layer's count"))
 
 
 # Chapter 4 -------------------------------------------------------------------------------------
@@ -215,7 +216,8 @@ def check_residual_paths(candidate: Any) -> str:
         "included": lambda c: c[0] == 63,
     }
     return predicted(candidate, (total, two), mistakes,
-                     "a tuple of two ints (all terms, terms with two J's)", explain)
+                     "a tuple of two ints (all terms, terms with two J's)", explain,
+                     ("the number of all terms", "the number of terms with two J's"))
 
 
 # Chapter 5 -------------------------------------------------------------------------------------
@@ -328,53 +330,74 @@ def check_bool_mask(candidate: Any) -> str:
 DEPTHS = (2, 4, 8, 16)
 
 
+def scaled_pre_ln_gradients(num_layers: int, seed: int) -> list[float]:
+    r""":math:`\lVert \partial\mathcal L / \partial W^{2,l} \rVert_F` for every layer of a Pre-LN
+    stack at initialization, in the setting of :func:`gradient_norms_at_init` (its defaults:
+    64 features, 1,024 classes, Theorem 1's initialization), except that the two weights of
+    each layer that write into the residual stream (``self_attn.out_proj`` and ``linear2``) are
+    multiplied by :math:`1/\sqrt{2L}`, GPT-2's scaled initialization for :math:`2L` branches."""
+    d_model, classes = 64, 1024
+    with seeded(seed, float64=True):
+        layers = nn.ModuleList(
+            TransformerEncoderLayer(d_model, 4, 256, dropout=0.0, batch_first=True,
+                                    norm_first=True) for _ in range(num_layers))
+        for layer in layers:
+            xiong_init_(layer)
+            with torch.no_grad():
+                for linear in (layer.self_attn.out_proj, layer.linear2):
+                    linear.weight.mul_((2 * num_layers) ** -0.5)
+        final_norm, readout = LayerNorm(d_model), nn.Linear(d_model, classes)
+        with torch.no_grad():
+            nn.init.xavier_normal_(readout.weight)
+            readout.bias.zero_()
+        x = torch.randn(8, 8, d_model)
+        targets = torch.randint(classes, (8 * 8,))
+        for layer in layers:
+            x = layer(x)
+        F.cross_entropy(readout(final_norm(x)).flatten(0, 1), targets).backward()
+    return [float(layer.linear2.weight.grad.norm()) for layer in layers]
+
+
 @functools.cache  # a pure function of fixed seeds: measured once per session
-def last_layer_gradient_by_depth() -> dict[str, list[float]]:
-    r"""Mean over seeds 0-2 of :math:`\lVert \partial\mathcal L / \partial W^{2,L} \rVert_F`
-    (the last layer's second feed-forward weight) at initialization, for stacks of
-    :data:`DEPTHS` layers, Post-LN and Pre-LN (:func:`gradient_norms_at_init`)."""
-    return {
-        arm: [statistics.fmean(gradient_norms_at_init(norm_first, depth, seed=s)[-1]
-                               for s in range(3)) for depth in DEPTHS]
-        for arm, norm_first in (("Post-LN", False), ("Pre-LN", True))
-    }
+def last_layer_gradient_by_depth() -> list[float]:
+    r"""Mean over seeds 0-2 of the last layer's :math:`\lVert \partial\mathcal L / \partial
+    W^{2,L} \rVert_F` in :func:`scaled_pre_ln_gradients`, for stacks of :data:`DEPTHS`
+    layers."""
+    return [statistics.fmean(scaled_pre_ln_gradients(depth, s)[-1] for s in range(3))
+            for depth in DEPTHS]
 
 
-def _trend(values: list[float]) -> str:
-    ratio = values[-1] / values[0]
-    return "grows" if ratio > 1.5 else "shrinks" if ratio < 1 / 1.5 else "constant"
-
-
-def _trends(m: dict[str, list[float]]) -> tuple[str, str]:
-    return _trend(m["Post-LN"]), _trend(m["Pre-LN"])
+def _depth_ratio(values: list[float]) -> float:
+    return values[-1] / values[0]
 
 
 GRADIENT_DEPTH_CHOICES = (
-    Choice("a", "under both it shrinks with depth",
-           lambda m: _trends(m) == ("shrinks", "shrinks"),
-           "Post-LN normalizes after every layer, so its last layer sees inputs of the same "
-           "scale at any depth"),
-    Choice("b", "under Post-LN it grows with depth; under Pre-LN it stays about the same",
-           lambda m: _trends(m) == ("grows", "constant"),
-           "ask what Pre-LN's final LayerNorm does to the gradient when the residual stream "
-           "it divides by grows with every layer"),
-    Choice("c", "under Post-LN it stays about the same; under Pre-LN it shrinks with depth "
-           "(Xiong et al.'s bound: O(d sqrt(ln d)) against O(d sqrt(ln d / L)))",
-           lambda m: _trends(m) == ("constant", "shrinks"),
-           "compare how the two placements scale the stream the last layer reads"),
-    Choice("d", "something else",
-           lambda m: _trends(m) not in {("constant", "shrinks"), ("shrinks", "shrinks"),
-                                        ("grows", "constant")},
-           "with 1,024 classes the initial predictions are nearly uniform, and the theorem's "
-           "setting applies: one of the stated trends holds"),
+    Choice("a", "it still shrinks, roughly like 1/sqrt(L)",
+           lambda m: 0.25 < _depth_ratio(m) <= 0.75,
+           "the 1/sqrt(L) law comes from a stream whose variance grows with every branch added "
+           "at full size: work out the stream's variance with these scaled branches first"),
+    Choice("b", "it stays about the same: the 2L scaled branches together add a fixed "
+           "variance to the stream at any depth, so the final LayerNorm divides by about the "
+           "same amount",
+           lambda m: 0.75 < _depth_ratio(m) < 4 / 3,
+           "compare the stream's variance at the top of a deep and of a shallow stack"),
+    Choice("c", "it grows with depth, because the last layer's weight is scaled down more",
+           lambda m: _depth_ratio(m) >= 4 / 3,
+           "a weight's gradient is the gradient arriving at the layer's output times the "
+           "layer's input; scaling the weight multiplies neither"),
+    Choice("d", "it shrinks faster than 1/sqrt(L): the stream's growth and the last branch's "
+           "own factor 1/sqrt(2L) both reduce it", lambda m: _depth_ratio(m) <= 0.25,
+           "the factor multiplies the weight, not its gradient: that gradient is the gradient "
+           "arriving at the layer's output times the layer's input"),
 )
 
 
 def check_gradient_depth(candidate: Any) -> str:
     """Verdict on the predicted letter for :func:`last_layer_gradient_by_depth`."""
     m = last_layer_gradient_by_depth()
-    explain = "Measured for " + ", ".join(f"L = {d}" for d in DEPTHS) + ": " + "; ".join(
-        f"{arm} " + ", ".join(f"{v:.2f}" for v in values) for arm, values in m.items()) + "."
+    explain = ("Measured with the scaled branches for L = " + ", ".join(map(str, DEPTHS)) + ": "
+               + ", ".join(f"{v:.2f}" for v in m) + f" (16 layers / 2 layers: "
+               f"{_depth_ratio(m):.2f}).")
     return choose(candidate, GRADIENT_DEPTH_CHOICES, m, explain)
 
 
@@ -406,11 +429,12 @@ def _saturation_kind(values: list[float]) -> str:
 SATURATION_CHOICES = (
     Choice("a", "it approaches 1, as without any scale",
            lambda m: _saturation_kind(m) == "saturates",
-           "dividing by d_k shrinks the scores more than dividing by sqrt(d_k): work out the "
-           "variance of q . k / d_k"),
+           "without any scale the scores' spread grows with d_k; work out the spread of "
+           "q . k / d_k before assuming it does the same"),
     Choice("b", "it stays about the same, as with the 1/sqrt(d_k) scale",
            lambda m: _saturation_kind(m) == "steady",
-           "the scores' variance is d_k / d_k^2 here, not 1: it depends on d_k"),
+           "the 1/sqrt(d_k) scale is the one that holds the scores' variance fixed; a "
+           "different divisor changes it as d_k grows"),
     Choice("c", "it falls towards 1/16: the scores shrink towards 0, the weights become "
            "uniform and attention averages all keys alike",
            lambda m: _saturation_kind(m) == "uniform",
@@ -450,8 +474,8 @@ POSITION_CHOICES = (
            "attention at initialization averages the positions: it brings them closer, never "
            "apart"),
     Choice("d", "something in between (0.6 to 0.9)", lambda m: 0.6 < m <= 0.9,
-           "ask whether the share of a position's own input in the normalized sum levels off "
-           "somewhere, or keeps shrinking layer after layer"),
+           "a value between 0.6 and 0.9 needs something in a Post-LN layer that holds the "
+           "similarity at that level: name it before choosing this"),
 )
 
 
@@ -561,17 +585,19 @@ def check_cross_attention_row(candidate: Any) -> str:
     return choose(candidate, CROSS_CHOICES, (char, position), explain)
 
 
-#: The steps of :func:`check_warmup_lr` (one in the warm-up, one after it).
-WARMUP_STEPS_ASKED = (50, 800)
+#: The wider translator of :func:`check_warmup_lr` and the steps it asks about (one in the
+#: warm-up, one after it).
+WARMUP_SETTING = {"d_model": 128, "warmup_steps": 500}
+WARMUP_STEPS_ASKED = (150, 1500)
 
 
 def check_warmup_lr(candidate: Any) -> str:
-    """Verdict on the predicted learning rates of the date translator's schedule at
-    :data:`WARMUP_STEPS_ASKED` (``tr.noam_learning_rate`` with the model's ``d_model`` and
-    ``warmup_steps``), to 1 percent."""
+    """Verdict on the predicted learning rates at :data:`WARMUP_STEPS_ASKED` of the schedule
+    ``tr.noam_learning_rate`` with :data:`WARMUP_SETTING` (a translator twice as wide as chapter
+    6b's, warmed up for longer), to 1 percent."""
     from verified_transformer.experiments import translation as tr
 
-    d_model, warmup = tr.DEFAULTS["d_model"], tr.DEFAULTS["warmup_steps"]
+    d_model, warmup = WARMUP_SETTING["d_model"], WARMUP_SETTING["warmup_steps"]
     truth = tuple(tr.noam_learning_rate(s, d_model, warmup) for s in WARMUP_STEPS_ASKED)
     early, late = WARMUP_STEPS_ASKED
 
@@ -579,8 +605,10 @@ def check_warmup_lr(candidate: Any) -> str:
         return math.isclose(value, target, rel_tol=1e-2)
 
     mistakes = {
-        "at step 50 the schedule is still warming up: the rising branch is the smaller of "
+        f"at step {early} the schedule is still warming up: the rising branch is the smaller of "
         "the two": lambda c: near(c[0], d_model**-0.5 * early**-0.5),
+        f"at step {late} the warm-up is over: the decaying branch is the smaller of the two":
+            lambda c: near(c[1], d_model**-0.5 * late * warmup**-1.5),
         "after the warm-up the rate decays like 1/sqrt(step); it does not stay at its peak":
             lambda c: near(c[1], (d_model * warmup) ** -0.5),
         "the factor d_model^(-1/2) multiplies both branches":
@@ -592,4 +620,5 @@ def check_warmup_lr(candidate: Any) -> str:
                + ", ".join(f"step {s}: {v:.3e}" for s, v in zip(WARMUP_STEPS_ASKED, truth,
                                                                  strict=True)) + ".")
     return predicted(candidate, truth, mistakes,
-                     "a tuple of two floats (learning rate at step 50, at step 800)", explain)
+                     f"a tuple of two floats (learning rate at step {early}, at step {late})",
+                     explain, (f"the rate at step {early}", f"the rate at step {late}"))

@@ -2,9 +2,10 @@ r"""Checkers for the exercises of chapter 6b: teacher forcing and greedy decodin
 translator (:mod:`verified_transformer.experiments.translation`, imported as ``tr``).
 
 Teacher forcing: the reference is what the training loss feeds the model (``encode_targets``,
-cut into the decoder input and the labels). Greedy decoding: the reference is ``tr.translate``
-on the loaded model, run on the same machine as the candidate, so the comparison of strings
-does not depend on the CPU.
+cut into the decoder input and the labels), for targets of several lengths, padded, with the
+padded labels marked for ``F.cross_entropy`` to skip. Greedy decoding: the reference is
+``tr.translate`` on the loaded model, run on the same machine as the candidate, so the
+comparison of strings does not depend on the CPU.
 """
 
 from __future__ import annotations
@@ -23,42 +24,59 @@ from verified_transformer.experiments import translation as tr
 # Teacher forcing -------------------------------------------------------------------------------
 
 TARGET_VOCAB: tuple[str, ...] = (tr.PAD, tr.BOS, tr.EOS, "-", *"0123456789")
+#: The label that ``F.cross_entropy`` skips (its default ``ignore_index``).
+IGNORE = -100
 
 
 def teacher_forcing_cases() -> list[Case]:
-    """Batches of ISO dates (one, and several), with the translator's target vocabulary."""
+    """Batches of targets for a translator that may also write partial dates (a year and month,
+    or a year): one full date (no padding), and targets of three lengths."""
     vocab = list(TARGET_VOCAB)
     return [Case(f"targets={targets}", (targets, vocab), atol=0, rtol=0) for targets in (
-        ["2026-12-01"], ["1900-01-01", "2099-12-31", "1969-07-20"])]
+        ["2026-12-01"], ["1969-07", "2026-12-01", "1900"], ["2099", "12-31"])]
 
 
-def _encoded(targets: Sequence[str], vocab: Sequence[str]) -> Tensor:
-    index = SimpleNamespace(target_index={ch: i for i, ch in enumerate(vocab)})
-    return tr.DateTranslator.encode_targets(index, targets)  # type: ignore[arg-type]
+def _padded(targets: Sequence[str], vocab: Sequence[str]) -> Tensor:
+    """``<s>``, the characters, ``</s>``, then ``<pad>`` up to the longest row: (N, 2 + max)."""
+    index = {token: i for i, token in enumerate(vocab)}
+    width = 2 + max(len(t) for t in targets)
+    rows = [[index[tr.BOS], *(index[ch] for ch in t), index[tr.EOS]] for t in targets]
+    return torch.tensor([row + [index[tr.PAD]] * (width - len(row)) for row in rows])
+
+
+def _ignore_padding(labels: Tensor, vocab: Sequence[str]) -> Tensor:
+    return labels.masked_fill(labels == vocab.index(tr.PAD), IGNORE)
 
 
 def teacher_forcing_reference(targets: Sequence[str], vocab: Sequence[str]
                               ) -> tuple[Tensor, Tensor]:
-    """``(decoder input, labels)``: ``<s>`` and the 10 characters; the 10 characters and
-    ``</s>``: what the training loss of ``tr`` feeds the model and compares its logits with."""
-    full = _encoded(targets, vocab)
-    if list(TARGET_VOCAB) != tr.DateTranslator(["a"], d_model=4, nhead=1, num_encoder_layers=1,
-                                               num_decoder_layers=1, dim_feedforward=4,
-                                               dropout=0.0, norm_first=False,
-                                               max_source_length=4).target_vocab:
-        raise RuntimeError("reference check failed: the translator's target vocabulary changed")
-    return full[:, :-1], full[:, 1:]
+    """``(decoder input, labels)``: each row ``<s>``, the characters, ``</s>``, padded with
+    ``<pad>``, without its last token; and the same rows without their first token, where
+    every ``<pad>`` label is ``IGNORE``. Checked against the translator's own ``encode_targets``
+    where no row needs padding."""
+    full = _padded(targets, vocab)
+    if len({len(t) for t in targets}) == 1 and len(targets[0]) == tr.TARGET_LENGTH:
+        index = SimpleNamespace(target_index={ch: i for i, ch in enumerate(vocab)})
+        if not torch.equal(full, tr.DateTranslator.encode_targets(index, targets)):  # type: ignore[arg-type]
+            raise RuntimeError("reference check failed: the translator encodes targets otherwise")
+    return full[:, :-1], _ignore_padding(full[:, 1:], vocab)
 
 
 TEACHER_FORCING_MISTAKES = {
     "does not shift: the decoder input already holds the token it must predict, so the model "
-    "learns to copy": lambda t, v: (_encoded(t, v)[:, 1:], _encoded(t, v)[:, 1:]),
+    "learns to copy": lambda t, v: (_padded(t, v)[:, 1:], _ignore_padding(_padded(t, v)[:, 1:], v)),
     "swaps the two: the labels start with <s>, which the model never has to predict":
-        lambda t, v: (_encoded(t, v)[:, 1:], _encoded(t, v)[:, :-1]),
-    "leaves </s> out of the labels: the model never learns to stop": lambda t, v: (
-        _encoded(t, v)[:, :-2], _encoded(t, v)[:, 1:-1]),
-    "gives the decoder the whole sequence, </s> included, one token longer than the labels":
-        lambda t, v: (_encoded(t, v), _encoded(t, v)[:, 1:]),
+        lambda t, v: (_padded(t, v)[:, 1:], _ignore_padding(_padded(t, v)[:, :-1], v)),
+    "leaves the <pad> labels in place: the loss then trains the model to write padding after "
+    "</s>; a label the loss must skip is -100": lambda t, v: (
+        _padded(t, v)[:, :-1], _padded(t, v)[:, 1:]),
+    "ignores the </s> labels too: the model never learns to stop": lambda t, v: (
+        _padded(t, v)[:, :-1], _ignore_padding(_padded(t, v)[:, 1:], v).masked_fill(
+            _padded(t, v)[:, 1:] == v.index(tr.EOS), IGNORE)),
+    "marks the positions whose decoder input is <pad>, not those whose label is: the position "
+    "that reads </s> has nothing left to predict, and its <pad> label still counts":
+        lambda t, v: (_padded(t, v)[:, :-1], _padded(t, v)[:, 1:].masked_fill(
+            _padded(t, v)[:, :-1] == v.index(tr.PAD), IGNORE)),
 }
 
 
@@ -67,7 +85,7 @@ def check_teacher_forcing(candidate: Any) -> str:
     return compare(
         "teacher_forcing", candidate, teacher_forcing_cases(), teacher_forcing_reference,
         TEACHER_FORCING_MISTAKES,
-        "builds the decoder input and the labels that the translator's training loss uses",
+        "builds the padded decoder input and the labels, with -100 where the loss must skip",
     )
 
 
