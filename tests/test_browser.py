@@ -822,7 +822,7 @@ def test_exercise_solutions_are_collapsed_until_clicked() -> None:
     assert seen["before"] == (False, False), "a collapsed solution's code or output is visible"
     assert seen["after"] == (True, True), "clicking the solution's title did not show it"
     code_text, output_text = seen["shown"]
-    assert "def layer_norm" in code_text and 'check("layer_norm"' in code_text, code_text
+    assert "def layer_norm_2d" in code_text and 'check("layer_norm_2d"' in code_text, code_text
     assert output_text.strip().startswith("Correct:"), output_text
     assert seen["collapsed_again"], "a second click did not collapse the solution"
 
