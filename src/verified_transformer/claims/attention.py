@@ -54,20 +54,17 @@ def _scaled(scale: sp.Expr) -> tuple:
     return ((Var(scale * QK), sp.Integer(1)),)
 
 
-_DK = fm.Vocabulary(names={"d_k": d_k, "d": d_k, "e": sp.E}, families={}, indices={},
-                    allowed=frozenset({d_k}))
-_DK_POINTS = [(f"d_k = {d}", {d_k: d}) for d in (1, 4, 9, 64)]
-_VARIANCE_READER = fm.scalar_reader(
+_DK_POINTS = [{d_k: d} for d in (1, 4, 9, 64)]
+_VARIANCE_READER = fm.Blank(
     takes="Var[q.k] as a SymPy expression or LaTeX in d_k (the mean is taken as 0)",
-    vocabulary=_DK, build=_moments, expression=lambda chains: chains[0][-1], points=_DK_POINTS,
-    output="Var[q.k]", names={
+    aliases={"d": d_k}, points=_DK_POINTS, output="Var[q.k]", names={
         "Var = sqrt(d_k)": "Var[q.k] = sqrt(d_k), the standard deviation in place of the variance",
         "Var = 1": "Var[q.k] = 1, the variance of one product q_i k_i",
         "Var = d_k^2": "Var[q.k] = d_k^2"})
-_SCALE_READER = fm.scalar_reader(
+_SCALE_READER = fm.Blank(
     takes="the scale s(d_k) with Var[s q.k] = 1, as a SymPy expression or LaTeX in d_k",
-    vocabulary=_DK, build=_scaled, expression=lambda chains: chains[0][0].args[0] / QK,
-    points=_DK_POINTS, output="s",
+    part=lambda chains: chains[0][0].args[0] / QK, aliases={"d": d_k}, points=_DK_POINTS,
+    output="s",
     names={"1/d_k scaling": "the scale 1/d_k (too small)", "no scaling": "no scaling (s = 1)"})
 
 # --- the definition: the matrix form against equation (1) entry by entry ------------------------

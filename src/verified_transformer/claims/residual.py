@@ -10,13 +10,7 @@ from typing import Any
 import sympy as sp
 
 from verified_transformer.claims.fixtures import D_MODEL
-from verified_transformer.claims.formula import (
-    CandidateError,
-    Reader,
-    Vocabulary,
-    format_number,
-    scalar_reader,
-)
+from verified_transformer.claims.formula import Blank, CandidateError, Reader, format_number
 from verified_transformer.claims.latex import latex
 from verified_transformer.claims.ledger import Claim, numeric_check, substitute
 from verified_transformer.claims.notation import read_program
@@ -192,11 +186,10 @@ def _sublayer_claim(norm_first: bool, wrong: dict, **fields: Any) -> Claim:
 
 _INDEPENDENT = ((rs.Cov(B[i], B[rs.j]), sp.KroneckerDelta(i, rs.j)),)
 _scaled = lambda c: (rs.Var(sp.Sum(c * B[i], (i, 1, rs.N))), 1)  # noqa: E731
-_SCALE_READER = scalar_reader(
+_SCALE_READER = Blank(
     takes="the factor on each of N residual branches, as a SymPy expression or LaTeX in N",
-    vocabulary=Vocabulary(names={"N": rs.N}, families={}, indices={}, allowed=frozenset({rs.N})),
-    build=lambda c: (_scaled(c),), expression=lambda f: f[0][0].args[0].function.coeff(B[i]),
-    points=[(f"N = {count}", {rs.N: count}) for count in (1, 4, 12)], output="the factor",
+    part=lambda chains: chains[0][0].args[0].function.coeff(B[i]), output="the factor",
+    points=[{rs.N: count} for count in (1, 4, 12)],
     names={"1/N scaling": "the factor 1/N (too small)", "no scaling": "no scaling (factor 1)"})
 
 
