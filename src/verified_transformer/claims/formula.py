@@ -222,8 +222,8 @@ class Vocabulary:
         for a in expr.atoms(sp.Indexed):
             if a.base not in self.families.values():
                 raise CandidateError(f"unknown symbol {str(a)!r}; use {self.describe()}")
-        return expr.xreplace({s: self._meaning(s, bound) for s in expr.atoms(sp.Symbol)
-                              if s not in self.own})
+        return expr.xreplace({s: self._meaning(s, bound) for s in sorted(
+            expr.atoms(sp.Symbol), key=str) if s not in self.own})
 
     def _meaning(self, symbol: sp.Symbol, bound: set[str]) -> sp.Expr:
         name, indices = _name(symbol), self.indices | bound
