@@ -13,8 +13,8 @@ variant; a counterexample is the first of the claim's points where they differ, 
 
 A candidate that cannot be read (unparsable LaTeX, an unknown symbol, a wrong shape, a function
 that raises) gets a one-line ``Cannot check ...`` message; SymPy's and lark's tracebacks never
-reach the reader. Where an equation's part is no scalar (a matrix program, a layer composition)
-the claim brings its own :class:`Reader`.
+reach the reader. A part that is a map of named operands (a residual block, a layer) is read as a
+program (:class:`Program`); the matrix form of attention brings its own :class:`Reader`.
 """
 
 from __future__ import annotations
@@ -209,7 +209,7 @@ class Vocabulary:
             raise CandidateError("expected a scalar formula for one entry, got a matrix")
         bound = {_name(v) for s in expr.atoms(sp.Sum) for v in s.variables}
         juxtaposed = {}  # the parser reads "gamma_i (x_i - mu)" as gamma_i applied to (x_i - mu)
-        for f in expr.atoms(sp.core.function.AppliedUndef):
+        for f in sorted(expr.atoms(sp.core.function.AppliedUndef), key=str):
             try:
                 juxtaposed[f] = self._meaning(sp.Symbol(str(f.func)), bound) * sp.Mul(*f.args)
             except CandidateError:
@@ -219,7 +219,7 @@ class Vocabulary:
         if undefined:
             raise CandidateError(
                 f"unknown function {undefined[0]!r}; use only {self.describe()}, exp, sqrt, sums")
-        for a in expr.atoms(sp.Indexed):
+        for a in sorted(expr.atoms(sp.Indexed), key=str):
             if a.base not in self.families.values():
                 raise CandidateError(f"unknown symbol {str(a)!r}; use {self.describe()}")
         return expr.xreplace({s: self._meaning(s, bound) for s in sorted(
@@ -368,3 +368,51 @@ def _run(f: Numeric, point: Mapping, size: int) -> list[float]:
         raise CandidateError(f"the function returned {len(flat)} values for an input of size "
                              f"{size}")
     return flat
+
+
+@dataclass(frozen=True)
+class Program:
+    """A reader for a part that is a map of named ``operands`` (the claim's own undefined symbols
+    and maps, in the order a Python function takes them): a LaTeX program
+    (:func:`~verified_transformer.claims.notation.read_program`) or a Python function of them,
+    compared with the claim's (chain 0's right side, or the claim's own composition) as the
+    expression tree it builds from them; ``evidence(a, b)`` adds a measurement to a witness."""
+
+    takes: str
+    operands: Mapping[str, Any]
+    names: Mapping[str, str]
+    evidence: Callable[[Callable, Callable], str] = lambda a, b: ""
+
+    def bind(self, formula: Any) -> Reader:
+        from verified_transformer.claims.latex import latex
+        from verified_transformer.claims.notation import read_program
+
+        def tree(f: Any) -> Any:
+            if isinstance(f, tuple):
+                return f[0][-1]
+            try:
+                return f(*self.operands.values())
+            except CandidateError:
+                raise
+            except Exception as exc:
+                raise CandidateError(f"the function raised {_one_line(exc)}") from None
+
+        def convert(candidate: Any) -> Callable:
+            def program(*values: Any) -> Any:
+                return read_program(candidate, dict(zip(self.operands, values, strict=True)))
+
+            if not isinstance(candidate, str) and not callable(candidate):
+                raise CandidateError(f"expected a LaTeX string or a Python function of "
+                                     f"{', '.join(self.operands)}, got {type(candidate).__name__}")
+            function = program if isinstance(candidate, str) else candidate
+            tree(function)  # read once now, so that errors surface here
+            return function
+
+        def witness(a: Any, b: Any) -> str | None:
+            if tree(a) == tree(b):
+                return None
+            maps = ", ".join(k for k, v in self.operands.items() if isinstance(v, type))
+            return (f"for arbitrary {maps} the candidate is {latex(tree(a))}, the claim "
+                    f"{latex(tree(b))}{self.evidence(a, b)}")
+
+        return Reader(self.takes, convert, lambda a, b: tree(a) == tree(b), witness, self.names)

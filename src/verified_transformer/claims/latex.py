@@ -215,9 +215,3 @@ def latex(expr: Any, **settings: Any) -> str:
     number 1 as ``I`` (for products of Jacobians written with non-commuting symbols)."""
     return BookPrinter(settings).doprint(expr)
 
-
-def equation(lhs: Any, rhs: Any) -> str:
-    """``lhs = rhs``, each side printed by :func:`latex` unless it is already a string."""
-    left = lhs if isinstance(lhs, str) else latex(lhs)
-    right = rhs if isinstance(rhs, str) else latex(rhs)
-    return f"{left} = {right}"
