@@ -40,7 +40,6 @@ NAMES: dict[str, str] = {
     "d_ff": r"d_{\mathrm{ff}}",
     "d_k": r"d_k",
     "d_v": r"d_v",
-    "H": "H",
 }
 # undefined function name -> LaTeX of the operator
 OPERATORS: dict[str, str] = {
@@ -52,10 +51,6 @@ OPERATORS: dict[str, str] = {
     "softmax": r"\operatorname{softmax}",
     "Attention": r"\operatorname{Attention}",
     "RMSNorm": r"\mathrm{RMSNorm}",
-    "E": "E",
-    "G": "G",
-    "F": "F",
-    "N": "N",
     "N_in": r"N_{\mathrm{in}}",
     "N_out": r"N_{\mathrm{out}}",
     "N_1": "N_1",
