@@ -54,20 +54,17 @@ def _scaled(scale: sp.Expr) -> tuple:
     return ((Var(scale * QK), sp.Integer(1)),)
 
 
-_DK = fm.Vocabulary(names={"d_k": d_k, "d": d_k, "e": sp.E}, families={}, indices={},
-                    allowed=frozenset({d_k}))
-_DK_POINTS = [(f"d_k = {d}", {d_k: d}) for d in (1, 4, 9, 64)]
-_VARIANCE_READER = fm.scalar_reader(
+_DK_POINTS = [{d_k: d} for d in (1, 4, 9, 64)]
+_VARIANCE_READER = fm.Blank(
     takes="Var[q.k] as a SymPy expression or LaTeX in d_k (the mean is taken as 0)",
-    vocabulary=_DK, build=_moments, expression=lambda chains: chains[0][-1], points=_DK_POINTS,
-    output="Var[q.k]", names={
+    aliases={"d": d_k}, points=_DK_POINTS, output="Var[q.k]", names={
         "Var = sqrt(d_k)": "Var[q.k] = sqrt(d_k), the standard deviation in place of the variance",
         "Var = 1": "Var[q.k] = 1, the variance of one product q_i k_i",
         "Var = d_k^2": "Var[q.k] = d_k^2"})
-_SCALE_READER = fm.scalar_reader(
+_SCALE_READER = fm.Blank(
     takes="the scale s(d_k) with Var[s q.k] = 1, as a SymPy expression or LaTeX in d_k",
-    vocabulary=_DK, build=_scaled, expression=lambda chains: chains[0][0].args[0] / QK,
-    points=_DK_POINTS, output="s",
+    part=lambda chains: chains[0][0].args[0] / QK, aliases={"d": d_k}, points=_DK_POINTS,
+    output="s",
     names={"1/d_k scaling": "the scale 1/d_k (too small)", "no scaling": "no scaling (s = 1)"})
 
 # --- the definition: the matrix form against equation (1) entry by entry ------------------------
@@ -85,14 +82,12 @@ def _attention(form: sp.Basic) -> tuple:
     return (at.Attention(Q, K, V), form)
 
 
-def _as_function(formula: object) -> object:
-    """A claim's (or variant's) chains as the function (Q, K, V) -> its matrix form; a reader's
-    candidate as it is."""
-    if not isinstance(formula, tuple):
-        return formula
-    form = formula[0][-1]
-    return lambda q, k, v: sp.Matrix(at.at_case(
-        form, {Q: q, K: k, V: v, n: q.rows, m: k.rows, d_k: q.cols, d_v: v.cols}))
+def _matrix(formula: object, q: sp.MatrixBase, k: sp.MatrixBase, v: sp.MatrixBase) -> object:
+    """A claim's (or variant's) matrix form, or a reader's program, at explicit Q, K, V."""
+    if callable(formula):
+        return sp.Matrix(formula(q, k, v))
+    return sp.Matrix(at.at_case(formula[0][-1], {Q: q, K: k, V: v, n: q.rows, m: k.rows,
+                                                 d_k: q.cols, d_v: v.cols}))
 
 
 def _numerator(expr: sp.Expr) -> sp.Expr:
@@ -128,7 +123,7 @@ def _attention_values(formula: object) -> list[float]:
     (torch is imported only then), a symbolic formula SymPy Floats."""
     if not isinstance(formula, fm.Numeric):
         point = (sp.ImmutableMatrix([[sp.Float(x, 20) for x in row] for row in a]) for a in _POINT)
-        return [float(x) for x in sp.Matrix(formula(*point))]
+        return [float(x) for x in _matrix(formula, *point)]
     import torch
 
     try:
@@ -142,15 +137,14 @@ def _attention_values(formula: object) -> list[float]:
 
 
 def _attention_same(a: object, b: object) -> bool | None:
-    a, b = _as_function(a), _as_function(b)
-    if isinstance(a, fm.Numeric) or isinstance(b, fm.Numeric):
+    if isinstance(a, fm.Numeric):
         return _attention_witness(a, b) is None
-    return all(matrices_equal(sp.Matrix(a(*point)), sp.Matrix(b(*point)), _numerator)
+    return all(matrices_equal(_matrix(a, *point), _matrix(b, *point), _numerator)
                for point in (_symbols(*size) for size in SIZES))
 
 
 def _attention_witness(a: object, b: object) -> str | None:
-    got, want = (_attention_values(_as_function(f)) for f in (a, b))
+    got, want = (_attention_values(f) for f in (a, b))
     gaps = [abs(x - y) for x, y in zip(got, want, strict=True)]
     # the largest gap (a NaN counts as the largest), its first occurrence in row-major order
     worst = max(range(len(gaps)), key=lambda t: (math.isnan(gaps[t]), gaps[t]))
@@ -162,6 +156,8 @@ def _attention_witness(a: object, b: object) -> str | None:
             f"{fm.format_number(want[worst])}")
 
 
+# Its own reader: a matrix program is compared at explicit sizes (symbolic shapes do not reject
+# QK), and a Python function takes tensors, so it is compared numerically at a point.
 _ATTENTION_READER = fm.Reader(
     takes="LaTeX in Q, K, V, d_k with softmax (row-wise), transposes K^\\top, \\frac, \\sqrt; or a "
     "Python function (Q, K, V) -> output of float64 tensors of shapes (n, d_k), (m, d_k), (m, d_v)",

@@ -1,9 +1,11 @@
 r"""``check_formula(claim_id, candidate)``: check a reader's own formula against a claim.
 
-A claim that takes a reader's formula has a :class:`Reader`: it turns the candidate (a SymPy
-expression, a LaTeX string, or a Python function, as ``claim.takes`` says) into an object of the
-claim's formula type, decides whether two such objects are the same formula, and finds a concrete
-input where they differ. The answer is one sentence:
+A claim that takes a reader's formula names the part of its equation a candidate stands for
+(:class:`Blank`: chain 0's right side unless it says otherwise). The candidate (a SymPy expression
+or LaTeX, in the symbols and operators the claim's own part uses; an entry formula also takes a
+Python function) is compared exactly with that part, then with the same part of each wrong
+variant; a counterexample is the first of the claim's points where they differ, else one found by
+:func:`~verified_transformer.derive.exact.counterexample`. The answer is one sentence:
 
 * ``Equal to layernorm.definition ...`` (the candidate is the claim, perhaps written another way),
 * ``This is the unbiased-variance LayerNorm ...`` (it equals one of the claim's wrong variants),
@@ -11,19 +13,20 @@ input where they differ. The answer is one sentence:
 
 A candidate that cannot be read (unparsable LaTeX, an unknown symbol, a wrong shape, a function
 that raises) gets a one-line ``Cannot check ...`` message; SymPy's and lark's tracebacks never
-reach the reader.
+reach the reader. A part that is a map of named operands (a residual block, a layer) is read as a
+program (:class:`Program`); the matrix form of attention brings its own :class:`Reader`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import sympy as sp
 
-from verified_transformer.derive.exact import Undecided
+from verified_transformer.derive.exact import Undecided, counterexample, equal, unroll_sums
 
 
 class CandidateError(ValueError):
@@ -32,21 +35,20 @@ class CandidateError(ValueError):
 
 @dataclass(frozen=True)
 class Reader:
-    """How a claim reads, compares and refutes a candidate formula.
-
-    ``convert(candidate)`` returns an object of the claim's formula type (raises
-    :class:`CandidateError`); ``same(a, b)`` returns True or False, exactly where it can (raising
-    :class:`~verified_transformer.derive.exact.Undecided` or returning None when it cannot
-    decide); ``witness(a, b)`` returns a plain-text description of an input where ``a`` and
-    ``b`` differ, or None when none was found. ``names`` gives a wrong variant's name as a noun
-    phrase ("the unbiased-variance LayerNorm").
-    """
+    """A claim's own reader: ``convert(candidate)`` gives an object of the claim's formula type
+    (raises :class:`CandidateError`); ``same(a, b)`` is True or False where it can decide (None,
+    or :class:`~verified_transformer.derive.exact.Undecided`, where it cannot); ``witness(a, b)``
+    describes an input where they differ (None: none found); ``names`` gives a wrong variant's
+    name as a noun phrase ("the unbiased-variance LayerNorm")."""
 
     takes: str
     convert: Callable[[Any], Any]
     same: Callable[[Any, Any], bool | None]
     witness: Callable[[Any, Any], str | None]
     names: Mapping[str, str] = field(default_factory=dict)
+
+    def bind(self, formula: Any) -> Reader:
+        return self
 
 
 def _one_line(exc: BaseException) -> str:
@@ -74,19 +76,14 @@ def check_formula(claim_id: str, candidate: Any) -> str:
     from verified_transformer.claims import get
 
     claim = get(claim_id)
-    reader = claim.reader
-    if reader is None:
+    if claim.reader is None:
         return (
             f"Cannot check a formula against {claim_id}: this {claim.kind} takes no formula of "
             "its own; see its displays and its checks in the ledger."
         )
+    reader = claim.reader.bind(claim.formula)
     try:
         formula = reader.convert(candidate)
-    except CandidateError as exc:
-        return f"Cannot check this candidate against {claim_id}: {exc}"
-    except Exception as exc:  # a reader's function that raises, SymPy refusing an input, ...
-        return f"Cannot check this candidate against {claim_id}: {_one_line(exc)}."
-    try:
         if _decide(reader, formula, claim.formula):
             return f"Equal to {claim_id}: the candidate is the claim's formula ({claim.scope})."
         for name, variant in claim.variants.items():
@@ -98,21 +95,20 @@ def check_formula(claim_id: str, candidate: Any) -> str:
         where = reader.witness(formula, claim.formula)
     except CandidateError as exc:
         return f"Cannot check this candidate against {claim_id}: {exc}"
-    except Exception as exc:
+    except Exception as exc:  # a reader's function that raises, SymPy refusing an input, ...
         return f"Cannot check this candidate against {claim_id}: {_one_line(exc)}."
     if where is None:
         return f"Different from {claim_id}, and from each of its named wrong variants."
     return f"Different from {claim_id}, and from each of its named wrong variants: {where}."
 
 
-# --- reading scalar formulas: SymPy expressions and LaTeX ---------------------------------------
+# --- reading LaTeX into SymPy -------------------------------------------------------------------
 
 _LATEX_REWRITES = (
     (r"\\(?:left|right|big|Big|bigg|Bigg)(?![a-zA-Z])", ""),
     (r"\\(?:,|;|!|quad|qquad)", " "),
     (r"\\(?:epsilon|varepsilon)(?![a-zA-Z])", r"\\varepsilon"),
     (r"\\(?:tfrac|dfrac)", r"\\frac"),
-    (r"\\exp(?![a-zA-Z])", r"\\exp"),
     (r"\\(?:sigma|varsigma)(?![a-zA-Z])", r"\\upsilon"),  # the lark grammar has no sigma
     # "x_i (a + b)" is a product, not a function x_i applied to (a + b)
     (r"(_\{[^{}]*\}|_[A-Za-z0-9])\s*\(", r"\1 \\cdot ("),
@@ -123,13 +119,10 @@ def _top_level_rhs(text: str) -> str:
     """The part after the last ``=`` outside braces (``y_i = ...`` -> ``...``)."""
     depth, cut = 0, -1
     for pos, ch in enumerate(text):
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-        elif ch == "=" and depth == 0:
+        depth += (ch == "{") - (ch == "}")
+        if ch == "=" and depth == 0:
             cut = pos
-    return text[cut + 1 :] if cut >= 0 else text
+    return text[cut + 1 :]
 
 
 def _alternatives(tree: Any) -> list[Any]:
@@ -140,10 +133,6 @@ def _alternatives(tree: Any) -> list[Any]:
     if str(data) == "_ambig":
         return [alt for child in tree.children for alt in _alternatives(child)]
     raise CandidateError("the LaTeX parser returned an incomplete reading; add parentheses")
-
-
-def _sum_extent(expr: sp.Expr) -> int:
-    return sum(sp.count_ops(s.function) for s in expr.atoms(sp.Sum))
 
 
 def parse_scalar_latex(text: str) -> sp.Expr:
@@ -167,41 +156,49 @@ def parse_scalar_latex(text: str) -> sp.Expr:
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CandidateError(f"unparsable LaTeX {text!r} ({first})") from None
-    readings = [r for r in _alternatives(parsed) if isinstance(r, sp.Basic)]
-    readings = [
-        r.xreplace(
-            {s: sp.Symbol(str(s.name).replace("upsilon", "sigma")) for s in r.free_symbols
-             if isinstance(s, sp.Symbol) and "upsilon" in str(s.name)}
-        )
-        for r in readings
-    ]
+    readings = [r.xreplace({s: sp.Symbol(s.name.replace("upsilon", "sigma"))
+                            for s in r.atoms(sp.Symbol) if "upsilon" in s.name})
+                for r in _alternatives(parsed) if isinstance(r, sp.Basic)]
     if not readings:
         raise CandidateError(f"unparsable LaTeX {text!r}")
-    return min(readings, key=_sum_extent)
+    return min(readings, key=lambda r: sum(sp.count_ops(s.function) for s in r.atoms(sp.Sum)))
 
 
-def _name(symbol: sp.Symbol) -> str:
-    return re.sub(r"[{}\\ ]", "", str(symbol.name))
+# --- the vocabulary: read off the claim's own part ----------------------------------------------
+
+_SYNONYMS = {"varepsilon": "epsilon", "eps": "epsilon"}
 
 
-@dataclass(frozen=True)
+def _name(symbol: sp.Basic) -> str:
+    name = re.sub(r"[{}\\ ]", "", str(getattr(symbol, "name", symbol)))
+    return _SYNONYMS.get(name, name)
+
+
 class Vocabulary:
-    """The names a scalar candidate may use: ``names`` maps a symbol name (braces and backslashes
-    removed: ``x_{i}`` -> ``x_i``) to its meaning; ``families`` maps a base name to an
-    ``IndexedBase`` so that ``x_k`` and ``x_i`` become ``x[k]``, ``x[i]``; ``indices`` maps index
-    names to the derivation's integer symbols."""
+    """The names a candidate may use, read off ``expressions`` (the claim's part): each symbol by
+    its name (``sigma^2``, and ``sigma`` for its root), each ``IndexedBase`` as a family (``x_i``,
+    ``x_k``, ``x_2``, subscripts the claim's indices, a sum's own index or a number),
+    ``delta_ij`` where the part has a Kronecker delta, ``e``, and ``aliases``."""
 
-    names: Mapping[str, sp.Expr]
-    families: Mapping[str, sp.IndexedBase]
-    indices: Mapping[str, sp.Symbol]
-    allowed: frozenset = frozenset()  # SymPy atoms accepted as they are (the derivation's own)
+    def __init__(self, expressions: Sequence[sp.Expr], aliases: Mapping[str, sp.Expr]) -> None:
+        atoms = set().union(*(e.atoms(sp.Symbol, sp.Indexed) for e in expressions))
+        bases = {a.base for a in atoms if isinstance(a, sp.Indexed)}
+        symbols = {s for s in atoms if isinstance(s, sp.Symbol)} - {b.label for b in bases}
+        indices = {t for a in atoms if isinstance(a, sp.Indexed) for t in a.indices} | {
+            v for e in expressions for s in e.atoms(sp.Sum) for v in s.variables}
+        names = {_name(s): s for s in symbols}
+        names |= {n[:-2]: sp.sqrt(s) for n, s in names.items() if n.endswith("^2")}
+        self.names = {"e": sp.E} | names | dict(aliases)
+        self.families = {str(b.label): b for b in sorted(bases, key=str)}
+        self.indices = {_name(s) for s in indices if s in symbols}
+        self.own, self.delta = atoms, any(e.has(sp.KroneckerDelta) for e in expressions)
 
     def describe(self) -> str:
-        fams = [f"{b}_i" for b in self.families]
-        return ", ".join(sorted(set(self.names) - {"e", "pi"}) + fams)
+        shown = sorted(n for n in self.names if n not in self.indices | {"e"})
+        return ", ".join(shown + [f"{b}_i" for b in self.families])
 
     def resolve(self, expr: Any) -> sp.Expr:
-        """Replace the reader's symbols by the derivation's (``CandidateError`` on unknowns)."""
+        """The candidate in the claim's own symbols (``CandidateError`` on unknowns)."""
         try:
             expr = sp.sympify(expr)
         except (sp.SympifyError, TypeError) as exc:
@@ -210,64 +207,41 @@ class Vocabulary:
             raise CandidateError(f"expected a scalar expression, got {type(expr).__name__}")
         if isinstance(expr, sp.MatrixExpr) or expr.has(sp.MatrixSymbol):
             raise CandidateError("expected a scalar formula for one entry, got a matrix")
-        # the parser reads "gamma_i (x_i - mu)" as a function gamma_i applied to (x_i - mu)
-        juxtaposed = {}
-        for f in expr.atoms(sp.core.function.AppliedUndef):
+        bound = {_name(v) for s in expr.atoms(sp.Sum) for v in s.variables}
+        juxtaposed = {}  # the parser reads "gamma_i (x_i - mu)" as gamma_i applied to (x_i - mu)
+        for f in sorted(expr.atoms(sp.core.function.AppliedUndef), key=str):
             try:
-                juxtaposed[f] = self._meaning(sp.Symbol(str(f.func))) * sp.Mul(*f.args)
+                juxtaposed[f] = self._meaning(sp.Symbol(str(f.func)), bound) * sp.Mul(*f.args)
             except CandidateError:
                 pass
         expr = expr.xreplace(juxtaposed)
         undefined = sorted({str(f.func) for f in expr.atoms(sp.core.function.AppliedUndef)})
         if undefined:
             raise CandidateError(
-                f"unknown function {undefined[0]!r}; use only {self.describe()}, exp, sqrt, sums"
-            )
-        own: set[sp.Basic] = set(self.indices.values())  # the derivation's own symbols
-        for meaning in self.names.values():
-            own |= sp.sympify(meaning).free_symbols
-        own |= {b.label for b in self.families.values()}
-        table: dict[sp.Basic, sp.Expr] = {}
-        for symbol in expr.free_symbols | {
-            v for s in expr.atoms(sp.Sum) for v in s.variables
-        }:
-            if symbol in self.allowed or symbol in own or not isinstance(symbol, sp.Symbol):
-                continue
-            if any(symbol == b.label for b in self.families.values()):
-                continue
-            table[symbol] = self._meaning(symbol)
-        resolved = expr.xreplace(table)
-        known_bases = set(self.families.values()) | {
-            a.base for m in self.names.values() for a in sp.sympify(m).atoms(sp.Indexed)
-        }
-        for base in expr.atoms(sp.Indexed):
-            if base.base not in known_bases:
-                raise CandidateError(f"unknown symbol {str(base)!r}; use {self.describe()}")
-        return resolved
+                f"unknown function {undefined[0]!r}; use only {self.describe()}, exp, sqrt, sums")
+        for a in sorted(expr.atoms(sp.Indexed), key=str):
+            if a.base not in self.families.values():
+                raise CandidateError(f"unknown symbol {str(a)!r}; use {self.describe()}")
+        return expr.xreplace({s: self._meaning(s, bound) for s in sorted(
+            expr.atoms(sp.Symbol), key=str) if s not in self.own})
 
-    def _meaning(self, symbol: sp.Symbol) -> sp.Expr:
-        name = _name(symbol)
+    def _meaning(self, symbol: sp.Symbol, bound: set[str]) -> sp.Expr:
+        name, indices = _name(symbol), self.indices | bound
         if name in self.names:
             return self.names[name]
-        if name in self.indices:
-            return self.indices[name]
-        match = re.fullmatch(r"([A-Za-z]+)_([A-Za-z0-9]+)", name)
-        if match and match.group(1) in self.families:
-            sub = match.group(2)
-            if sub.isdigit():
-                return self.families[match.group(1)][int(sub)]
-            if sub in self.indices:
-                return self.families[match.group(1)][self.indices[sub]]
+        if name in indices:
+            return sp.Symbol(name, integer=True, positive=True)
+        family = re.fullmatch(r"([A-Za-z]+)_([A-Za-z0-9]+)", name)
+        if family and family.group(1) in self.families:
+            sub = family.group(2)
+            if sub.isdigit() or sub in indices:
+                return self.families[family.group(1)][self._meaning(sp.Symbol(sub), bound)
+                                                       if not sub.isdigit() else int(sub)]
+        delta = re.fullmatch(r"delta_([a-z])([a-z])", name)
+        if self.delta and delta and set(delta.groups()) <= indices:
+            return sp.KroneckerDelta(*(sp.Symbol(t, integer=True, positive=True)
+                                       for t in delta.groups()))
         raise CandidateError(f"unknown symbol {name!r}; use {self.describe()}")
-
-
-def read_scalar(candidate: Any, vocabulary: Vocabulary) -> sp.Expr:
-    """A SymPy expression or LaTeX string in ``vocabulary``, as the derivation's expression."""
-    if isinstance(candidate, str):
-        candidate = parse_scalar_latex(candidate)
-    if callable(candidate) and not isinstance(candidate, sp.Basic):
-        raise CandidateError("expected a SymPy expression or a LaTeX string, got a function")
-    return vocabulary.resolve(candidate)
 
 
 def format_number(value: Any) -> str:
@@ -278,145 +252,167 @@ def format_number(value: Any) -> str:
     return f"{float(value):.4g}"
 
 
-# --- readers for "entry" formulas: one output component as a function of its index ----------------
-
-
-@dataclass(frozen=True)
-class Point:
-    """One concrete input: its description, the size ``n``, the values of the symbols (for a
-    symbolic formula) and the arguments of a reader's Python function (a list of numbers is
-    passed as a 1-D float64 tensor, made only when a function is checked)."""
-
-    text: str
-    size: int
-    values: Mapping[sp.Basic, sp.Expr]
-    arguments: tuple
+# --- the reader derived from the equation ---------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Numeric:
-    """A reader's Python function, compared by its values at the reader's points."""
+    """A reader's Python function, compared by its values at the claim's points."""
 
     function: Callable[..., Any]
 
 
-def _values(
-    formula: Any, point: Point, expression: Callable[[Any, sp.Expr], sp.Expr], size: sp.Symbol
-) -> list[float]:
-    from verified_transformer.derive.exact import unroll_sums
-
-    if isinstance(formula, Numeric):
-        import torch
-
-        arguments = [
-            torch.tensor(a, dtype=torch.float64) if isinstance(a, list) else a
-            for a in point.arguments
-        ]
-        try:
-            out = formula.function(*arguments)
-        except Exception as exc:
-            raise CandidateError(f"the function raised {_one_line(exc)}") from None
-        try:
-            flat = torch.as_tensor(out, dtype=torch.float64).reshape(-1).tolist()
-        except Exception as exc:
-            raise CandidateError(f"the function returned no tensor ({_one_line(exc)})") from None
-        if len(flat) != point.size:
-            raise CandidateError(
-                f"the function returned {len(flat)} values for an input of size {point.size}"
-            )
-        return flat
-    out = []
-    for t in range(1, point.size + 1):
-        e = unroll_sums(expression(formula, sp.Integer(t)).xreplace({size: point.size}))
-        value = e.xreplace(dict(point.values)).evalf(30)
-        if not value.is_number:
-            missing = sorted(map(str, value.free_symbols))
-            raise CandidateError(f"the formula still contains {', '.join(missing)}")
-        out.append(complex(value).real if value.is_finite else float("nan"))
-    return out
+def _point_text(point: Mapping[sp.Basic, Any]) -> str:
+    show = lambda v: (format_number(sp.nsimplify(v)) if not isinstance(v, list)  # noqa: E731
+                      else "(" + ", ".join(str(sp.nsimplify(u)) for u in v) + ")")
+    return ", ".join(re.sub(r"\[(\w+)\]", r"_\1", f"{_name(s)} = {show(v)}")
+                     for s, v in point.items())
 
 
-def entry_reader(
-    *,
-    takes: str,
-    vocabulary: Vocabulary,
-    build: Callable[[sp.Expr], Any],
-    expression: Callable[[Any, sp.Expr], sp.Expr],
-    index: sp.Symbol,
-    size: sp.Symbol,
-    points: Sequence[Point],
-    output: str,
-    simplifier: Callable[[sp.Expr], sp.Expr] = sp.cancel,
-    names: Mapping[str, str] | None = None,
-) -> Reader:
-    """A :class:`Reader` for claims whose formula is one entry as a function of its index.
+@dataclass(frozen=True)
+class Blank:
+    """A claim's reader derived from its equation: a candidate stands for ``part(chains)`` (chain
+    0's right side by default), written out by ``write`` (the claim's abbreviations) before it is
+    compared, in the vocabulary of the claim's own part (plus ``aliases``). ``points`` (symbol ->
+    value, an ``IndexedBase`` -> its entries) are where a counterexample is looked for first (then
+    :func:`~verified_transformer.derive.exact.counterexample` finds one) and where a Python
+    function is run (on the entries as float64 tensors, then the other values);
+    an entry formula's free index runs over 1..n there. ``output`` names the value in sentences,
+    ``names`` each wrong variant as a noun phrase."""
 
-    ``build(expr)`` turns the reader's expression (free index ``index``) into the claim's formula
-    type; ``expression(formula, t)`` is the entry ``t`` of any formula of that type, written out
-    in the derivation's symbols; ``points`` are the concrete inputs of counterexamples and of the
-    comparison of Python functions; ``output`` names the entry in sentences (``y``).
-    """
-    from verified_transformer.derive.exact import equal
+    takes: str
+    output: str
+    names: Mapping[str, str]
+    part: Callable[[tuple], sp.Expr] = lambda chains: chains[0][-1]
+    write: Callable[[sp.Expr], sp.Expr] = lambda e: e
+    points: Sequence[Mapping[sp.Basic, Any]] = ()
+    aliases: Mapping[str, sp.Expr] = field(default_factory=dict)
+    simplify: Callable[[sp.Expr], sp.Expr] = sp.simplify
 
-    def convert(candidate: Any) -> Any:
-        if callable(candidate) and not isinstance(candidate, sp.Basic):
-            return Numeric(candidate)
-        expr = read_scalar(candidate, vocabulary)
-        return build(expr)
+    def bind(self, formula: tuple) -> Reader:
+        claim = self.write(self.part(formula))
+        vocabulary = Vocabulary((self.part(formula), claim), self.aliases)
+        takes_functions = any(isinstance(v, list) for p in self.points for v in p.values())
 
-    def same(a: Any, b: Any) -> bool | None:
-        if isinstance(a, Numeric) or isinstance(b, Numeric):
-            return witness(a, b) is None
-        return equal(expression(a, index), expression(b, index), simplifier, sums=True)
+        def value(f: Any) -> Any:
+            return self.write(self.part(f) if isinstance(f, tuple) else f)
 
-    def witness(a: Any, b: Any) -> str | None:
-        for point in points:
-            got, want = (_values(f, point, expression, size) for f in (a, b))
-            for t, (u, v) in enumerate(zip(got, want, strict=True), start=1):
-                if not abs(u - v) <= 1e-9 + 1e-9 * abs(v):
-                    return (
-                        f"at {point.text}, the candidate gives {output}_{t} = {format_number(u)} "
-                        f"but the claim gives {format_number(v)}"
-                    )
-        return None
+        def convert(candidate: Any) -> Any:
+            if callable(candidate) and not isinstance(candidate, sp.Basic):
+                if takes_functions:
+                    return Numeric(candidate)
+                raise CandidateError("expected a SymPy expression or a LaTeX string, got a "
+                                     "function")
+            if isinstance(candidate, str):
+                candidate = parse_scalar_latex(candidate)
+            return vocabulary.resolve(candidate)
 
-    return Reader(takes=takes, convert=convert, same=same, witness=witness, names=names or {})
+        def values(f: Any, point: Mapping, index: list) -> list:
+            entries = {b[t]: sp.nsimplify(u) for b, v in point.items() if isinstance(v, list)
+                       for t, u in enumerate(v, 1)}
+            scalars = {s: sp.nsimplify(v) for s, v in point.items() if not isinstance(v, list)}
+            size = next((v for s, v in scalars.items() if s.is_integer), 1) if index else 1
+            if isinstance(f, Numeric):
+                return _run(f, point, size)
+            out = []
+            for t in range(1, size + 1):
+                e = unroll_sums(value(f).xreplace({s: t for s in index} | scalars))
+                v = e.xreplace(entries | scalars).evalf(30)
+                if not v.is_number:
+                    missing = ", ".join(sorted(map(str, v.free_symbols)))
+                    raise CandidateError(f"the formula still contains {missing}")
+                out.append(complex(v).real if v.is_finite else float("nan"))
+            return out
+
+        def witness(a: Any, b: Any) -> str | None:
+            def points() -> Iterator[Mapping]:
+                yield from self.points
+                found = None if isinstance(a, Numeric) else counterexample(value(a) - value(b))
+                yield from [found] if found else []
+
+            for point in points():
+                index = [s for s in claim.free_symbols if s.is_integer and s not in point]
+                got, want = (values(f, point, index) for f in (a, b))
+                for t, (u, v) in enumerate(zip(got, want, strict=True), 1):
+                    if not abs(u - v) <= 1e-9 + 1e-9 * abs(v):
+                        label = f"{self.output}_{t}" if index else self.output
+                        return (f"at {_point_text(point)}, the candidate gives {label} = "
+                                f"{format_number(u)} but the claim gives {format_number(v)}")
+            return None
+
+        def same(a: Any, b: Any) -> bool | None:
+            if isinstance(a, Numeric):
+                return witness(a, b) is None
+            return equal(value(a), value(b), self.simplify, sums=True)
+
+        return Reader(self.takes, convert, same, witness, self.names)
 
 
-def scalar_reader(
-    *,
-    takes: str,
-    vocabulary: Vocabulary,
-    build: Callable[[sp.Expr], Any],
-    expression: Callable[[Any], sp.Expr],
-    points: Sequence[tuple[str, Mapping[sp.Basic, sp.Expr]]],
-    output: str,
-    simplifier: Callable[[sp.Expr], sp.Expr] = sp.simplify,
-    names: Mapping[str, str] | None = None,
-) -> Reader:
-    """A :class:`Reader` for claims whose formula is one scalar expression (a variance, a scale,
-    an eigenvalue, a Jacobian entry): ``build(expr)`` makes the claim's formula type from the
-    reader's expression, ``expression(formula)`` gives it back in the derivation's symbols, and
-    ``points`` are the ``(description, values)`` of counterexamples."""
-    from verified_transformer.derive.exact import equal
+def _run(f: Numeric, point: Mapping, size: int) -> list[float]:
+    """A Python function's values at a point (torch imported only here)."""
+    import torch
 
-    def convert(candidate: Any) -> Any:
-        return build(read_scalar(candidate, vocabulary))
+    arguments = [torch.tensor([float(u) for u in v], dtype=torch.float64)
+                 for v in point.values() if isinstance(v, list)]
+    arguments += [float(v) for s, v in point.items()
+                  if not isinstance(v, list) and not s.is_integer]
+    try:
+        out = f.function(*arguments)
+    except Exception as exc:
+        raise CandidateError(f"the function raised {_one_line(exc)}") from None
+    try:
+        flat = torch.as_tensor(out, dtype=torch.float64).reshape(-1).tolist()
+    except Exception as exc:
+        raise CandidateError(f"the function returned no tensor ({_one_line(exc)})") from None
+    if len(flat) != size:
+        raise CandidateError(f"the function returned {len(flat)} values for an input of size "
+                             f"{size}")
+    return flat
 
-    def same(a: Any, b: Any) -> bool | None:
-        return equal(expression(a), expression(b), simplifier)
 
-    def witness(a: Any, b: Any) -> str | None:
-        for text, values in points:
-            got, want = (sp.N(expression(f).xreplace(dict(values)), 30) for f in (a, b))
-            if not (got.is_number and want.is_number):
-                left = sorted(map(str, (got.free_symbols | want.free_symbols)))
-                raise CandidateError(f"the formula still contains {', '.join(left)}")
-            if abs(complex(got) - complex(want)) > 1e-9 * (1 + abs(complex(want))):
-                return (
-                    f"at {text}, the candidate gives {output} = {format_number(got)} but the "
-                    f"claim gives {format_number(want)}"
-                )
-        return None
+@dataclass(frozen=True)
+class Program:
+    """A reader for a part that is a map of named ``operands`` (the claim's own undefined symbols
+    and maps, in the order a Python function takes them): a LaTeX program
+    (:func:`~verified_transformer.claims.notation.read_program`) or a Python function of them,
+    compared with the claim's (chain 0's right side, or the claim's own composition) as the
+    expression tree it builds from them; ``evidence(a, b)`` adds a measurement to a witness."""
 
-    return Reader(takes=takes, convert=convert, same=same, witness=witness, names=names or {})
+    takes: str
+    operands: Mapping[str, Any]
+    names: Mapping[str, str]
+    evidence: Callable[[Callable, Callable], str] = lambda a, b: ""
+
+    def bind(self, formula: Any) -> Reader:
+        from verified_transformer.claims.latex import latex
+        from verified_transformer.claims.notation import read_program
+
+        def tree(f: Any) -> Any:
+            if isinstance(f, tuple):
+                return f[0][-1]
+            try:
+                return f(*self.operands.values())
+            except CandidateError:
+                raise
+            except Exception as exc:
+                raise CandidateError(f"the function raised {_one_line(exc)}") from None
+
+        def convert(candidate: Any) -> Callable:
+            def program(*values: Any) -> Any:
+                return read_program(candidate, dict(zip(self.operands, values, strict=True)))
+
+            if not isinstance(candidate, str) and not callable(candidate):
+                raise CandidateError(f"expected a LaTeX string or a Python function of "
+                                     f"{', '.join(self.operands)}, got {type(candidate).__name__}")
+            function = program if isinstance(candidate, str) else candidate
+            tree(function)  # read once now, so that errors surface here
+            return function
+
+        def witness(a: Any, b: Any) -> str | None:
+            if tree(a) == tree(b):
+                return None
+            maps = ", ".join(k for k, v in self.operands.items() if isinstance(v, type))
+            return (f"for arbitrary {maps} the candidate is {latex(tree(a))}, the claim "
+                    f"{latex(tree(b))}{self.evidence(a, b)}")
+
+        return Reader(self.takes, convert, lambda a, b: tree(a) == tree(b), witness, self.names)

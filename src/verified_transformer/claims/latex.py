@@ -40,7 +40,6 @@ NAMES: dict[str, str] = {
     "d_ff": r"d_{\mathrm{ff}}",
     "d_k": r"d_k",
     "d_v": r"d_v",
-    "H": "H",
 }
 # undefined function name -> LaTeX of the operator
 OPERATORS: dict[str, str] = {
@@ -52,10 +51,6 @@ OPERATORS: dict[str, str] = {
     "softmax": r"\operatorname{softmax}",
     "Attention": r"\operatorname{Attention}",
     "RMSNorm": r"\mathrm{RMSNorm}",
-    "E": "E",
-    "G": "G",
-    "F": "F",
-    "N": "N",
     "N_in": r"N_{\mathrm{in}}",
     "N_out": r"N_{\mathrm{out}}",
     "N_1": "N_1",
@@ -215,9 +210,3 @@ def latex(expr: Any, **settings: Any) -> str:
     number 1 as ``I`` (for products of Jacobians written with non-commuting symbols)."""
     return BookPrinter(settings).doprint(expr)
 
-
-def equation(lhs: Any, rhs: Any) -> str:
-    """``lhs = rhs``, each side printed by :func:`latex` unless it is already a string."""
-    left = lhs if isinstance(lhs, str) else latex(lhs)
-    right = rhs if isinstance(rhs, str) else latex(rhs)
-    return f"{left} = {right}"

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import sympy as sp
 
-from verified_transformer.claims.formula import Point, Vocabulary, entry_reader, scalar_reader
+from verified_transformer.claims.formula import Blank
 from verified_transformer.claims.ledger import Claim, numeric_check, numeric_reference, substitute
 from verified_transformer.derive import layernorm as ln
 from verified_transformer.derive import mistakes
@@ -194,62 +194,30 @@ def _table_display(table: dict[str, tuple[bool, ...]]) -> tuple[str, ...]:
     return (r"\begin{array}{l|" + "c" * len(methods) + "}" + body + r"\end{array}", legend)
 
 
-# --- what check_formula accepts -------------------------------------------------------------------
-
-_EPS_NAMES = {"varepsilon": eps, "epsilon": eps, "eps": eps}
+# --- what check_formula accepts: the entry (its points also run a Python function) --------------
 
 
-def _vocabulary(families: dict, names: dict | None = None, allowed: tuple = ()) -> Vocabulary:
-    return Vocabulary(names=_EPS_NAMES | {"n": n} | (names or {}), families={"x": x} | families,
-                      indices={"i": i, "k": k, "j": j},
-                      allowed=frozenset({n, i, k, j, eps, *allowed}))
+def _point(xs: list, gains: list, biases: list | None, epsilon: sp.Rational) -> dict:
+    return {n: len(xs), x: xs, gamma: gains} | ({beta: biases} if biases else {}) | {eps: epsilon}
 
 
-def _point(size: int, xs: list, gains: list, biases: list, epsilon: sp.Rational) -> Point:
-    values = {b[t + 1]: sp.nsimplify(v) for b, vs in ((x, xs), (gamma, gains), (beta, biases))
-              for t, v in enumerate(vs)} | {eps: epsilon}
-    arguments = tuple([float(v) for v in vs] for vs in (xs, gains, biases)) + (float(epsilon),)
-    fmt = lambda vs: "(" + ", ".join(str(sp.nsimplify(v)) for v in vs) + ")"  # noqa: E731
-    text = (f"n = {size}, x = {fmt(xs)}, gamma = {fmt(gains)}, beta = {fmt(biases)}, "
-            f"epsilon = {epsilon}")
-    return Point(text, size, values, arguments)
-
-
-_LN_POINTS = (
-    _point(3, [1, 2, 4], [1, 1, 1], [0, 0, 0], sp.Rational(1, 2)),
-    _point(4, [-1, 0.5, 3, 2], [2, -1, 0.5, 3], [1, 0, -2, 0.25], sp.Rational(1, 10)),
-    _point(4, [0.01, -0.02, 0.03, 0.0], [1, 1, 1, 1], [0, 0, 0, 0], sp.Rational(1, 100000)),
-)
-_RMS_POINTS = tuple(Point(p.text.split(", beta")[0] + f", epsilon = {p.values[eps]}", p.size,
-                          p.values, (p.arguments[0], p.arguments[1], p.arguments[3]))
-                    for p in _LN_POINTS)
-_LN_READER = entry_reader(
+_POINTS = (([1, 2, 4], [1, 1, 1], [0, 0, 0], sp.Rational(1, 2)),
+           ([-1, 0.5, 3, 2], [2, -1, 0.5, 3], [1, 0, -2, 0.25], sp.Rational(1, 10)),
+           ([0.01, -0.02, 0.03, 0.0], [1, 1, 1, 1], [0, 0, 0, 0], sp.Rational(1, 100000)))
+_LN_READER = Blank(
     takes="y_i, the i-th output: a SymPy expression or LaTeX in x_i, sums over x_k (k = 1..n), "
     "n, mu, sigma, epsilon, gamma_i, beta_i; or a Python function f(x, gamma, beta, eps) of "
-    "1-D float64 tensors",
-    vocabulary=_vocabulary({"gamma": gamma, "beta": beta}, {
-        "mu": ln.mean(), "sigma^2": ln.variance(), "sigma": sp.sqrt(ln.variance())}, (mu, sigma2)),
-    build=lambda expr: _defined(LN, expr),
-    expression=lambda chains, t: ln.unabbreviate(chains[0][-1]).xreplace({i: t}),
-    index=i, size=n, points=_LN_POINTS, output="y", names={m.name: m.noun for m in LN_MISTAKES},
-)
-_RMS_READER = entry_reader(
+    "1-D float64 tensors", output="y", write=ln.unabbreviate, simplify=sp.cancel,
+    points=[_point(*p) for p in _POINTS], names={m.name: m.noun for m in LN_MISTAKES})
+_RMS_READER = Blank(
     takes="the i-th output: a SymPy expression or LaTeX in x_i, sums over x_k (k = 1..n), n, "
     "epsilon, gamma_i; or a Python function f(x, gamma, eps) of 1-D float64 tensors",
-    vocabulary=_vocabulary({"gamma": gamma}),
-    build=lambda expr: _defined(RMS, expr),
-    expression=lambda chains, t: chains[0][-1].xreplace({i: t}),
-    index=i, size=n, points=_RMS_POINTS, output="y", names={m.name: m.noun for m in RMS_MISTAKES},
-)
-_EIGEN_READER = scalar_reader(
+    output="y", simplify=sp.cancel, points=[_point(xs, g, None, e) for xs, g, _, e in _POINTS],
+    names={m.name: m.noun for m in RMS_MISTAKES})
+_EIGEN_READER = Blank(
     takes="the eigenvalue of sigma_eps J along xhat, as a SymPy expression or LaTeX in sigma "
-    "(or sigma^2) and epsilon",
-    vocabulary=Vocabulary(names={"sigma": sp.sqrt(sigma2), "sigma^2": sigma2} | _EPS_NAMES,
-                          families={}, indices={}, allowed=frozenset({sigma2, eps})),
-    build=lambda expr: tuple(_spectrum(ZERO, expr, ONE).values()),
-    expression=lambda chains: chains[1][-1] / XHAT[i],
-    points=[("sigma^2 = 1, epsilon = 1/2", {sigma2: 1, eps: sp.Rational(1, 2)}),
-            ("sigma^2 = 3, epsilon = 1/10", {sigma2: 3, eps: sp.Rational(1, 10)})],
+    "(or sigma^2) and epsilon", part=lambda chains: chains[1][-1] / XHAT[i],
+    points=[{sigma2: 1, eps: sp.Rational(1, 2)}, {sigma2: 3, eps: sp.Rational(1, 10)}],
     output="the eigenvalue along xhat",
     names={
         "eigenvalue 1 along xhat": "eigenvalue 1 along xhat (as if xhat were just another "

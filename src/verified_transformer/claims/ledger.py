@@ -32,7 +32,7 @@ import sympy as sp
 from verified_transformer.derive.exact import equal
 
 if TYPE_CHECKING:
-    from verified_transformer.claims.formula import Reader
+    from verified_transformer.claims.formula import Blank, Program, Reader
 
 KINDS = ("definition", "identity", "bound", "empirical", "refutation")
 ORIGINS = ("paper", "derived", "standard")
@@ -190,7 +190,7 @@ class Claim:
     builds_on: tuple[str, ...] = ()  # bib keys a result derived here builds on
     proof: str = "proved"  # one of PROOFS: how the symbolic part holds over ``scope``
     note: str = ""  # one plain-text sentence for the ledger page
-    reader: Reader | None = None  # what check_formula accepts (None: no reader formula)
+    reader: Blank | Program | Reader | None = None  # what check_formula reads (None: nothing)
 
     def __post_init__(self) -> None:
         if (self.symbolic or self.render) and not self.custom:

@@ -3,8 +3,8 @@ r"""A reader for the book's operator notation in LaTeX:
 ``y = \mathrm{LN}_1(x + \mathrm{SA}(x)),\ \mathrm{out} = \mathrm{LN}_2(y + \mathrm{FFN}(y))``.
 
 SymPy's LaTeX parser knows no named operators (``\mathrm{LN}``) and no transposes, so
-:func:`read_program` parses this small language itself and evaluates it in an environment of
-names (matrices, scalars, Python functions):
+:func:`read_program` translates this small language to a Python expression and evaluates its
+syntax tree in an environment of names (matrices, scalars, Python functions):
 
 * operands: single letters with a subscript (``x``, ``x_l``, ``d_k``), ``\mathrm{NAME}``,
   ``\operatorname{NAME}``, ``\text{NAME}`` (optionally subscripted: ``\mathrm{LN}_1``), numbers;
@@ -20,6 +20,7 @@ Errors (unknown names, unbalanced braces, wrong shapes) raise
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -28,288 +29,164 @@ import sympy as sp
 
 from verified_transformer.claims.formula import CandidateError
 
-_TOKEN = re.compile(r"\s*(\\[A-Za-z]+|\\\\|[A-Za-z]|\d+(?:\.\d+)?|[{}()\[\]+\-*/^_=,;|])")
-_SKIP = {r"\left", r"\right", r"\big", r"\Big", r"\bigg", r"\Bigg", r"\,", r"\;", r"\!"}
-_NAMED = {r"\mathrm", r"\operatorname", r"\text", r"\mathit", r"\textrm"}
-_TRANSPOSE = {"T", r"\top", r"\intercal", r"\mathsf"}
+_NAMED = r"\\(?:mathrm|operatorname|text|mathit|textrm)\s*\{[^{}]*\}"
+_TOKEN = re.compile(rf"\s*(?:(?P<name>(?:{_NAMED}|[A-Za-z])(?:_(?:\{{[^{{}}]*\}}|\\?[A-Za-z0-9]))?)"
+                    r"|(?P<num>\d+(?:\.\d+)?)|(?P<op>\\[A-Za-z]+|\\\\|[{}()\[\]+\-*/^=,;|]))")
+_SKIP = {r"\left", r"\right", r"\big", r"\Big", r"\bigg", r"\Bigg"}
+_OPS = {"{": "(", "}": ")", "[": "(", "]": ")", r"\cdot": "*", r"\times": "*", "^": "**"}
+_BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "^"}
 
 
-def _tokens(text: str) -> list[str]:
-    text = re.sub(r"\\(?:quad|qquad)(?![A-Za-z])", ",", text)
-    text = re.sub(r"\\[,;! ]", " ", text)
+def _tokens(text: str) -> list[tuple[str, str]]:
+    text = re.sub(r"\\[,;! ]", " ", re.sub(r"\\(?:quad|qquad)(?![A-Za-z])", ",", text))
     tokens, pos = [], 0
-    while pos < len(text):
-        if text[pos:].strip() == "":
-            break
+    while text[pos:].strip():
         match = _TOKEN.match(text, pos)
         if not match:
             raise CandidateError(f"unreadable LaTeX at {text[pos:pos + 12]!r}")
-        pos = match.end()
-        if match.group(1) not in _SKIP:
-            tokens.append(match.group(1))
+        pos, (kind, token) = match.end(), next((k, v) for k, v in match.groupdict().items() if v)
+        if kind == "name":
+            token = re.sub(r"\\(?:mathrm|operatorname|text|mathit|textrm)|[{}\\\s]", "", token)
+        if token not in _SKIP:
+            tokens.append((kind, token))
     return tokens
 
 
-class _Parser:
-    def __init__(self, text: str, env: Mapping[str, Any]) -> None:
-        self.tokens = _tokens(text)
-        self.pos = 0
-        self.env = dict(env)
-        self.text = text
+def _close(tokens: list, at: int) -> int:
+    """The index of the brace closing the group that opens at ``at``."""
+    if at >= len(tokens) or tokens[at][1] != "{":
+        raise CandidateError("expected a {...} group after \\frac or \\sqrt")
+    depth = 0
+    for pos in range(at, len(tokens)):
+        depth += (tokens[pos][1] == "{") - (tokens[pos][1] == "}")
+        if depth == 0:
+            return pos
+    raise CandidateError("unbalanced braces")
 
-    # --- token helpers
-    def peek(self, offset: int = 0) -> str | None:
-        at = self.pos + offset
-        return self.tokens[at] if at < len(self.tokens) else None
 
-    def take(self, expected: str | None = None) -> str:
-        token = self.peek()
-        if token is None:
-            raise CandidateError(f"the LaTeX {self.text!r} ends too early")
-        if expected is not None and token != expected:
-            raise CandidateError(f"expected {expected!r} but found {token!r} in {self.text!r}")
-        self.pos += 1
-        return token
-
-    def group_text(self) -> str:
-        """The raw tokens of a ``{...}`` group, joined (for names)."""
-        self.take("{")
-        depth, parts = 1, []
-        while True:
-            token = self.take()
-            if token == "{":
-                depth += 1
-            elif token == "}":
-                depth -= 1
-                if depth == 0:
-                    return "".join(parts)
-            parts.append(token.lstrip("\\"))
-
-    # --- grammar
-    def program(self) -> Any:
-        value = None
-        while self.peek() is not None:
-            self._skip_function_lhs()
-            if self.peek(1) == "=" or (self.peek() in _NAMED and self._name_then_equals()):
-                name = self.name()
-                self.take("=")
-                value = self.expr()
-                self.env[name] = value
+def _python(tokens: list, env: Mapping[str, Any], names: list[str]) -> str:
+    """The tokens as a Python expression (names as ``_0``, ``_1``, ... indexing ``names``)."""
+    out, pos, ends, called = [], 0, False, False  # ends: the last piece ends an operand
+    # (an operand next to it multiplies), called: it names a function (a "(" next to it applies)
+    while pos < len(tokens):
+        kind, token = tokens[pos]
+        if token == "^" and pos + 1 < len(tokens) and (
+                tokens[pos + 1][1] in {"T", r"\top", r"\intercal"} or [t for _, t in tokens[
+                    pos + 1:pos + 4]] in (["{", "T", "}"], ["{", r"\top", "}"])):
+            pos += 2 if tokens[pos + 1][1] != "{" else 4
+            out.append(".T")
+            called = False
+            continue
+        if token in {r"\frac", r"\sqrt"}:
+            top = _close(tokens, pos + 1)
+            inner = _python(tokens[pos + 2:top], env, names)
+            if token == r"\frac":
+                bottom = _close(tokens, top + 1)
+                piece = f"(({inner})/({_python(tokens[top + 2:bottom], env, names)}))"
+                pos = bottom + 1
             else:
-                value = self.expr()
-            if self.peek() in {",", ";", "\\\\"}:
-                while self.peek() in {",", ";", "\\\\"}:
-                    self.take()
-            elif self.peek() is not None:
-                raise CandidateError(f"unexpected {self.peek()!r} in {self.text!r}")
-        if value is None:
-            raise CandidateError("the LaTeX string is empty")
-        return value
+                names.append("sqrt")
+                piece, pos = f"_{len(names) - 1}({inner})", top + 1
+            out += ["*"] * ends + [piece]
+            ends, called = True, False
+            continue
+        starts = kind in {"name", "num"} or token in {"(", "{", "["}
+        if starts and ends and not (token == "(" and called):
+            out.append("*")
+        called = kind == "name" and _callable(env.get(token))
+        if kind == "name":
+            names.append(token)
+            token = f"_{len(names) - 1}"
+        elif kind == "op" and token not in "()+-*/,":
+            if token not in _OPS:
+                raise CandidateError(f"unexpected {token!r}")
+            token = _OPS[token]
+        out.append(token)
+        ends = kind in {"name", "num"} or token == ")"
+        pos += 1
+    return " ".join(out)
 
-    def _skip_function_lhs(self) -> None:
-        r"""Drop a left-hand side that is not a plain name (``\operatorname{Attention}(Q) =``)."""
-        depth = 0
-        for at in range(self.pos, len(self.tokens)):
-            token = self.tokens[at]
-            if token in {"(", "{", "["}:
-                depth += 1
-            elif token in {")", "}", "]"}:
-                depth -= 1
-            elif depth == 0 and token in {",", ";", "\\\\"}:
-                return
-            elif depth == 0 and token == "=":
-                saved = self.pos
-                try:
-                    self.name()
-                    plain = self.pos == at
-                except CandidateError:
-                    plain = False
-                self.pos = saved
-                if not plain:
-                    self.pos = at + 1
-                return
 
-    def _name_then_equals(self) -> bool:
-        saved = self.pos
+def _callable(value: Any) -> bool:
+    return callable(value) and not hasattr(value, "shape")
+
+
+def _evaluate(node: ast.AST, env: Mapping[str, Any], names: list[str]) -> Any:
+    value = lambda n: _evaluate(n, env, names)  # noqa: E731
+    if isinstance(node, ast.Constant):
+        return sp.Rational(str(node.value))
+    if isinstance(node, ast.Name):
+        name = names[int(node.id[1:])]
+        if name == "sqrt":
+            return sp.sqrt
+        if name not in env:
+            known = ", ".join(sorted(env))
+            raise CandidateError(f"unknown name {name!r}; this formula may use {known}")
+        return env[name]
+    if isinstance(node, ast.Attribute):
+        inner = value(node.value)
+        if not hasattr(inner, "T"):
+            raise CandidateError("a transpose needs a matrix")
+        return inner.T
+    if isinstance(node, ast.UnaryOp):
+        inner = value(node.operand)
+        return _combine(sp.Integer(-1), inner, "*") if isinstance(node.op, ast.USub) else inner
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        return _combine(value(node.left), value(node.right), _BINARY[type(node.op)])
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        function, name = value(node.func), names[int(node.func.id[1:])]
+        if not callable(function):
+            raise CandidateError(f"{name} is not a function here")
         try:
-            self.name()
-            return self.peek() == "="
+            return function(*map(value, node.args))
         except CandidateError:
-            return False
-        finally:
-            self.pos = saved
-
-    def name(self) -> str:
-        token = self.take()
-        if token in _NAMED:
-            base = self.group_text()
-        elif re.fullmatch(r"[A-Za-z]", token):
-            base = token
-        else:
-            raise CandidateError(f"expected a name, found {token!r} in {self.text!r}")
-        if self.peek() == "_":
-            self.take()
-            sub = self.group_text() if self.peek() == "{" else self.take().lstrip("\\")
-            base = f"{base}_{sub}"
-        return base
-
-    def expr(self) -> Any:
-        value = self.term()
-        while self.peek() in {"+", "-"}:
-            op = self.take()
-            right = self.term()
-            value = _combine(value, right, op)
-        return value
-
-    def term(self) -> Any:
-        value = self.unary()
-        while True:
-            token = self.peek()
-            if token in {"*", r"\cdot", r"\times"}:
-                self.take()
-                value = _combine(value, self.unary(), "*")
-            elif token == "/":
-                self.take()
-                value = _combine(value, self.unary(), "/")
-            elif token is not None and (
-                token in {"(", r"\frac", r"\sqrt"}
-                or token in _NAMED
-                or re.fullmatch(r"[A-Za-z]|\d+(?:\.\d+)?", token)
-            ):
-                value = _combine(value, self.unary(), "*")
-            else:
-                return value
-
-    def unary(self) -> Any:
-        if self.peek() == "-":
-            self.take()
-            return _combine(sp.Integer(-1), self.unary(), "*")
-        if self.peek() == "+":
-            self.take()
-        return self.postfix()
-
-    def postfix(self) -> Any:
-        value = self.atom()
-        while self.peek() == "^":
-            self.take()
-            if self.peek() == "{":
-                saved = self.pos
-                inner = self.group_text()
-                if inner in {"T", "top", "intercal"}:
-                    value = _transpose(value)
-                    continue
-                self.pos = saved
-                self.take("{")
-                power = self.expr()
-                self.take("}")
-            else:
-                token = self.take()
-                if token in _TRANSPOSE:
-                    value = _transpose(value)
-                    continue
-                power = _number(token)
-            value = _combine(value, power, "^")
-        return value
-
-    def atom(self) -> Any:
-        token = self.peek()
-        if token is None:
-            raise CandidateError(f"the LaTeX {self.text!r} ends too early")
-        if token in {"(", "["}:
-            self.take()
-            value = self.expr()
-            self.take(")" if token == "(" else "]")
-            return value
-        if token == "{":
-            self.take()
-            value = self.expr()
-            self.take("}")
-            return value
-        if token == r"\frac":
-            self.take()
-            self.take("{")
-            top = self.expr()
-            self.take("}")
-            self.take("{")
-            bottom = self.expr()
-            self.take("}")
-            return _combine(top, bottom, "/")
-        if token == r"\sqrt":
-            self.take()
-            self.take("{")
-            inside = self.expr()
-            self.take("}")
-            return _apply(sp.sqrt, [inside], "sqrt")
-        if re.fullmatch(r"\d+(?:\.\d+)?", token):
-            return _number(self.take())
-        name = self.name()
-        if self.peek() == "(" and callable(self.env.get(name)) and not hasattr(
-            self.env.get(name), "shape"
-        ):
-            self.take()
-            args = [self.expr()]
-            while self.peek() == ",":
-                self.take()
-                args.append(self.expr())
-            self.take(")")
-            function = self._lookup(name)
-            if not callable(function):
-                raise CandidateError(f"{name} is not a function here")
-            return _apply(function, args, name)
-        return self._lookup(name)
-
-    def _lookup(self, name: str) -> Any:
-        if name in self.env:
-            return self.env[name]
-        known = ", ".join(sorted(self.env))
-        raise CandidateError(f"unknown name {name!r}; this formula may use {known}")
-
-
-def _number(token: str) -> sp.Expr:
-    try:
-        return sp.Rational(token)
-    except (TypeError, ValueError):
-        raise CandidateError(f"expected a number, found {token!r}") from None
-
-
-def _transpose(value: Any) -> Any:
-    if not hasattr(value, "T"):
-        raise CandidateError("a transpose needs a matrix")
-    return value.T
-
-
-def _apply(function: Any, args: list[Any], name: str) -> Any:
-    try:
-        return function(*args)
-    except CandidateError:
-        raise
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CandidateError(f"{name}(...) cannot be applied here: {first}") from None
+            raise
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CandidateError(f"{name}(...) cannot be applied here: {first}") from None
+    raise CandidateError("unreadable LaTeX")
 
 
 def _combine(left: Any, right: Any, op: str) -> Any:
+    if op == "/" and isinstance(right, sp.MatrixBase):
+        raise CandidateError("cannot divide by a matrix")
     try:
-        if op == "+":
-            return left + right
-        if op == "-":
-            return left - right
-        if op == "*":
-            return left * right
-        if op == "/":
-            if isinstance(right, sp.MatrixBase):
-                raise CandidateError("cannot divide by a matrix")
-            return left / right
-        return left**right
-    except CandidateError:
-        raise
+        return {"+": lambda: left + right, "-": lambda: left - right, "*": lambda: left * right,
+                "/": lambda: left / right, "^": lambda: left**right}[op]()
     except Exception as exc:  # ShapeError and friends
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CandidateError(f"shapes do not fit ({op}): {first}") from None
+
+
+def _statements(tokens: list) -> list[list]:
+    """The equations of a program: split at ``,``, ``;``, ``\\\\`` outside brackets."""
+    parts, depth = [[]], 0
+    for token in tokens:
+        depth += (token[1] in "({[") - (token[1] in ")}]")
+        if depth == 0 and token[1] in {",", ";", "\\\\"}:
+            parts.append([])
+        else:
+            parts[-1].append(token)
+    return [p for p in parts if p]
 
 
 def read_program(text: str, env: Mapping[str, Any]) -> Any:
     """Evaluate the LaTeX ``text`` in ``env`` (names -> values and functions)."""
     if not isinstance(text, str) or not text.strip():
         raise CandidateError("the LaTeX string is empty")
-    return _Parser(text.strip().strip("$"), env).program()
+    env, value = dict(env), None
+    for statement in _statements(_tokens(text.strip().strip("$"))):
+        cuts = [pos for pos, t in enumerate(statement) if t[1] == "="]
+        lhs, rhs = (statement[:cuts[0]], statement[cuts[-1] + 1:]) if cuts else ([], statement)
+        names: list[str] = []
+        source = _python(rhs, env, names)
+        try:
+            tree = ast.parse(source, mode="eval")
+        except SyntaxError:
+            raise CandidateError(f"unreadable LaTeX {text!r}") from None
+        value = _evaluate(tree.body, env, names)
+        if len(lhs) == 1 and lhs[0][0] == "name":
+            env[lhs[0][1]] = value
+    if value is None:
+        raise CandidateError("the LaTeX string is empty")
+    return value

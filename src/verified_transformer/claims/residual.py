@@ -10,16 +10,9 @@ from typing import Any
 import sympy as sp
 
 from verified_transformer.claims.fixtures import D_MODEL
-from verified_transformer.claims.formula import (
-    CandidateError,
-    Reader,
-    Vocabulary,
-    format_number,
-    scalar_reader,
-)
+from verified_transformer.claims.formula import Blank, Program, format_number
 from verified_transformer.claims.latex import latex
 from verified_transformer.claims.ledger import Claim, numeric_check, substitute
-from verified_transformer.claims.notation import read_program
 from verified_transformer.derive import layernorm as ln
 from verified_transformer.derive import residual as rs
 from verified_transformer.derive.exact import is_zero, matrices_equal
@@ -35,38 +28,9 @@ AUTOGRAD, XIONG = ("torch.autograd.functional.jacobian",), "xiong2020layer"
 ENCODER_TORCH = ("torch.nn.TransformerEncoderLayer",)
 _BRANCHES = sp.Sum(rs.branch(i), (i, ell, L - 1))  # sum_{i=l}^{L-1} F_i(H^i)
 
-# --- what check_formula accepts for the residual block: its forward map y ----------------------
-
-
-def _run(f: Callable, *args: Any) -> Any:
-    """``f(*args)``; what a candidate's Python function raises is answered in one line."""
-    try:
-        return f(*args)
-    except CandidateError:
-        raise
-    except Exception as exc:
-        raise CandidateError(f"the function raised {type(exc).__name__}: {exc}") from None
-
-
-def _read_block(candidate: object) -> sp.Expr:
-    if isinstance(candidate, str):
-        return read_program(candidate, {"x": x, "F": F})
-    if not callable(candidate):
-        raise CandidateError("expected a LaTeX string or a Python function (x, F), got "
-                             f"{type(candidate).__name__}")
-    return _run(candidate, x, F)
-
-
-def _forward(formula: Any) -> sp.Expr:
-    return formula[0][-1] if isinstance(formula, tuple) else formula  # the chains' y = ...
-
-
-_BLOCK_READER = Reader(
+_BLOCK_READER = Program(
     takes="the block's output y in LaTeX, in x and F (e.g. 'y = x + F(x)'), or a Python function "
-    "(x, F) -> y; only its forward map is compared",
-    convert=_read_block, same=lambda a, b: _forward(a) == _forward(b),
-    witness=lambda a, b: None if _forward(a) == _forward(b) else "for an arbitrary F the "
-    f"candidate computes {latex(_forward(a))}, the claim {latex(_forward(b))}",
+    "(x, F) -> y; only its forward map is compared", operands={"x": x, "F": F},
     names={"plain layer y = F(x)": "a plain layer without the shortcut",
            "doubled shortcut 2x + F(x)": "a block with a doubled shortcut"})
 
@@ -102,52 +66,31 @@ def _layer_holds(compose: Composition, norm_first: bool) -> bool:
     return is_zero(sum(centered), sp.expand)
 
 
-def _read_layer(candidate: object) -> Composition:
-    if isinstance(candidate, str):
-        def compose(x: Any, sa: Callable, ffn: Callable, ln1: Callable, ln2: Callable) -> Any:
-            return read_program(candidate, {"x": x, "SA": sa, "FFN": ffn, "LN_1": ln1,
-                                            "LN_2": ln2})
+def _measured(norm_first: bool) -> Callable[[Composition, Composition], str]:
+    """How far apart two compositions are on a seeded TransformerEncoderLayer (nothing without
+    torch: the symbolic difference alone)."""
 
-        compose(*_MAPS)  # read once now, so that errors surface here
-        return compose
-    if callable(candidate):
-        return candidate
-    raise CandidateError(
-        f"expected a LaTeX string or a Python function, got {type(candidate).__name__}")
-
-
-def _layer_reader(norm_first: bool) -> Reader:
-    def witness(a: Composition, b: Composition) -> str | None:
-        try:
-            tree = a(*_MAPS)
-        except Exception:
-            tree = None
-        if tree is not None and tree == b(*_MAPS):
-            return None
-        shown = f" the candidate is {latex(tree)}, the claim {latex(b(*_MAPS))}"
+    def evidence(a: Composition, b: Composition) -> str:
         try:
             from verified_transformer.claims.numeric_residual import layer_gap
-        except ModuleNotFoundError as exc:  # no torch: the symbolic difference alone
-            if tree is None or (exc.name or "").partition(".")[0] != "torch":
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").partition(".")[0] != "torch":
                 raise
-            return f"for arbitrary SA, FFN, LN_1, LN_2{shown}"
-        return (f"for arbitrary SA, FFN, LN_1, LN_2{shown + ';' if tree is not None else ''} on "
-                f"a seeded TransformerEncoderLayer(norm_first={norm_first}) with d_model = "
+            return ""
+        return (f"; on a seeded TransformerEncoderLayer(norm_first={norm_first}) with d_model = "
                 f"{D_MODEL} the outputs differ by up to "
                 f"{format_number(layer_gap(a, b, norm_first))}")
 
-    return Reader(
-        takes="LaTeX equations in x, SA, FFN, LN_1, LN_2 (\\mathrm{...} names, e.g. "
-        "'y = x + \\mathrm{SA}(\\mathrm{LN}_1(x)),\\ \\mathrm{out} = ...'; the last one is the "
-        "output), or a Python function (x, sa, ffn, ln1, ln2) -> output",
-        convert=_read_layer, same=lambda a, b: _run(a, *_MAPS) == b(*_MAPS),
-        witness=witness, names={
-            "Pre-LN order": "the Pre-LN layer, not the Post-LN one",
-            "Post-LN order": "the Post-LN layer, not the Pre-LN one",
-            "one LayerNorm at the end": "a layer with a single LayerNorm at its end",
-            "residual stream normalized too": "a layer that normalizes the residual stream too",
-            "LayerNorm on the branches (no final norm)": "a layer with LayerNorm after each "
-            "branch, before the addition"})
+    return evidence
+
+
+_LAYER_NAMES = {
+    "Pre-LN order": "the Pre-LN layer, not the Post-LN one",
+    "Post-LN order": "the Post-LN layer, not the Pre-LN one",
+    "one LayerNorm at the end": "a layer with a single LayerNorm at its end",
+    "residual stream normalized too": "a layer that normalizes the residual stream too",
+    "LayerNorm on the branches (no final norm)": "a layer with LayerNorm after each branch, "
+    "before the addition"}
 
 
 def _layer_claim(norm_first: bool, **fields: Any) -> Claim:
@@ -159,7 +102,12 @@ def _layer_claim(norm_first: bool, **fields: Any) -> Claim:
         symbolic=lambda compose: _layer_holds(compose, norm_first),
         render=lambda compose: (f"x_{{l+1}} = {latex(rs.sublayer(norm_first, rs.x_l, F, LN))}",
                                 r"y = {},\quad \mathrm{{out}} = {}".format(*compose.display())),
-        numeric=_numeric("composition", norm_first), reader=_layer_reader(norm_first), **fields)
+        numeric=_numeric("composition", norm_first), reader=Program(
+            takes="LaTeX equations in x, SA, FFN, LN_1, LN_2 (\\mathrm{...} names, e.g. "
+            "'y = x + \\mathrm{SA}(\\mathrm{LN}_1(x)),\\ \\mathrm{out} = ...'; the last one is "
+            "the output), or a Python function (x, sa, ffn, ln1, ln2) -> output",
+            operands=dict(zip(("x", "SA", "FFN", "LN_1", "LN_2"), _MAPS, strict=True)),
+            names=_LAYER_NAMES, evidence=_measured(norm_first)), **fields)
 
 
 # --- the Jacobian of a Pre-LN / Post-LN sub-layer, and of a stack of them ------------------------
@@ -192,11 +140,10 @@ def _sublayer_claim(norm_first: bool, wrong: dict, **fields: Any) -> Claim:
 
 _INDEPENDENT = ((rs.Cov(B[i], B[rs.j]), sp.KroneckerDelta(i, rs.j)),)
 _scaled = lambda c: (rs.Var(sp.Sum(c * B[i], (i, 1, rs.N))), 1)  # noqa: E731
-_SCALE_READER = scalar_reader(
+_SCALE_READER = Blank(
     takes="the factor on each of N residual branches, as a SymPy expression or LaTeX in N",
-    vocabulary=Vocabulary(names={"N": rs.N}, families={}, indices={}, allowed=frozenset({rs.N})),
-    build=lambda c: (_scaled(c),), expression=lambda f: f[0][0].args[0].function.coeff(B[i]),
-    points=[(f"N = {count}", {rs.N: count}) for count in (1, 4, 12)], output="the factor",
+    part=lambda chains: chains[0][0].args[0].function.coeff(B[i]), output="the factor",
+    points=[{rs.N: count} for count in (1, 4, 12)],
     names={"1/N scaling": "the factor 1/N (too small)", "no scaling": "no scaling (factor 1)"})
 
 

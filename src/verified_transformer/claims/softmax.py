@@ -4,13 +4,12 @@ state these facts)."""
 
 from __future__ import annotations
 
-import dataclasses
 from functools import partial
 
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixElement
 
-from verified_transformer.claims.formula import Point, Vocabulary, entry_reader, scalar_reader
+from verified_transformer.claims.formula import Blank
 from verified_transformer.claims.ledger import Claim, numeric_check, numeric_reference, substitute
 from verified_transformer.derive import softmax as sm
 from verified_transformer.derive.exact import equal, expand_sums, is_zero
@@ -39,17 +38,6 @@ def _characterized(formula: tuple) -> bool:
     entry = formula[0][-1]
     ratio = entry * sp.exp(-z[i]) - entry.xreplace({i: j}) * sp.exp(-z[j])
     return equal(_sum(entry), sp.Integer(1), sums=True) and is_zero(ratio, sp.simplify, sums=True)
-
-
-def _jacobian_witness(a: tuple, b: tuple) -> str | None:
-    half, fifth = sp.Rational(1, 2), sp.Rational(1, 5)
-    for where, values in (("i != j, p_i = 1/5, p_j = 1/2",
-                           {P[i]: fifth, P[j]: half, sp.KroneckerDelta(i, j): 0}),
-                          ("i = j, p_i = 1/5", {j: i, P[i]: fifth, P[j]: fifth})):
-        got, want = (sp.nsimplify(f[0][-1].xreplace(values)) for f in (a, b))
-        if got != want:
-            return f"at {where}, the candidate gives {got} but the claim gives {want}"
-    return None
 
 
 def _unfold(e: sp.Basic) -> sp.Basic:
@@ -94,20 +82,11 @@ CLAIMS = (
         custom="a definition: checked by the two properties that characterize it (the entries "
         "sum to 1, ratios e^(z_i - z_j)), not against the operator's own expansion",
         wrong={name: _definition(entry) for name, (entry, _) in NAMES.items()},
-        reader=entry_reader(
+        reader=Blank(
             takes="the i-th entry of softmax(z): a SymPy expression or LaTeX in z_i, sums over "
             "z_k (k = 1..n), n, e or exp; or a Python function of a 1-D float64 tensor z",
-            vocabulary=Vocabulary(names={"e": sp.E, "n": n}, families={"z": z},
-                                  indices={"i": i, "k": k, "j": j},
-                                  allowed=frozenset({n, i, j, k})),
-            build=_definition, expression=lambda formula, t: formula[0][-1].xreplace({i: t}),
-            index=i, size=n, output="softmax(z)", simplifier=sp.simplify,
-            names={name: phrase for name, (_, phrase) in NAMES.items()},
-            points=(Point("n = 3, z = (1, 2, 4)", 3, {z[1]: 1, z[2]: 2, z[3]: 4},
-                          ([1.0, 2.0, 4.0],)),
-                    Point("n = 4, z = (-1/2, 3, 0, 1)", 4,
-                          {z[1]: sp.Rational(-1, 2), z[2]: 3, z[3]: 0, z[4]: 1},
-                          ([-0.5, 3.0, 0.0, 1.0],)))),
+            output="softmax(z)", names={name: phrase for name, (_, phrase) in NAMES.items()},
+            points=({n: 3, z: [1, 2, 4]}, {n: 4, z: [-0.5, 3, 0, 1]})),
         note="Two properties, checked for a symbolic n, determine the formula: the entries sum "
         "to 1 and p_i / p_j = e^(z_i - z_j). The wrong variants fail one or the other: too large "
         "a sum, too small a sum, the right sum with the wrong ratios.",
@@ -137,15 +116,12 @@ CLAIMS = (
                for name, (entry, matrix, _) in JACOBIAN_NAMES.items()},
         numeric=numeric_check("numeric_softmax")("jacobian"),
         compared=("torch.autograd.functional.jacobian of torch.nn.functional.softmax",),
-        reader=dataclasses.replace(scalar_reader(
+        reader=Blank(
             takes="the entry dp_i/dz_j as a SymPy expression or LaTeX in p_i, p_j and delta_{ij}",
-            vocabulary=Vocabulary(names={"p_i": P[i], "p_j": P[j],
-                                         "delta_ij": sp.KroneckerDelta(i, j), "e": sp.E},
-                                  families={}, indices={}),
-            build=lambda expr: ((D_P, expr),), expression=lambda formula: formula[0][-1],
-            points=[], output="dp_i/dz_j", simplifier=sp.expand,
-            names={name: phrase for name, (_, _, phrase) in JACOBIAN_NAMES.items()},
-        ), witness=_jacobian_witness),
+            output="dp_i/dz_j", simplify=sp.expand, points=(
+                {i: 1, j: 2, P[1]: sp.Rational(1, 5), P[2]: sp.Rational(1, 2)},
+                {i: 1, j: 1, P[1]: sp.Rational(1, 5)}),
+            names={name: phrase for name, (_, _, phrase) in JACOBIAN_NAMES.items()}),
         note="The closed form (derive.softmax.jacobian_closed_form, shown in chapter 4.1) against "
         "sympy.diff of the softmax for a symbolic n, and against autograd of our softmax and "
         "torch's.",
