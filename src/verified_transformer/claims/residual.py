@@ -18,7 +18,7 @@ from verified_transformer.claims.formula import (
     scalar_reader,
 )
 from verified_transformer.claims.latex import latex
-from verified_transformer.claims.ledger import Claim, numeric_check, substitute
+from verified_transformer.claims.ledger import Claim, numeric_check, numeric_reference, substitute
 from verified_transformer.claims.notation import read_program
 from verified_transformer.derive import layernorm as ln
 from verified_transformer.derive import residual as rs
@@ -339,7 +339,7 @@ CLAIMS = (
             {rs.x_next: rs.deep_norm(rs.x_l, rs.G, rs.alpha, LN)})),
         wrong={"alpha on the branch": dict(enumerate(_deep(1, rs.alpha))),
                "alpha after the norm": dict(enumerate(_deep(1, 1, rs.alpha)))},
-        numeric=_numeric("deepnorm"), compared=("torch.nn.LayerNorm",),
+        numeric=numeric_reference("numeric_residual")("deepnorm"), compared=("torch.nn.LayerNorm",),
         note="The sub-layer is Wang et al.'s; the equality (up-weighting the residual by alpha is "
         "down-weighting the branch by 1/alpha, LayerNorm being scale invariant at eps = 0) is "
         "derived here.",
