@@ -175,7 +175,10 @@ class Reference:
     function of the operator's arguments, matrices as tensors; ``Derivative(Op(x)_i, x_j)`` is
     autograd's Jacobian of it). ``chains`` picks the chains compared (the others are proved
     only); ``defines`` gives abbreviations by the implementation (``xhat_i = LN(x)_i``), and the
-    claim's own where pair for each is compared as one more chain, as is each condition (a sum)."""
+    claim's own where pair for each is compared as one more chain, as is each condition (a sum).
+    ``realize``: each side is realized by :func:`verified_transformer.derive.residual.realize`
+    with the inputs and ``operators(F, nn)`` as its values (maps, ``Jac`` by autograd), which
+    give every abbreviation (the where pairs are not substituted)."""
 
     inputs: dict
     scalars: dict
@@ -184,6 +187,21 @@ class Reference:
     size: sp.Symbol | None = None
     chains: tuple = (0, None)  # the chains compared: chains[start:stop]
     defines: tuple = ()
+    realize: bool = False
+
+
+def realized(e: sp.Basic, values: dict) -> torch.Tensor:
+    """``e`` realized (:func:`verified_transformer.derive.residual.realize`) in float64 on
+    tensors, integer values (``L: 2``) substituted first, ``Jac`` by autograd."""
+    from torch.autograd.functional import jacobian
+
+    from verified_transformer.derive import residual as rs
+
+    backend = rs.Backend(jacobian=lambda f, at: jacobian(f, at).reshape(-1, at.numel()),
+                         mul=lambda a, b: a @ b if torch.is_tensor(a) and torch.is_tensor(b)
+                         else a * b, variance=lambda t: t.var(unbiased=False), number=float)
+    fixed = {s: sp.Integer(v) for s, v in values.items() if isinstance(v, int)}
+    return torch.as_tensor(rs.realize(sp.sympify(e).xreplace(fixed), values, backend), dtype=DTYPE)
 
 
 def _matrix(e: sp.Basic, ref: Reference, operators: Operators) -> object:
@@ -286,6 +304,8 @@ def _side(expr: sp.Expr, index: sp.Symbol, ref: Reference, operators: Operators)
     ``index`` (whole tensors, e.g. a stream ``x``), by :func:`_matrix`; an entry formula with
     several free indices by :func:`_entries`; one with operator entries computed by ``operators``,
     the rest by :func:`entry_function`."""
+    if ref.realize:
+        return realized(expr, ref.inputs | operators)
     if isinstance(expr, (sp.MatrixExpr, sp.MatrixBase)) or ref.index is None:
         return _matrix(expr, ref, operators)
     if isinstance(index, tuple):
@@ -304,6 +324,7 @@ def chains_agree(chains: tuple, where: tuple, ref: Reference | Sequence[Referenc
 
     if not isinstance(ref, Reference):
         return all(chains_agree(chains, where, r) for r in ref)
+    where = () if ref.realize else where
     defined = {lhs for lhs, _ in ref.defines}
     kept = tuple(p for p in where if p[0] in defined or isinstance(p[0], sp.Sum))  # conditions
     pairs = ref.defines + tuple(p for p in where if p not in kept)
