@@ -34,28 +34,16 @@ class Mismatch(AssertionError):
 
 
 def for_each_implementation(check: Check) -> bool:
-    """``check(F, nn)`` for our explicit formulas and for PyTorch's own kernels.
-
-    Returns True when both hold; raises :class:`Mismatch` naming the ones that do not.
-    """
-    import torch.nn as torch_nn
-    import torch.nn.functional as torch_functional
+    """``check(F, nn)`` for our explicit formulas and for PyTorch's own kernels: True when both
+    hold; else :class:`Mismatch` naming the ones that do not."""
+    import torch.nn.functional
 
     import verified_transformer.nn as ours
-    from verified_transformer.nn import functional as ours_functional
-    from verified_transformer.nn.fused import fused_kernels
 
-    with fused_kernels(False):
-        ours_holds = bool(check(ours_functional, ours))
-    torch_holds = bool(check(torch_functional, torch_nn))
-    failed = [
-        name
-        for name, ok in (
-            ("verified_transformer.nn (explicit formulas)", ours_holds),
-            ("torch.nn", torch_holds),
-        )
-        if not ok
-    ]
+    with ours.fused_kernels(False):
+        ours_holds = bool(check(ours.functional, ours))
+    failed = [name for name, ok in (("verified_transformer.nn (explicit formulas)", ours_holds),
+                                    ("torch.nn", check(torch.nn.functional, torch.nn))) if not ok]
     if failed:
         raise Mismatch(f"the candidate formula disagrees with {' and '.join(failed)}")
     return True
@@ -109,14 +97,6 @@ def _tensor(value: object) -> torch.Tensor:
     return value if isinstance(value, torch.Tensor) else torch.tensor(float(value), dtype=DTYPE)
 
 
-def _sqrt(value: object) -> torch.Tensor:
-    return torch.sqrt(_tensor(value))
-
-
-def _exp(value: object) -> torch.Tensor:
-    return torch.exp(_tensor(value))
-
-
 def entry_function(
     expr: sp.Expr, index: sp.Symbol, size: sp.Symbol, bases: Sequence[sp.IndexedBase],
     scalars: Sequence[sp.Symbol] = (),
@@ -145,8 +125,9 @@ def entry_function(
     flat = flat.xreplace({size: width, index: position}).replace(sp.KroneckerDelta, _DELTA)
     compiled = sp.lambdify(
         [*vectors, *scalars, width, position], flat,
-        modules=[{"sum_last": lambda t: t.sum(-1, keepdim=True), "sqrt": _sqrt, "exp": _exp,
-                  "tanh": lambda v: torch.tanh(_tensor(v)),
+        modules=[{"sum_last": lambda t: t.sum(-1, keepdim=True),
+                  "sqrt": lambda v: torch.sqrt(_tensor(v)),
+                  **{f: lambda v, f=f: getattr(torch, f)(_tensor(v)) for f in ("tanh", "exp")},
                   "delta_": lambda a, b: _tensor(a == b).to(DTYPE),
                   "entry_": lambda t, k: t[..., int(k) - 1 : int(k)]}, "math"],
     )
@@ -415,21 +396,19 @@ def projections_match_attention(definitions: at.Definitions) -> bool:
     return for_each_implementation(holds)
 
 
-def table_1_moves() -> tuple[torch.Tensor, torch.Tensor, dict[str, tuple[torch.Tensor, ...]]]:
-    """Float64 inputs ``xs`` (6 cases, 4 inputs) and weights ``w`` (5 units), and for each of
-    the six transformations of Ba et al.'s Table 1 the pair ``(xs', w')`` it makes of them; the
-    summed inputs are ``xs @ w.T``."""
+def invariances(f: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> tuple[bool, ...]:
+    """Whether ``f(a, w)`` of the summed inputs ``a = xs w^T`` (6 cases, 4 inputs, 5 units, float64)
+    is unchanged by each of the six transformations of Ba et al.'s Table 1, in
+    ``derive.layernorm.TRANSFORMATIONS`` order."""
+    from verified_transformer.derive.layernorm import TRANSFORMATIONS
+
     xs, w = randn(6, 4, seed=48) + 0.5, randn(5, 4, seed=49)
     delta, shift = 2.5, randn(4, seed=50)
-
-    def scaled_first(m: torch.Tensor) -> torch.Tensor:
-        return torch.cat([delta * m[:1], m[1:]])
-
-    return xs, w, {
-        "weight matrix re-scaling": (xs, delta * w),
-        "weight matrix re-centering": (xs, w + shift),
-        "weight vector re-scaling": (xs, scaled_first(w)),
-        "dataset re-scaling": (delta * xs, w),
-        "dataset re-centering": (xs + shift, w),
-        "single training case re-scaling": (scaled_first(xs), w),
-    }
+    first = lambda m: torch.cat([delta * m[:1], m[1:]])  # noqa: E731
+    moves = {"weight matrix re-scaling": (xs, delta * w), "dataset re-scaling": (delta * xs, w),
+             "weight matrix re-centering": (xs, w + shift), "dataset re-centering": (xs + shift, w),
+             "weight vector re-scaling": (xs, first(w)),
+             "single training case re-scaling": (first(xs), w)}
+    with torch.no_grad():
+        return tuple(close(f(x2 @ w2.T, w2), f(xs @ w.T, w), atol=1e-9)
+                     for x2, w2 in map(moves.get, TRANSFORMATIONS))
