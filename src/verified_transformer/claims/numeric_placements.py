@@ -1,5 +1,7 @@
 """The numeric checks of :mod:`verified_transformer.claims.placements`: float64, against our
-``verified_transformer.nn`` and torch's, imported only when a check runs."""
+``verified_transformer.nn`` and torch's, imported only when a check runs. References for the
+placements and nGPT's step; custom, as no equation holds them: an enumeration (stream growth),
+adversarial inputs (the bounds), module state (DyT's initial values, MixLN's layers), Table 1."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 """The numeric checks of :mod:`verified_transformer.claims.residual`, imported when they run: a
 claim's chains realized (``derive.residual.realize``, by
 :func:`~verified_transformer.claims.numeric.chains_agree`) in float64 with the maps of seeded
-encoder layers, ours and torch's, and autograd's Jacobians; every two neighbours must agree."""
+encoder layers, ours and torch's, and autograd's Jacobians; every two neighbours must agree.
+Custom: a layer's composition of its own submodules, zeroed branches (module state), exactly
+uncorrelated samples (no implementation)."""
 
 from __future__ import annotations
 

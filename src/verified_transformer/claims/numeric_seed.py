@@ -1,5 +1,6 @@
 """The numeric checks of :mod:`verified_transformer.claims.seed`: float64, against our
-``verified_transformer.nn`` and torch's, imported only when a check runs."""
+``verified_transformer.nn`` and torch's, imported only when a check runs. The scores by a
+Reference; custom: layers with their own weights, and the shape errors the article's code hits."""
 
 from __future__ import annotations
 
