@@ -311,9 +311,11 @@ def chains_agree(chains: tuple, where: tuple, ref: Reference | Sequence[Referenc
     pairs = ref.defines + tuple(p for p in where if p not in kept)
 
     def written(e: sp.Basic) -> sp.Basic:
-        previous = None
-        while e != previous:
-            previous, e = e, substitute(pairs, e)
+        for _ in pairs:  # a pass per pair: abbreviations within abbreviations, in any order
+            written_out = substitute(pairs, e)
+            if written_out == e:
+                break
+            e = written_out
         return e
 
     compared = (*chains[slice(*ref.chains)], *kept)
