@@ -12,7 +12,7 @@ import math
 import sympy as sp
 
 from verified_transformer.claims import formula as fm
-from verified_transformer.claims.ledger import Claim, numeric_check
+from verified_transformer.claims.ledger import Claim, numeric_check, numeric_reference
 from verified_transformer.claims.notation import read_program
 from verified_transformer.derive import attention as at
 from verified_transformer.derive.exact import matrices_equal
@@ -21,7 +21,7 @@ from verified_transformer.derive.operators import vector
 VASWANI = "vaswani2017attention"
 MHA_TORCH, SDPA_TORCH = ("torch.nn.MultiheadAttention",), (
     "torch.nn.functional.scaled_dot_product_attention",)
-_numeric = numeric_check("numeric_attention")
+_numeric, _reference = numeric_check("numeric_attention"), numeric_reference("numeric_attention")
 n, m, d_k, d_v, d_model, h, i, j, r, c = (at.n, at.m, at.d_k, at.d_v, at.d_model, at.h, at.i,
                                           at.j, at.r, at.c)
 E, Var, QK, SA, MATRIX = at.Expectation, at.Variance, at.QK, at.SelfAttention, sp.MatrixSymbol
@@ -263,7 +263,7 @@ CLAIMS = (
             "softmax over queries (columns)": _attention(
                 at.row_softmax((Q * K.T / sp.sqrt(d_k)).T).T * V),
         },
-        numeric=_numeric("definition"), compared=SDPA_TORCH, reader=_ATTENTION_READER,
+        numeric=_reference("attention", 1, (0, 1)), compared=SDPA_TORCH, reader=_ATTENTION_READER,
         note="Matrix form against the entrywise sum of equation (1); numerically against SDPA at "
         "(4, 6, 3, 2). The variants scale too much, too little, or normalize the wrong axis.",
     ),
@@ -290,7 +290,7 @@ CLAIMS = (
             "causal self-attention": _equivariant(at.Mask(lambda r, c: c <= r))[0],
             "positions added to X": _equivariant(shift=(POSITIONS,))[0],
         },
-        numeric=_numeric("equivariance"), compared=MHA_TORCH,
+        numeric=_reference("equivariance"), compared=MHA_TORCH,
         note="Derived here: self-attention without positional information cannot see token "
         "order.",
     ),

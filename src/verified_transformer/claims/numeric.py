@@ -9,11 +9,13 @@ formulas switched on (``fused_kernels(False)``, so no torch namesake is called) 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 
+import numpy as np
 import sympy as sp
 import torch
 
@@ -32,28 +34,16 @@ class Mismatch(AssertionError):
 
 
 def for_each_implementation(check: Check) -> bool:
-    """``check(F, nn)`` for our explicit formulas and for PyTorch's own kernels.
-
-    Returns True when both hold; raises :class:`Mismatch` naming the ones that do not.
-    """
-    import torch.nn as torch_nn
-    import torch.nn.functional as torch_functional
+    """``check(F, nn)`` for our explicit formulas and for PyTorch's own kernels: True when both
+    hold; else :class:`Mismatch` naming the ones that do not."""
+    import torch.nn.functional
 
     import verified_transformer.nn as ours
-    from verified_transformer.nn import functional as ours_functional
-    from verified_transformer.nn.fused import fused_kernels
 
-    with fused_kernels(False):
-        ours_holds = bool(check(ours_functional, ours))
-    torch_holds = bool(check(torch_functional, torch_nn))
-    failed = [
-        name
-        for name, ok in (
-            ("verified_transformer.nn (explicit formulas)", ours_holds),
-            ("torch.nn", torch_holds),
-        )
-        if not ok
-    ]
+    with ours.fused_kernels(False):
+        ours_holds = bool(check(ours.functional, ours))
+    failed = [name for name, ok in (("verified_transformer.nn (explicit formulas)", ours_holds),
+                                    ("torch.nn", check(torch.nn.functional, torch.nn))) if not ok]
     if failed:
         raise Mismatch(f"the candidate formula disagrees with {' and '.join(failed)}")
     return True
@@ -100,35 +90,11 @@ def to_tensor(values: sp.MatrixBase | Sequence) -> torch.Tensor:
     return torch.tensor([[float(v) for v in row] for row in values], dtype=DTYPE)
 
 
-def evaluate(
-    exprs: Sequence[sp.Expr],
-    sizes: dict[sp.Symbol, int],
-    arrays: dict[sp.IndexedBase, Sequence[float]],
-    scalars: dict[sp.Symbol, float] | None = None,
-) -> torch.Tensor:
-    """Evaluate symbolic-size expressions: sizes substituted, sums written out, ``base[t]``
-    (1-based) and scalars replaced by the given floats."""
-    from verified_transformer.derive.exact import unroll_sums
-
-    values = {base[t + 1]: sp.Float(v, 30) for base, vs in arrays.items() for t, v in enumerate(vs)}
-    values |= {s: sp.Float(v, 30) for s, v in (scalars or {}).items()}
-    out = [float(unroll_sums(e.xreplace(sizes)).xreplace(values).evalf(30)) for e in exprs]
-    return torch.tensor(out, dtype=DTYPE)
-
-
 _SUM_LAST, _DELTA, _ENTRY = (sp.Function(f) for f in ("sum_last", "delta_", "entry_"))
 
 
 def _tensor(value: object) -> torch.Tensor:
     return value if isinstance(value, torch.Tensor) else torch.tensor(float(value), dtype=DTYPE)
-
-
-def _sqrt(value: object) -> torch.Tensor:
-    return torch.sqrt(_tensor(value))
-
-
-def _exp(value: object) -> torch.Tensor:
-    return torch.exp(_tensor(value))
 
 
 def entry_function(
@@ -159,8 +125,9 @@ def entry_function(
     flat = flat.xreplace({size: width, index: position}).replace(sp.KroneckerDelta, _DELTA)
     compiled = sp.lambdify(
         [*vectors, *scalars, width, position], flat,
-        modules=[{"sum_last": lambda t: t.sum(-1, keepdim=True), "sqrt": _sqrt, "exp": _exp,
-                  "tanh": lambda v: torch.tanh(_tensor(v)),
+        modules=[{"sum_last": lambda t: t.sum(-1, keepdim=True),
+                  "sqrt": lambda v: torch.sqrt(_tensor(v)),
+                  **{f: lambda v, f=f: getattr(torch, f)(_tensor(v)) for f in ("tanh", "exp")},
                   "delta_": lambda a, b: _tensor(a == b).to(DTYPE),
                   "entry_": lambda t, k: t[..., int(k) - 1 : int(k)]}, "math"],
     )
@@ -184,15 +151,38 @@ Operators = dict  # operator class (derive.operators.EntryOf) -> f(vector tensor
 class Reference:
     """Where a claim's chains are evaluated: the tensors of the inputs (``{x: rows}``, entries
     along the last dimension; ``{X: matrix}`` for a ``MatrixSymbol``), the scalars, the free
-    ``index`` and ``size`` of entry formulas, and ``operators(F, nn)``, each operator's
-    implementation in one of the two implementations (a function of the operator's arguments,
-    matrices as tensors)."""
+    ``index`` (a tuple: several, e.g. ``(i, j)`` of a Jacobian) and ``size`` of entry formulas, and
+    ``operators(F, nn)``, each operator's implementation in one of the two implementations (a
+    function of the operator's arguments, matrices as tensors; ``Derivative(Op(x)_i, x_j)`` is
+    autograd's Jacobian of it). ``chains`` picks the chains compared (the others are proved
+    only); ``defines`` gives abbreviations by the implementation (``xhat_i = LN(x)_i``), and the
+    claim's own where pair for each is compared as one more chain, as is each condition (a sum).
+    ``realize``: each side is realized by :func:`verified_transformer.derive.residual.realize`
+    with the inputs and ``operators(F, nn)`` as its values (maps, ``Jac`` by autograd), which
+    give every abbreviation (the where pairs are not substituted)."""
 
     inputs: dict
     scalars: dict
     operators: Callable[[ModuleType, ModuleType], Operators]
-    index: sp.Symbol | None = None
+    index: sp.Symbol | tuple | None = None
     size: sp.Symbol | None = None
+    chains: tuple = (0, None)  # the chains compared: chains[start:stop]
+    defines: tuple = ()
+    realize: bool = False
+
+
+def realized(e: sp.Basic, values: dict) -> torch.Tensor:
+    """``e`` realized (:func:`verified_transformer.derive.residual.realize`) in float64 on
+    tensors, integer values (``L: 2``) substituted first, ``Jac`` by autograd."""
+    from torch.autograd.functional import jacobian
+
+    from verified_transformer.derive import residual as rs
+
+    backend = rs.Backend(jacobian=lambda f, at: jacobian(f, at).reshape(-1, at.numel()),
+                         mul=lambda a, b: a @ b if torch.is_tensor(a) and torch.is_tensor(b)
+                         else a * b, variance=lambda t: t.var(unbiased=False), number=float)
+    fixed = {s: sp.Integer(v) for s, v in values.items() if isinstance(v, int)}
+    return torch.as_tensor(rs.realize(sp.sympify(e).xreplace(fixed), values, backend), dtype=DTYPE)
 
 
 def _matrix(e: sp.Basic, ref: Reference, operators: Operators) -> object:
@@ -203,6 +193,8 @@ def _matrix(e: sp.Basic, ref: Reference, operators: Operators) -> object:
         return operators[type(e)](*(part(a) for a in e.args))
     if e in ref.inputs:
         return ref.inputs[e]
+    if isinstance(e, sp.BlockMatrix):  # one row of blocks
+        return torch.cat([part(b) for b in e.blocks], -1)
     if isinstance(e, sp.MatrixBase):
         return torch.tensor([[float(part(v)) for v in row] for row in e.tolist()], dtype=DTYPE)
     if isinstance(e, (sp.MatAdd, sp.Add)):
@@ -227,34 +219,107 @@ def _matrix(e: sp.Basic, ref: Reference, operators: Operators) -> object:
     return e  # an argument passed as it is (a mask's name, a flag)
 
 
+def _lowered(expr: sp.Expr, ref: Reference, operators: Operators) -> tuple[sp.Expr, dict]:
+    """``expr`` with each ``Derivative(Op(x)_a, x_b)`` and each operator entry ``Op(v)_a``
+    replaced by an entry of a new input, its tensor computed by ``operators`` (the derivative by
+    autograd, row by row) and added to the inputs."""
+    from torch.autograd.functional import jacobian
+
+    from verified_transformer.derive.operators import EntryOf
+
+    inputs = dict(ref.inputs)
+
+    def computed(node: EntryOf) -> tuple[sp.Expr, Callable, torch.Tensor]:
+        v, at, *params = node.args
+        values = [float(p.xreplace(ref.scalars)) for p in params]
+        return at, lambda t: operators[type(node)](t, *values), _side(
+            v.expr, v.variables[0], ref, operators)
+
+    for number, node in enumerate(expr.atoms(sp.Derivative)):
+        (wrt, _), = node.variable_count
+        at, f, argument = computed(node.expr)
+        if not argument.equal(inputs[wrt.base]):
+            raise ValueError(f"expr: {node} must differentiate an operator of {wrt.base} itself")
+        flat = argument.reshape(-1, argument.shape[-1])
+        inputs[base := sp.IndexedBase(f"_d{number}")] = torch.stack(
+            [jacobian(f, row) for row in flat]).reshape(*argument.shape, argument.shape[-1])
+        expr = expr.xreplace({node: base[at, wrt.indices[0]]})
+    for number, node in enumerate(expr.atoms(EntryOf)):
+        at, f, argument = computed(node)
+        inputs[base := sp.IndexedBase(f"_op{number}")] = f(argument)
+        expr = expr.xreplace({node: base[at]})
+    unknown = {a.base for a in expr.atoms(sp.Indexed)} - set(inputs)
+    if unknown:  # e.g. a per-feature alpha_i where the implementation has one scalar
+        raise Mismatch(f"the formula uses {', '.join(map(str, unknown))}, which no "
+                       "implementation has")
+    return expr, inputs
+
+
+def _entries(expr: sp.Expr, ref: Reference, operators: Operators) -> torch.Tensor:
+    """An entry formula in several free indices: every entry, each index in 1..n, for every
+    batch row (the inputs' leading dimensions, broadcast), written out by lambdify (sums as
+    loops)."""
+    from verified_transformer.derive.layernorm import MatrixOf
+
+    expr = expr.replace(lambda a: isinstance(a, MatrixOf), lambda a: a.args[0]).replace(
+        lambda a: isinstance(a, sp.Subs),
+        lambda a: a.expr.xreplace(dict(zip(a.variables, a.point, strict=True))))
+    expr, inputs = _lowered(expr, ref, operators)
+    ranks = {b: max([len(a.indices) for a in expr.atoms(sp.Indexed) if a.base == b], default=1)
+             for b in inputs}
+    batch = torch.broadcast_shapes(*(t.shape[: t.dim() - ranks[b]] for b, t in inputs.items()))
+    width = next(iter(ref.inputs.values())).shape[-1]
+    f = sp.lambdify([*inputs, *ref.index, ref.size, *ref.scalars], expr, "math")
+    out = torch.empty(*batch, *[width] * len(ref.index), dtype=DTYPE)
+    for row in itertools.product(*map(range, batch)):
+        arrays = [np.pad(t.expand(*batch, *t.shape[t.dim() - ranks[b]:])[row].detach().numpy(),
+                         [(1, 0)] * ranks[b]) for b, t in inputs.items()]
+        for point in itertools.product(range(1, width + 1), repeat=len(ref.index)):
+            out[(*row, *(p - 1 for p in point))] = float(
+                f(*arrays, *point, width, *map(float, ref.scalars.values())))
+    return out
+
+
 def _side(expr: sp.Expr, index: sp.Symbol, ref: Reference, operators: Operators) -> torch.Tensor:
     """One side of a chain as a tensor: a matrix expression, or any side of a Reference without an
     ``index`` (whole tensors, e.g. a stream ``x``), by :func:`_matrix`; an entry formula with
-    operator entries computed by ``operators``, the rest by :func:`entry_function`."""
-    from verified_transformer.derive.operators import EntryOf
-
+    several free indices by :func:`_entries`; one with operator entries computed by ``operators``,
+    the rest by :func:`entry_function`."""
+    if ref.realize:
+        return realized(expr, ref.inputs | operators)
     if isinstance(expr, (sp.MatrixExpr, sp.MatrixBase)) or ref.index is None:
         return _matrix(expr, ref, operators)
-
-    inputs = dict(ref.inputs)
-    for number, node in enumerate(expr.atoms(EntryOf)):
-        v, at, *params = node.args
-        argument = _side(v.expr, v.variables[0], ref, operators)
-        values = [float(p.xreplace(ref.scalars)) for p in params]
-        base = sp.IndexedBase(f"_op{number}")
-        inputs[base] = operators[type(node)](argument, *values)
-        expr = expr.xreplace({node: base[at]})
+    if isinstance(index, tuple):
+        return _entries(expr, ref, operators)
+    expr, inputs = _lowered(expr, ref, operators)
     scalars = [s for s in ref.scalars if expr.has(s)]
     f = entry_function(expr, index, ref.size, list(inputs), scalars)
     return f(*inputs.values(), *(ref.scalars[s] for s in scalars))
 
 
-def chains_agree(chains: tuple, where: tuple, ref: Reference) -> bool:
-    """Every two neighbours of every chain agree in float64 (``where`` substituted), with the
-    operators of our ``verified_transformer.nn`` and of torch (:func:`for_each_implementation`)."""
+def chains_agree(chains: tuple, where: tuple, ref: Reference | Sequence[Reference]) -> bool:
+    """Every two neighbours of every chain agree in float64 (``where`` substituted until nothing
+    changes), with the operators of our ``verified_transformer.nn`` and of torch
+    (:func:`for_each_implementation`), at each reference."""
     from verified_transformer.claims.ledger import substitute
 
-    sides = [[substitute(where, sp.sympify(e)) for e in chain] for chain in chains]
+    if not isinstance(ref, Reference):
+        return all(chains_agree(chains, where, r) for r in ref)
+    where = () if ref.realize else where
+    defined = {lhs for lhs, _ in ref.defines}
+    kept = tuple(p for p in where if p[0] in defined or isinstance(p[0], sp.Sum))  # conditions
+    pairs = ref.defines + tuple(p for p in where if p not in kept)
+
+    def written(e: sp.Basic) -> sp.Basic:
+        for _ in pairs:  # a pass per pair: abbreviations within abbreviations, in any order
+            written_out = substitute(pairs, e)
+            if written_out == e:
+                break
+            e = written_out
+        return e
+
+    compared = (*chains[slice(*ref.chains)], *kept)
+    sides = [[written(sp.sympify(e)) for e in chain] for chain in compared]
 
     def holds(F: ModuleType, nn: ModuleType) -> bool:
         operators = ref.operators(F, nn)
@@ -333,21 +398,19 @@ def projections_match_attention(definitions: at.Definitions) -> bool:
     return for_each_implementation(holds)
 
 
-def table_1_moves() -> tuple[torch.Tensor, torch.Tensor, dict[str, tuple[torch.Tensor, ...]]]:
-    """Float64 inputs ``xs`` (6 cases, 4 inputs) and weights ``w`` (5 units), and for each of
-    the six transformations of Ba et al.'s Table 1 the pair ``(xs', w')`` it makes of them; the
-    summed inputs are ``xs @ w.T``."""
+def invariances(f: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> tuple[bool, ...]:
+    """Whether ``f(a, w)`` of the summed inputs ``a = xs w^T`` (6 cases, 4 inputs, 5 units, float64)
+    is unchanged by each of the six transformations of Ba et al.'s Table 1, in
+    ``derive.layernorm.TRANSFORMATIONS`` order."""
+    from verified_transformer.derive.layernorm import TRANSFORMATIONS
+
     xs, w = randn(6, 4, seed=48) + 0.5, randn(5, 4, seed=49)
     delta, shift = 2.5, randn(4, seed=50)
-
-    def scaled_first(m: torch.Tensor) -> torch.Tensor:
-        return torch.cat([delta * m[:1], m[1:]])
-
-    return xs, w, {
-        "weight matrix re-scaling": (xs, delta * w),
-        "weight matrix re-centering": (xs, w + shift),
-        "weight vector re-scaling": (xs, scaled_first(w)),
-        "dataset re-scaling": (delta * xs, w),
-        "dataset re-centering": (xs + shift, w),
-        "single training case re-scaling": (scaled_first(xs), w),
-    }
+    first = lambda m: torch.cat([delta * m[:1], m[1:]])  # noqa: E731
+    moves = {"weight matrix re-scaling": (xs, delta * w), "dataset re-scaling": (delta * xs, w),
+             "weight matrix re-centering": (xs, w + shift), "dataset re-centering": (xs + shift, w),
+             "weight vector re-scaling": (xs, first(w)),
+             "single training case re-scaling": (first(xs), w)}
+    with torch.no_grad():
+        return tuple(close(f(x2 @ w2.T, w2), f(xs @ w.T, w), atol=1e-9)
+                     for x2, w2 in map(moves.get, TRANSFORMATIONS))

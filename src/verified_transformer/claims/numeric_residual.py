@@ -1,6 +1,9 @@
 """The numeric checks of :mod:`verified_transformer.claims.residual`, imported when they run: a
-claim's chains realized (``derive.residual.realize``) in float64 with the maps of seeded encoder
-layers, ours and torch's, and autograd's Jacobians; every two neighbours must agree."""
+claim's chains realized (``derive.residual.realize``, by
+:func:`~verified_transformer.claims.numeric.chains_agree`) in float64 with the maps of seeded
+encoder layers, ours and torch's, and autograd's Jacobians; every two neighbours must agree.
+Custom: a layer's composition of its own submodules, zeroed branches (module state), exactly
+uncorrelated samples (no implementation)."""
 
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from verified_transformer.claims.numeric import (
     for_each_implementation,
     randn,
     randomize,
+    realized,
     sublayers,
     twin,
 )
@@ -30,27 +34,14 @@ from verified_transformer.derive import layernorm as ln
 from verified_transformer.derive import residual as rs
 from verified_transformer.derive.residual import H, I, L
 
-TORCH = rs.Backend(jacobian=lambda f, at: autograd_jacobian(f, at).reshape(-1, at.numel()),
-                   mul=lambda a, b: a @ b if torch.is_tensor(a) and torch.is_tensor(b) else a * b,
-                   variance=lambda t: t.var(unbiased=False), number=float)
 LAYERS = sp.Function("layers")  # the implementation's own layers, as one map
 
 
-def _realize(e: sp.Basic, values: dict) -> torch.Tensor:
-    fixed = {s: sp.Integer(v) for s, v in values.items() if isinstance(v, int)}
-    return torch.as_tensor(rs.realize(sp.sympify(e).xreplace(fixed), values, TORCH), dtype=DTYPE)
-
-
-def _agree(chains: tuple, x: torch.Tensor, values_of: Callable[[ModuleType], dict]) -> bool:
-    """Every two neighbours of every chain agree, realized with ``values_of(nn)`` (vectors of the
-    size of x), for our ``verified_transformer.nn`` and for ``torch.nn``."""
-
-    def holds(F: ModuleType, nn: ModuleType) -> bool:
-        values = values_of(nn) | {I: torch.eye(x.numel(), dtype=DTYPE)}
-        sides = [[_realize(e, values) for e in chain] for chain in chains]
-        return all(close(a, b) for side in sides for a, b in zip(side, side[1:], strict=False))
-
-    return for_each_implementation(holds)
+def _maps(x: torch.Tensor, values_of: Callable[[ModuleType], dict]) -> Reference:
+    """The chains realized with ``values_of(nn)`` (vectors of the size of x), for our
+    ``verified_transformer.nn`` and for ``torch.nn``."""
+    return Reference(inputs={I: torch.eye(x.numel(), dtype=DTYPE)}, scalars={}, realize=True,
+                     operators=lambda F, nn: values_of(nn))
 
 
 def _stack(layers: Sequence[torch.nn.Module], norm_first: bool | None, x: torch.Tensor) -> dict:
@@ -77,15 +68,14 @@ def _zero_branches(layers: Sequence[torch.nn.Module]) -> Sequence[torch.nn.Modul
     return layers
 
 
-def block(chains: tuple) -> bool:
+def block() -> Reference:
     """F = a Pre-LN layer's feed-forward branch: autograd's Jacobian of the block is the claimed
     one built from autograd's Jacobian of F."""
     x = randn(TOKENS, D_MODEL, seed=86)
-    return _agree(chains, x, lambda nn: {rs.x: x, rs.y: rs.residual_block(rs.x, rs.F),
-                                         rs.F: sublayers(encoder_layer(nn, True, seed=87))[1]})
+    return _maps(x, lambda nn: {rs.x: x, rs.y: rs.residual_block(rs.x, rs.F),
+                                rs.F: sublayers(encoder_layer(nn, True, seed=87))[1]})
 
-
-def rezero(chains: tuple) -> bool:
+def rezero() -> Reference:
     """F = a Pre-LN layer's feed-forward branch after its attention branch, alpha = 0.5: the
     layer is x + F(x)/2; at alpha = 0 it is x and autograd's Jacobian is I."""
     x = randn(TOKENS, D_MODEL, seed=74)
@@ -95,10 +85,9 @@ def rezero(chains: tuple) -> bool:
         return {rs.x_l: x, rs.F_l: lambda t: ffn(sa(t[None])[0]), rs.alpha_l: 0.5,
                 rs.x_next: rs.rezero(rs.x_l, rs.F_l, rs.alpha_l)}
 
-    return _agree(chains, x, values)
+    return _maps(x, values)
 
-
-def unrolled(chains: tuple) -> bool:
+def unrolled() -> Reference:
     """A 2-layer Pre-LN TransformerEncoder: its output H^4 is x plus its four branch outputs."""
     x, kwargs = randn(2, TOKENS, D_MODEL, seed=60), {"dim_feedforward": D_FF, "batch_first": True,
                                                      "norm_first": True}
@@ -109,15 +98,13 @@ def unrolled(chains: tuple) -> bool:
         encoder = twin(randomize(build(torch.nn), seed=61), build(nn))
         return _stack(encoder.layers, None, x) | {LAYERS: encoder}
 
-    return _agree(chains, x, values)
+    return _maps(x, values)
 
-
-def paths(chains: tuple) -> bool:
+def paths() -> Reference:
     """A Pre-LN layer: autograd's Jacobian of the layer is the product of (I + J_i) over its two
     sub-layers, J_i autograd's Jacobian of branch i at its input."""
     x = randn(1, 2, D_MODEL, seed=62)
-    return _agree(chains, x, lambda nn: _stack([encoder_layer(nn, True, seed=63)], None, x))
-
+    return _maps(x, lambda nn: _stack([encoder_layer(nn, True, seed=63)], None, x))
 
 def gradient(chains: tuple) -> bool:
     """A Pre-LN layer, E = g . H^L: autograd's gradient is the claimed one. With the branch
@@ -132,8 +119,9 @@ def gradient(chains: tuple) -> bool:
                                                   for norm_first in (True, False)]))
         return close(pre, g) and not close(post, g)
 
-    return _agree(chains, x, lambda nn: _stack([encoder_layer(nn, True, seed=66)], None, x)
-                  | {rs.E: rs.LOSS(H[2]), rs.LOSS: loss}) and for_each_implementation(identity)
+    return chains_agree(chains, (), _maps(x, lambda nn: _stack(
+        [encoder_layer(nn, True, seed=66)], None, x) | {rs.E: rs.LOSS(H[2]), rs.LOSS: loss})
+    ) and for_each_implementation(identity)
 
 
 def stack(norm_first: bool) -> Callable[[tuple], bool]:
@@ -150,13 +138,13 @@ def stack(norm_first: bool) -> Callable[[tuple], bool]:
                 | {rs.x: x, rs.F: sublayers(layers[0])[0], rs.LN: layers[0].norm1})
 
     def identity(F: ModuleType, nn: ModuleType) -> bool:
-        total = _realize(rs.Jac(H[L], H[0]), values(nn, True))
+        total = realized(rs.Jac(H[L], H[0]), values(nn, True))
         eye = torch.eye(x.numel(), dtype=DTYPE)
         return torch.equal(total, eye) if norm_first else not close(total, eye)
 
-    return lambda chains: (_agree(chains, x, lambda nn: values(nn, False))
-                           and _agree(chains, x, lambda nn: values(nn, True))
-                           and for_each_implementation(identity))
+    return lambda chains: chains_agree(chains, (), [
+        _maps(x, lambda nn, zeroed=zeroed: values(nn, zeroed)) for zeroed in (False, True)]
+    ) and for_each_implementation(identity)
 
 
 def composition(norm_first: bool, seed: int = 69) -> Callable[[Callable], bool]:
@@ -174,20 +162,20 @@ def admin(chains: tuple) -> bool:
     """With omega = 1, two Admin sub-layers (the first chain's right side) built from a Post-LN
     layer's self-attention, feed-forward network and norms reproduce the layer."""
     ones = torch.ones(D_MODEL, dtype=DTYPE)
-    step = lambda h, f, norm: _realize(chains[0][-1], {rs.x_prev: h, rs.omega: ones,  # noqa: E731
+    step = lambda h, f, norm: realized(chains[0][-1], {rs.x_prev: h, rs.omega: ones,  # noqa: E731
                                                        rs.f_i: f, rs.LN: norm})
     return composition(False, seed=73)(
         lambda x, sa, ffn, ln1, ln2: step(step(x, sa, ln1), ffn, ln2))
 
 
-def deepnorm(chains: tuple) -> bool:
+def deepnorm() -> Reference:
     """With our and torch's LayerNorm (eps = 0) and alpha = (2N)^(1/4), N = 6 (DeepNet's encoder
     constant): the second chain's entries, at seeded x and G(x)."""
-    return chains_agree(chains[1:], ((ln.eps, 0),), Reference(
+    return Reference(
         inputs={rs.XL: randn(2, TOKENS, D_MODEL, seed=70),
                 rs.GX: randn(2, TOKENS, D_MODEL, seed=71)},
-        scalars={rs.alpha: (2 * 6) ** 0.25, ln.eps: 0.0}, index=ln.i, size=ln.n,
-        operators=lambda F, nn: {ln.LN: lambda v, e: nn.LayerNorm(D_MODEL, eps=e, dtype=DTYPE)(v)}))
+        scalars={rs.alpha: (2 * 6) ** 0.25, ln.eps: 0.0}, index=ln.i, size=ln.n, chains=(1, None),
+        operators=lambda F, nn: {ln.LN: lambda v, e: nn.LayerNorm(D_MODEL, eps=e, dtype=DTYPE)(v)})
 
 
 def scaled_init(chains: tuple) -> bool:
@@ -198,7 +186,7 @@ def scaled_init(chains: tuple) -> bool:
         z = randn(64, count, seed=76)
         q = torch.linalg.qr(z - z.mean(0))[0] * 64**0.5  # orthogonal columns of mean square 1
         values = {rs.N: count} | {rs.B[k + 1]: q[:, k] for k in range(count)}
-        ok = ok and all(close(_realize(a, values), _realize(b, values)) for a, b in chains)
+        ok = ok and all(close(realized(a, values), realized(b, values)) for a, b in chains)
     return ok
 
 

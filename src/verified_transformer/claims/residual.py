@@ -12,7 +12,7 @@ import sympy as sp
 from verified_transformer.claims.fixtures import D_MODEL
 from verified_transformer.claims.formula import Blank, Program, format_number
 from verified_transformer.claims.latex import latex
-from verified_transformer.claims.ledger import Claim, numeric_check, substitute
+from verified_transformer.claims.ledger import Claim, numeric_check, numeric_reference, substitute
 from verified_transformer.derive import layernorm as ln
 from verified_transformer.derive import residual as rs
 from verified_transformer.derive.exact import is_zero, matrices_equal
@@ -23,7 +23,7 @@ H, I, J, NJ, L, ell, i = rs.H, rs.I, rs.J, rs.NJ, rs.L, rs.ell, rs.i  # noqa: E7
 x, y, B, E, F, LN, J_F, N_LN, XL, GX = (rs.x, rs.y, rs.B, rs.E, rs.F, rs.LN, rs.J_F, rs.N_LN,
                                         rs.XL, rs.GX)
 
-_numeric = numeric_check("numeric_residual")
+_numeric, _reference = numeric_check("numeric_residual"), numeric_reference("numeric_residual")
 AUTOGRAD, XIONG = ("torch.autograd.functional.jacobian",), "xiong2020layer"
 ENCODER_TORCH = ("torch.nn.TransformerEncoderLayer",)
 _BRANCHES = sp.Sum(rs.branch(i), (i, ell, L - 1))  # sum_{i=l}^{L-1} F_i(H^i)
@@ -169,7 +169,7 @@ CLAIMS = (
         wrong={"plain layer y = F(x)": {0: (y, F(x)), 1: (Jac(y, x), Jac(F(x), x))},
                "Jacobian without I": {1: (Jac(y, x), Jac(F(x), x))},
                "doubled shortcut 2x + F(x)": (y, 2 * x + F(x))},
-        numeric=_numeric("block"), compared=AUTOGRAD, reader=_BLOCK_READER,
+        numeric=_reference("block"), compared=AUTOGRAD, reader=_BLOCK_READER,
         note="The block is He et al.'s; its Jacobian is derived here. The identity term is what "
         "lets a gradient pass a block unchanged.",
     ),
@@ -180,7 +180,7 @@ CLAIMS = (
         wrong={"identity term dropped": (H[L], _BRANCHES),
                "only the last branch": (H[L], H[ell] + rs.branch(L - 1)),
                "start counted twice": (H[L], 2 * H[ell] + _BRANCHES)},
-        numeric=_numeric("unrolled"), compared=("torch.nn.TransformerEncoder",),
+        numeric=_reference("unrolled"), compared=("torch.nn.TransformerEncoder",),
         note="Numerically: a 2-layer Pre-LN encoder is x plus its four branch outputs.",
     ),
     Claim(
@@ -194,7 +194,7 @@ CLAIMS = (
         wrong={"factors in reverse order": (Jac(H[L], H[ell]), Ordered(I + J[i], i, ell, L - 1)),
                "no identity (plain network)": (Jac(H[L], H[ell]), Ordered(J[i], i, L - 1, ell)),
                "first order I + sum J_i": (Jac(H[L], H[ell]), I + sp.Sum(J[i], (i, ell, L - 1)))},
-        numeric=_numeric("paths"), compared=AUTOGRAD,
+        numeric=_reference("paths"), compared=AUTOGRAD,
         note="Numerically on a Pre-LN layer: its two sub-layers' Jacobians from autograd.",
     ),
     Claim(
@@ -286,7 +286,7 @@ CLAIMS = (
             {rs.x_next: rs.deep_norm(rs.x_l, rs.G, rs.alpha, LN)})),
         wrong={"alpha on the branch": dict(enumerate(_deep(1, rs.alpha))),
                "alpha after the norm": dict(enumerate(_deep(1, 1, rs.alpha)))},
-        numeric=_numeric("deepnorm"), compared=("torch.nn.LayerNorm",),
+        numeric=_reference("deepnorm"), compared=("torch.nn.LayerNorm",),
         note="The sub-layer is Wang et al.'s; the equality (up-weighting the residual by alpha is "
         "down-weighting the branch by 1/alpha, LayerNorm being scale invariant at eps = 0) is "
         "derived here.",
@@ -301,7 +301,7 @@ CLAIMS = (
         wrong={"alpha = 1 (plain residual)": _rezero(1),
                "alpha on the whole sum": (rs.x_next, rs.alpha_l * _rezero(1)[1]),
                "gated shortcut (1 - alpha) x + alpha F(x)": _rezero(rs.alpha_l, 1 - rs.alpha_l)},
-        numeric=_numeric("rezero"), compared=AUTOGRAD,
+        numeric=_reference("rezero"), compared=AUTOGRAD,
         note="The gated variant is also the identity at alpha = 0; it is rejected because it is "
         "not x + alpha F(x) for other alpha.",
     ),

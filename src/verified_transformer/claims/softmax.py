@@ -10,7 +10,7 @@ import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixElement
 
 from verified_transformer.claims.formula import Blank
-from verified_transformer.claims.ledger import Claim, numeric_check, numeric_reference, substitute
+from verified_transformer.claims.ledger import Claim, numeric_reference, substitute
 from verified_transformer.derive import softmax as sm
 from verified_transformer.derive.exact import equal, expand_sums, is_zero
 from verified_transformer.derive.operators import EntryOf, vector
@@ -114,7 +114,7 @@ CLAIMS = (
                  (sp.Sum(J[i, j], (j, 1, n)), P[i] - P[i] * sp.Sum(P[j], (j, 1, n)), 0)),
         wrong={name: {0: (D_P, entry), 1: (JM, matrix)}
                for name, (entry, matrix, _) in JACOBIAN_NAMES.items()},
-        numeric=numeric_check("numeric_softmax")("jacobian"),
+        numeric=numeric_reference("numeric_softmax")("jacobian"),
         compared=("torch.autograd.functional.jacobian of torch.nn.functional.softmax",),
         reader=Blank(
             takes="the entry dp_i/dz_j as a SymPy expression or LaTeX in p_i, p_j and delta_{ij}",
