@@ -7,9 +7,9 @@ r"""The Chinese edition's message catalogs: update them after an English edit, a
 notebooks' markdown cells) and of the ``verified_transformer`` Sphinx extension (verdict lines,
 claim scopes) into ``_build/gettext/*.pot``, merges them into ``locales/zh_CN/LC_MESSAGES/`` with
 ``sphinx-intl update`` (a new message gets an empty entry, a changed one a *fuzzy* entry holding the
-old translation), writes the glossary's Chinese terms (as the Chinese edition shows them, with d2l-zh's
-synonyms) to ``locales/zh_CN/search_terms.txt`` (the
-Chinese search's dictionary), then runs ``check``.
+old translation), writes the glossary's Chinese terms (as the Chinese edition shows them, with
+d2l-zh's synonyms) to ``locales/zh_CN/search_terms.txt`` (the Chinese search's dictionary), then
+runs ``check``.
 
 ``check`` lists every entry that needs work, one line each (``file:line: problem: message``):
 
