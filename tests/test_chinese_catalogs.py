@@ -8,6 +8,7 @@ translation. The edition switch's URLs are relative, so they work from disk and 
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import sys
 import textwrap
@@ -294,3 +295,49 @@ def test_the_glossary_and_the_search_find_d2l_zh_terms() -> None:
     assert D2L_SYNONYMS <= terms, D2L_SYNONYMS - terms
     rejected = {t for t in terms if any(re.search(v, t) for v in REJECTED_TERMS)}
     assert not rejected, f"rejected variants in the search dictionary: {rejected}"
+
+
+def source_title(page: str) -> str:
+    """The English title of a page: its first ``# `` heading (a notebook's first markdown cell)."""
+    path = ROOT / f"{page}.md"
+    if path.is_file():
+        lines = path.read_text("utf8").splitlines()
+    else:
+        nb = json.loads((ROOT / f"{page}.ipynb").read_text("utf8"))
+        lines = "".join(next(c for c in nb["cells"] if c["cell_type"] == "markdown")["source"])
+        lines = lines.splitlines()
+    return next(line[2:] for line in lines if line.startswith("# "))
+
+
+def chinese_title(page: str) -> str:
+    with (translations.CATALOGS / f"{page}.po").open("rb") as f:
+        return read_po(f)[source_title(page)].string
+
+
+ARTICLE_HEADING = re.compile(r"\(([^()]*[\u4e00-\u9fff][^()]*)\)\s*$")
+
+
+@pytest.mark.parametrize("page", toc_pages()[1:])
+def test_a_chinese_title_is_the_books_own_with_the_article_heading_as_original(page: str) -> None:
+    """``4\\. 数学推导（原文：数学模型和公式详细讲解举例说明）``: the book's own title in Chinese,
+    then the article's heading marked 原文 where the English title carries one; no part of the
+    article's heading (``数学模型和公式详细讲解举例说明 · 残差连接``) twice."""
+    english, chinese = source_title(page), chinese_title(page)
+    heading = ARTICLE_HEADING.search(english)
+    if heading is None or english.startswith("Appendix: Glossary"):
+        assert "原文：" not in chinese, chinese  # 附录：术语表 translates "Glossary (术语表)"
+        return
+    own, marker, original = chinese.partition("（原文：")
+    assert marker and original.endswith("）"), f"{chinese!r} does not end （原文：...）"
+    assert re.search(r"[\u4e00-\u9fff]", own), f"{chinese!r}: no Chinese title of the book's own"
+    # the article's "附录：常见问题与解答" under the book's 附录：常见问题: one 附录 is enough
+    for part in re.split(r"\s*·\s*", heading[1].removeprefix("附录：")):
+        assert chinese.count(part) == 1, f"{chinese!r} holds {part!r} {chinese.count(part)} times"
+
+
+def test_the_book_title_has_a_chinese_subtitle() -> None:
+    title = chinese_title(toc_pages()[0])
+    assert title.startswith(source_title(toc_pages()[0]) + "：") and CJK_CHAR.search(title), title
+
+
+CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")

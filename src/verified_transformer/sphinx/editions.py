@@ -53,8 +53,9 @@ def links(pagename: str, language: str | None, suffix: str = ".html") -> list[di
 def _add_switch(app: Sphinx, config: Config) -> None:
     """Put the switch in the article header, after the theme's own buttons (for the book's
     theme, sphinx-book-theme, whose header has an ``article_header_end`` slot); translate the
-    configured interface text."""
+    configured interface text and the book's title."""
     _translate_configured_text(config)
+    _translate_book_title(app, config)
     if config.html_theme != "sphinx_book_theme":
         return
     config.templates_path = [*config.templates_path, str(Path(__file__).parent / "templates")]
@@ -89,6 +90,24 @@ def _translate_configured_text(config: Config) -> None:
     if options.get("search_bar_text") == SEARCH_BAR_TEXT:
         options["search_bar_text"] = translate(SEARCH_BAR_TEXT)
         config.html_theme_options = options
+
+
+def _translate_book_title(app: Sphinx, config: Config) -> None:
+    """The book's title (``html_title``, from ``_config.yml``'s ``title``) is the root page's
+    title: a translated edition shows the root page's translation of it (the Chinese one adds a
+    Chinese subtitle), read from that page's catalog."""
+    if edition_of(config.language) == "en" or not config.html_title or not config.locale_dirs:
+        return
+    from babel.messages.pofile import read_po
+
+    path = Path(app.srcdir, config.locale_dirs[0], config.language, "LC_MESSAGES",
+                f"{config.root_doc}.po")
+    if not path.is_file():
+        return
+    with path.open("rb") as f:
+        message = read_po(f).get(config.html_title)
+    if message is not None and message.string and not message.fuzzy:
+        config.html_title = message.string
 
 
 def _page_context(
