@@ -341,3 +341,16 @@ def test_the_book_title_has_a_chinese_subtitle() -> None:
 
 
 CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
+
+
+def test_the_chinese_edition_shows_the_translated_book_title() -> None:
+    """``html_title`` (the sidebar's brand, every page's ``<title>``) is the root page's title."""
+    from types import SimpleNamespace
+
+    config = SimpleNamespace(language="zh_CN", html_title="Verified Transformer",
+                             locale_dirs=["locales/"], master_doc="book/intro", root_doc="index")
+    editions._translate_book_title(SimpleNamespace(srcdir=str(ROOT)), config)
+    assert config.html_title == chinese_title("book/intro")
+    english = SimpleNamespace(**{**vars(config), "language": "en", "html_title": "Verified"})
+    editions._translate_book_title(SimpleNamespace(srcdir=str(ROOT)), english)
+    assert english.html_title == "Verified"

@@ -53,9 +53,8 @@ def links(pagename: str, language: str | None, suffix: str = ".html") -> list[di
 def _add_switch(app: Sphinx, config: Config) -> None:
     """Put the switch in the article header, after the theme's own buttons (for the book's
     theme, sphinx-book-theme, whose header has an ``article_header_end`` slot); translate the
-    configured interface text and the book's title."""
+    configured interface text."""
     _translate_configured_text(config)
-    _translate_book_title(app, config)
     if config.html_theme != "sphinx_book_theme":
         return
     config.templates_path = [*config.templates_path, str(Path(__file__).parent / "templates")]
@@ -95,13 +94,14 @@ def _translate_configured_text(config: Config) -> None:
 def _translate_book_title(app: Sphinx, config: Config) -> None:
     """The book's title (``html_title``, from ``_config.yml``'s ``title``) is the root page's
     title: a translated edition shows the root page's translation of it (the Chinese one adds a
-    Chinese subtitle), read from that page's catalog."""
+    Chinese subtitle), read from that page's catalog. It runs after sphinx-external-toc has set
+    ``master_doc`` to the table of contents' root."""
     if edition_of(config.language) == "en" or not config.html_title or not config.locale_dirs:
         return
     from babel.messages.pofile import read_po
 
     path = Path(app.srcdir, config.locale_dirs[0], config.language, "LC_MESSAGES",
-                f"{config.root_doc}.po")
+                f"{config.master_doc or config.root_doc}.po")
     if not path.is_file():
         return
     with path.open("rb") as f:
@@ -123,4 +123,5 @@ def _page_context(
 def setup(app: Sphinx) -> None:
     """Register the switch (called by the extension's ``setup``)."""
     app.connect("config-inited", _add_switch)  # after the extension's catalogs are loaded
+    app.connect("config-inited", _translate_book_title, priority=900)
     app.connect("html-page-context", _page_context)
