@@ -7,8 +7,9 @@ r"""The Chinese edition's message catalogs: update them after an English edit, a
 notebooks' markdown cells) and of the ``verified_transformer`` Sphinx extension (verdict lines,
 claim scopes) into ``_build/gettext/*.pot``, merges them into ``locales/zh_CN/LC_MESSAGES/`` with
 ``sphinx-intl update`` (a new message gets an empty entry, a changed one a *fuzzy* entry holding the
-old translation), writes the glossary's Chinese terms to ``locales/zh_CN/search_terms.txt`` (the
-Chinese search's dictionary), then runs ``check``.
+old translation), writes the glossary's Chinese terms (as the Chinese edition shows them, with
+d2l-zh's synonyms) to ``locales/zh_CN/search_terms.txt`` (the Chinese search's dictionary), then
+runs ``check``.
 
 ``check`` lists every entry that needs work, one line each (``file:line: problem: message``):
 
@@ -169,14 +170,33 @@ def write_extension_template() -> Path:
     return path
 
 
-def glossary_terms() -> list[str]:
-    """The Chinese terms of the glossary's first column (``多头注意力机制`` also as 多头注意力)."""
-    terms = []
+def glossary_column() -> list[str]:
+    """The glossary's Chinese column as the Chinese edition shows it, one cell per row.
+
+    The English page's first column holds the article's terms; the Chinese edition translates
+    each cell (``book/appendix_glossary.po``) into the term its chapters use, followed by the
+    synonyms of d2l-zh (marked ``（d2l-zh）``). An untranslated cell is shown as written.
+    """
+    from babel.messages.pofile import read_po
+
+    with (CATALOGS / "book" / "appendix_glossary.po").open("rb") as f:
+        shown = {m.id: m.string for m in read_po(f) if m.id and m.string}
+    cells = []
     for line in GLOSSARY.read_text("utf8").splitlines():
         if not line.startswith("|") or line.startswith("|---"):
             continue
-        cell = line.split("|")[1]
-        for part in re.split(r"\s*/\s*|、|（|）|\s+", cell.strip()):
+        cell = line.split("|")[1].strip()
+        if cell != "中文":
+            cells.append(shown.get(cell, cell))
+    return cells
+
+
+def glossary_terms() -> list[str]:
+    """The Chinese terms of the glossary's first column in the Chinese edition, d2l-zh's
+    synonyms included (``多头注意力机制`` also as 多头注意力)."""
+    terms = []
+    for cell in glossary_column():
+        for part in re.split(r"\s*/\s*|、|（|）|\s+", cell):
             if re.fullmatch(r"[\u4e00-\u9fff]{2,}", part) and part != "中文":
                 terms += [part, part.removesuffix("机制")] if part.endswith("机制") else [part]
     return list(dict.fromkeys(terms))

@@ -91,6 +91,25 @@ def _translate_configured_text(config: Config) -> None:
         config.html_theme_options = options
 
 
+def _translate_book_title(app: Sphinx, config: Config) -> None:
+    """The book's title (``html_title``, from ``_config.yml``'s ``title``) is the root page's
+    title: a translated edition shows the root page's translation of it (the Chinese one adds a
+    Chinese subtitle), read from that page's catalog. It runs after sphinx-external-toc has set
+    ``master_doc`` to the table of contents' root."""
+    if edition_of(config.language) == "en" or not config.html_title or not config.locale_dirs:
+        return
+    from babel.messages.pofile import read_po
+
+    path = Path(app.srcdir, config.locale_dirs[0], config.language, "LC_MESSAGES",
+                f"{config.master_doc or config.root_doc}.po")
+    if not path.is_file():
+        return
+    with path.open("rb") as f:
+        message = read_po(f).get(config.html_title)
+    if message is not None and message.string and not message.fuzzy:
+        config.html_title = message.string
+
+
 def _page_context(
     app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
 ) -> None:
@@ -104,4 +123,5 @@ def _page_context(
 def setup(app: Sphinx) -> None:
     """Register the switch (called by the extension's ``setup``)."""
     app.connect("config-inited", _add_switch)  # after the extension's catalogs are loaded
+    app.connect("config-inited", _translate_book_title, priority=900)
     app.connect("html-page-context", _page_context)
