@@ -212,6 +212,8 @@ REJECTED_TERMS: dict[str, tuple[str, str]] = {
     "深度归一化": ("DeepNorm", "a method's name, kept as its authors wrote it"),
     "变换器": ("Transformer", "no practitioner says it"),
     "批量归一化|批标准化": ("批归一化 / BatchNorm", "one Chinese name, beside 层归一化"),
+    "one-hot": ("独热", "the prose's one word for a distribution with all its mass on one entry"),
+    "账本": ("论断清单", "the ledger's one Chinese name, as its page title says"),
 }
 
 # The glossary's rows whose Chinese cell was settled with the chapters: the article's term (the
