@@ -179,8 +179,10 @@ def test_the_navigation_is_chinese() -> None:
 
 
 def _subtitle(title: str) -> str:
-    """The exercise's own title inside sphinx-exercise's "练习 6 (title)"."""
-    return title[title.find("(") + 1 : title.rfind(")")].strip()
+    """The exercise's own title inside "练习 6（title）" (full-width parentheses, which
+    upstream_patches.ChineseExerciseTitleParentheses puts where sphinx-exercise writes ASCII)."""
+    assert "（" in title and title.endswith("）"), f"not a Chinese exercise title: {title!r}"
+    return title[title.find("（") + 1 : title.rfind("）")].strip()
 
 
 def test_solutions_carry_the_translated_titles_of_their_exercises() -> None:

@@ -105,9 +105,29 @@ class ExtractExerciseTitles(SphinxPostTransform):
                 catalog.add(node.rawsource, node)
 
 
+class ChineseExerciseTitleParentheses(SphinxPostTransform):
+    """sphinx-exercise's post-transforms (priorities 20-22) join an exercise's number and title as
+    ``Exercise 3 (title)`` with ASCII parentheses, in every language; a Chinese title takes the
+    full-width ones, ``练习 3（title）``."""
+
+    default_priority = 30
+
+    def run(self, **kwargs: Any) -> None:
+        if not (self.config.language or "").startswith("zh"):
+            return
+        full_width = {" (": "（", ")": "）"}
+        for title in self.document.findall(nodes.title):
+            if not type(title.parent).__name__.startswith(("exercise", "solution")):
+                continue
+            for text in list(title.findall(nodes.Text)):
+                if str(text) in full_width and not isinstance(text.parent, nodes.literal):
+                    text.parent.replace(text, nodes.Text(full_width[str(text)]))
+
+
 def setup(app: Sphinx) -> None:
     """Register the work-arounds (called by the extension's ``setup``)."""
     app.add_transform(TranslatableExerciseTitles)
     app.add_transform(TranslatedExercisesInRegistry)
     app.add_transform(TranslateTocCaptions)
     app.add_post_transform(ExtractExerciseTitles)
+    app.add_post_transform(ChineseExerciseTitleParentheses)
