@@ -90,6 +90,8 @@ def test_gradient_norms_shape_and_determinism() -> None:
         ((True, 0), {"seed": 0}, ValueError, "num_layers"),
         ((True, 2), {"seed": -3}, ValueError, "seed"),
         ((True, 2), {"seed": 0, "d_model": 2.0}, TypeError, "d_model"),
+        ((True, 2), {"seed": 0, "branch_scale": 0.0}, ValueError, "branch_scale"),
+        ((True, 2), {"seed": 0, "branch_scale": float("nan")}, ValueError, "branch_scale"),
     ],
 )
 def test_gradient_norms_reject_bad_input(

@@ -19,9 +19,7 @@ from torch import nn
 
 from verified_transformer.exercises._engine import Choice, choose, predicted
 from verified_transformer.experiments import position_similarity_at_init
-from verified_transformer.experiments._seed import seeded
-from verified_transformer.experiments.gradients import xiong_init_
-from verified_transformer.nn import LayerNorm, TransformerEncoderLayer
+from verified_transformer.experiments.gradients import gradient_norms_at_init
 from verified_transformer.nn import functional as vtf
 
 
@@ -331,31 +329,12 @@ DEPTHS = (2, 4, 8, 16)
 
 
 def scaled_pre_ln_gradients(num_layers: int, seed: int) -> list[float]:
-    r""":math:`\lVert \partial\mathcal L / \partial W^{2,l} \rVert_F` for every layer of a Pre-LN
-    stack at initialization, in the setting of :func:`gradient_norms_at_init` (its defaults:
-    64 features, 1,024 classes, Theorem 1's initialization), except that the two weights of
-    each layer that write into the residual stream (``self_attn.out_proj`` and ``linear2``) are
-    multiplied by :math:`1/\sqrt{2L}`, GPT-2's scaled initialization for :math:`2L` branches."""
-    d_model, classes = 64, 1024
-    with seeded(seed, float64=True):
-        layers = nn.ModuleList(
-            TransformerEncoderLayer(d_model, 4, 256, dropout=0.0, batch_first=True,
-                                    norm_first=True) for _ in range(num_layers))
-        for layer in layers:
-            xiong_init_(layer)
-            with torch.no_grad():
-                for linear in (layer.self_attn.out_proj, layer.linear2):
-                    linear.weight.mul_((2 * num_layers) ** -0.5)
-        final_norm, readout = LayerNorm(d_model), nn.Linear(d_model, classes)
-        with torch.no_grad():
-            nn.init.xavier_normal_(readout.weight)
-            readout.bias.zero_()
-        x = torch.randn(8, 8, d_model)
-        targets = torch.randint(classes, (8 * 8,))
-        for layer in layers:
-            x = layer(x)
-        F.cross_entropy(readout(final_norm(x)).flatten(0, 1), targets).backward()
-    return [float(layer.linear2.weight.grad.norm()) for layer in layers]
+    r""":func:`gradient_norms_at_init` of a Pre-LN stack (its defaults: 64 features, 1,024
+    classes, Theorem 1's initialization), with the two weights of each layer that write into the
+    residual stream multiplied by :math:`1/\sqrt{2L}`, GPT-2's scaled initialization for
+    :math:`2L` branches."""
+    return gradient_norms_at_init(True, num_layers, seed=seed,
+                                  branch_scale=(2 * num_layers) ** -0.5)
 
 
 @functools.cache  # a pure function of fixed seeds: measured once per session

@@ -112,13 +112,14 @@ def greedy_reference(model: tr.DateTranslator, sources: list[str]) -> list[str]:
     return tr.translate(model, sources)
 
 
-def _decode(model: tr.DateTranslator, sources: list[str], *, position: int = -1,
-            steps: int = tr.TARGET_LENGTH + 1) -> list[str]:
+def _decode_from(model: tr.DateTranslator, sources: list[str], position: int) -> list[str]:
+    """Greedy decoding that picks each next token from the logits at ``position`` (the
+    reference, ``tr.translate``, reads the last one, -1)."""
     bos, eos = model.target_index[tr.BOS], model.target_index[tr.EOS]
     with torch.no_grad():
         memory, padding = model.memory(model.encode_sources(sources))
         out = torch.full((len(sources), 1), bos, dtype=torch.long)
-        for _ in range(steps):
+        for _ in range(tr.TARGET_LENGTH + 1):
             token = model.decode(out, memory, padding)[:, position].argmax(-1, keepdim=True)
             out = torch.cat((out, token), dim=1)
     texts = []
@@ -136,7 +137,7 @@ def _decode(model: tr.DateTranslator, sources: list[str], *, position: int = -1,
 GREEDY_MISTAKES = {
     "predicts every token from <s> alone: it reads the logits of the first position (or "
     "feeds the decoder only <s>), not those of the last of the tokens chosen so far":
-        lambda m, s: _decode(m, s, position=0),
+        lambda m, s: _decode_from(m, s, 0),
 }
 
 

@@ -51,6 +51,7 @@ def gradient_norms_at_init(
     batch_size: int = 8,
     seq_len: int = 8,
     num_classes: int = 1024,
+    branch_scale: float = 1.0,
 ) -> list[float]:
     r""":math:`\lVert \partial \mathcal{L} / \partial W^{2,l} \rVert_F` for every layer
     :math:`l` (``linear2.weight``), index 0 nearest the input, at initialization.
@@ -62,12 +63,18 @@ def gradient_norms_at_init(
     over all :math:`N S` tokens, against targets drawn uniformly from ``num_classes``.
     The many classes (like a vocabulary) keep the initial predictions close to uniform. Weights,
     inputs and arithmetic are float64 (:func:`~verified_transformer.experiments.seeded`).
+    ``branch_scale`` multiplies, after that initialization, the two weights of each layer that
+    write into the residual stream (``self_attn.out_proj`` and ``linear2``); GPT-2's scaled
+    initialization is :math:`1/\sqrt{2L}`.
     """
     check_bool("norm_first", norm_first)
     for name, value in (("num_layers", num_layers), ("d_model", d_model), ("nhead", nhead),
                         ("dim_feedforward", dim_feedforward), ("batch_size", batch_size),
                         ("seq_len", seq_len), ("num_classes", num_classes)):
         check_positive_int(name, value)
+    if isinstance(branch_scale, bool) or not isinstance(branch_scale, (int, float)) or not (
+            0 < branch_scale < float("inf")):
+        raise ValueError(f"branch_scale: expected a positive finite number, got {branch_scale!r}")
     with seeded(seed, float64=True):
         layers = nn.ModuleList(
             TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout=0.0,
@@ -76,6 +83,10 @@ def gradient_norms_at_init(
         )
         for layer in layers:
             xiong_init_(layer)
+            if branch_scale != 1.0:
+                with torch.no_grad():
+                    for linear in (layer.self_attn.out_proj, layer.linear2):
+                        linear.weight.mul_(branch_scale)
         final_norm = LayerNorm(d_model) if norm_first else nn.Identity()
         readout = nn.Linear(d_model, num_classes)
         with torch.no_grad():
