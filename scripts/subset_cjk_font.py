@@ -58,7 +58,11 @@ def figure_characters() -> set[str]:
 def needed_characters() -> set[str]:
     """What the subset holds: :func:`figure_characters` and the Chinese catalogs' characters."""
     catalogs = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "locales").rglob("*.po"))]
-    return figure_characters() | _beyond_dejavu(catalogs)
+    # printable ASCII too: a Chinese figure draws with this font first, and a label that mixes
+    # Chinese and $math$ takes all its non-math text from one font (matplotlib's mathtext)
+    # (with the signs matplotlib's tick labels draw, such as the minus sign U+2212)
+    ascii_text = {chr(code) for code in range(0x21, 0x7F)} | set("−–—‘’“”…×·±°≈≤≥")
+    return figure_characters() | _beyond_dejavu(catalogs) | ascii_text
 
 
 def main(argv: list[str]) -> int:

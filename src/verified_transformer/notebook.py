@@ -5,14 +5,18 @@ re-executing it top to bottom reproduces its stored outputs byte for byte (seeds
 kernels, print options, figure style and fonts are fixed here, in one place).
 ``setup(explicit=True)`` also switches this book's modules to their explicit formulas for the
 whole notebook.
-:func:`verify` runs one claim of the ledger and prints its verdict.
+:func:`say` prints a line and :func:`show_figure` shows a figure in each edition's language
+(:mod:`verified_transformer.i18n`): the stored notebook holds both, each edition shows its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 
@@ -78,3 +82,116 @@ def setup(seed: int = 0, *, explicit: bool = False) -> None:
         }
     )
     use_book_fonts()
+
+
+def _show(data: dict[str, Any], language: str, messages: list[Any], missing: list[str]) -> None:
+    from IPython.display import display
+
+    vt = {"language": language, "messages": list(dict.fromkeys(map(_key, messages)))}
+    if missing:
+        vt["untranslated"] = list(dict.fromkeys(missing))
+    display(data, raw=True, metadata={"vt": vt})
+
+
+def _key(msgid: Any) -> Any:
+    return list(msgid) if isinstance(msgid, tuple) else msgid
+
+
+@contextlib.contextmanager
+def _glyphs_required() -> Iterator[None]:
+    """Raise when matplotlib's mathtext logs a glyph that its font lacks (a label mixing
+    Chinese and ``$math$``); plain texts' missing glyphs are errors already (``use_book_fonts``)."""
+    import logging
+
+    lacking: list[str] = []
+
+    class Lacking(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "does not have a glyph" in record.getMessage():
+                lacking.append(record.getMessage())
+
+    handler, logger = Lacking(), logging.getLogger("matplotlib.mathtext")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+    if lacking:
+        raise RuntimeError(f"{lacking[0]}: add it to the font (scripts/subset_cjk_font.py)")
+
+
+def say(message: str, /, **values: Any) -> None:
+    """Print ``message.format(**values)`` once in each language of
+    :func:`verified_transformer.i18n.languages`, each output tagged with its language.
+
+    ``message`` is an English msgid of the catalog (or a
+    :class:`~verified_transformer.i18n.Message`, such as an exercise checker's answer); a value
+    that is a Message (``tr("at chance")``) is translated as well. A Chinese line that still
+    holds English words after translation is an error here: a value that should have been a
+    Message.
+    """
+    from verified_transformer.i18n import Message, english_prose, languages
+
+    if not isinstance(message, Message):
+        message = Message(str(message), values)
+    elif values:
+        message = Message(message.msgid, {**message.values, **values}, message.plural, message.n)
+    for language in languages():
+        missing: list[str] = []
+        text = message.text(language, missing)
+        if language != "en" and not missing and english_prose(text):
+            raise ValueError(f"say: the {language} line keeps English words "
+                             f"{english_prose(text)}; pass them as tr(...) values: {text!r}")
+        _show({"text/plain": text}, language, message.msgids(), missing)
+
+
+def show_figure(fig: Any) -> None:
+    """Show ``fig`` once per language, its words translated, then close it.
+
+    Every text of the figure with a word in it (titles, axis labels, legend entries, annotations,
+    tick labels set as text) is looked up in the catalog: the English text, or the
+    :class:`~verified_transformer.i18n.Message` it was made from (``ax.set_title(tr("{n} layers",
+    n=12))``). A Chinese figure draws with the CJK font first (its Latin letters too, so that a
+    label mixing Chinese and ``$math$`` renders whole). A Chinese figure whose texts the catalog
+    lacks keeps them in English and lists them in the output's metadata; the Chinese edition's
+    strict build then fails on them.
+    """
+    import base64
+    import io
+
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
+    from matplotlib.ticker import FixedFormatter
+
+    from verified_transformer.fonts import CJK_FAMILY, FAMILIES
+    from verified_transformer.i18n import has_words, languages, made
+
+    fig.canvas.draw()  # the tick labels exist after a draw
+    texts = [t for t in fig.findobj(Text) if has_words(t.get_text())]
+    fixed = [(axis, axis.get_major_formatter()) for ax in fig.axes
+             for axis in (ax.xaxis, ax.yaxis)
+             if isinstance(axis.get_major_formatter(), FixedFormatter)]
+    originals = {t: t.get_text() for t in texts}
+    sequences = {axis: list(f.seq) for axis, f in fixed}
+    messages = [made(text) for text in originals.values()]
+    messages += [made(text) for seq in sequences.values() for text in seq if has_words(text)]
+    try:
+        for language in languages():
+            missing: list[str] = []
+            for t, text in originals.items():
+                t.set_text(made(text).text(language, missing))
+            for axis, seq in sequences.items():
+                axis.set_major_formatter(FixedFormatter(
+                    [made(s).text(language, missing) if has_words(s) else s for s in seq]))
+            families = FAMILIES if language == "en" else [CJK_FAMILY, *FAMILIES]
+            for t in fig.findobj(Text):  # each text keeps the families it was made with
+                t.set_fontfamily(families)
+            buffer = io.BytesIO()
+            with plt.rc_context({"font.family": families}), _glyphs_required():
+                fig.savefig(buffer, format="png", bbox_inches="tight")
+
+            png = base64.b64encode(buffer.getvalue()).decode("ascii")
+            keys = [k for m in messages for k in m.msgids()]
+            _show({"image/png": png, "text/plain": repr(fig)}, language, keys, missing)
+    finally:
+        plt.close(fig)

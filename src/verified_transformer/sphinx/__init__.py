@@ -4,8 +4,9 @@ Add ``verified_transformer.sphinx`` to ``extensions`` (in ``_config.yml``, ``sph
 It provides the ``claim`` domain (:mod:`.domain`: the ``{claim}`` directive and role, the
 ``{claim:ref}`` link, the ``{claim-ledger}`` page and ``{article-formula}``), the extension's
 messages and the checks of a translated edition (:mod:`.i18n`), the language switch
-(:mod:`.editions`), line breaks in long names in tables (:mod:`.wrap`) and work-arounds for other
-extensions (:mod:`.upstream_patches`).
+(:mod:`.editions`), each edition's notebook outputs (:mod:`.notebook_outputs`), line breaks in
+long names in tables (:mod:`.wrap`) and work-arounds for other extensions
+(:mod:`.upstream_patches`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ from typing import Any
 
 from sphinx.application import Sphinx
 
-from verified_transformer.sphinx import domain, editions, i18n, upstream_patches, wrap
+from verified_transformer.sphinx import (
+    domain,
+    editions,
+    i18n,
+    notebook_outputs,
+    upstream_patches,
+    wrap,
+)
 from verified_transformer.sphinx.i18n import catalog_messages
 
 __all__ = ["catalog_messages", "setup"]
@@ -29,4 +37,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("config-inited", i18n.init_catalogs)  # before editions' handler: it translates
     upstream_patches.setup(app)
     editions.setup(app)
+    notebook_outputs.setup(app)
     return {"version": "2", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -39,24 +39,46 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 
 
 def catalog_messages() -> list[str | tuple[str, str]]:
-    """Every message the extension translates, in order: those marked ``_()`` (or ``ngettext``,
-    a (singular, plural) pair) in its modules and in ``claims/verdicts.py``, every claim's scope
-    and note, and the interface text set in configuration."""
+    """Every message the book's code translates, in order: those marked ``_()`` (or
+    ``ngettext``, a (singular, plural) pair) in the extension and ``claims/verdicts.py``; every
+    claim's scope, note and wrong variants' names; the interface text set in configuration; the
+    ``tr``/``ntr``/``say`` messages of the package (exercise feedback among them); and the
+    messages that the stored notebooks' outputs recorded (:func:`notebook_messages`)."""
     from babel.messages.extract import extract_from_file
 
     from verified_transformer import claims
 
     package = Path(__file__).resolve().parent.parent
-    sources = [*sorted(Path(__file__).parent.glob("*.py")), package / "claims" / "verdicts.py"]
+    sphinx_keywords = {"_": None, "gettext": None, "ngettext": (1, 2)}
+    code_keywords = {"tr": None, "ntr": (1, 2), "say": None}
+    sources = [(path, sphinx_keywords) for path in sorted(Path(__file__).parent.glob("*.py"))]
+    sources.append((package / "claims" / "verdicts.py", sphinx_keywords))
+    sources += [(path, code_keywords) for path in sorted(package.rglob("*.py"))
+                if "sphinx" not in path.parts]
     messages: list[str | tuple[str, str]] = []
-    for source in sources:
+    for source, keywords in sources:
         for _lineno, message, _comments, _context in extract_from_file(
-            "python", str(source), keywords={"_": None, "gettext": None, "ngettext": (1, 2)}
+            "python", str(source), keywords=keywords
         ):
             messages.append(message if isinstance(message, str) else tuple(message))
     messages += [c.scope for c in claims.CLAIMS] + [c.note for c in claims.CLAIMS if c.note]
+    messages += [name for c in claims.CLAIMS for name in c.variants]
     messages += [SEARCH_BAR_TEXT, *editions.CONFIGURED_TEXT.values()]
+    messages += notebook_messages()
     return list(dict.fromkeys(messages))
+
+
+def notebook_messages() -> list[str | tuple[str, str]]:
+    """The messages the notebooks' stored outputs were made from (``metadata.vt.messages``)."""
+    import json
+
+    messages: list[str | tuple[str, str]] = []
+    for path in sorted((Path(__file__).resolve().parents[3] / "notebooks").glob("*.ipynb")):
+        for cell in json.loads(path.read_text("utf8"))["cells"]:
+            for output in cell.get("outputs", []):
+                recorded = output.get("metadata", {}).get("vt", {}).get("messages", [])
+                messages += [m if isinstance(m, str) else tuple(m) for m in recorded]
+    return messages
 
 
 def warn_untranslated(catalog: str, message: str, node: nodes.Node) -> None:
