@@ -15,7 +15,7 @@ import contextlib
 import os
 import random
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
@@ -146,17 +146,33 @@ def say(message: str, /, **values: Any) -> None:
 
 
 def show_figure(fig: Any) -> None:
-    """Show ``fig`` once per language, its words translated, then close it.
+    """Show ``fig`` once per language (:func:`rendered`), each output tagged, then close it."""
+    import base64
+
+    import matplotlib.pyplot as plt
+
+    from verified_transformer.i18n import languages
+
+    try:
+        for language, png, keys, missing in rendered(fig, languages()):
+            data = {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": repr(fig)}
+            _show(data, language, keys, missing)
+    finally:
+        plt.close(fig)
+
+
+def rendered(
+    fig: Any, languages: Iterable[str]
+) -> Iterator[tuple[str, bytes, list[Any], list[str]]]:
+    """``fig`` as PNG in each language: (language, PNG bytes, the catalog keys of its texts, the
+    texts the catalog lacks, shown in English). The figure keeps the last language's texts.
 
     Every text of the figure with a word in it (titles, axis labels, legend entries, annotations,
     tick labels set as text) is looked up in the catalog: the English text, or the
     :class:`~verified_transformer.i18n.Message` it was made from (``ax.set_title(tr("{n} layers",
     n=12))``). A Chinese figure draws with the CJK font first (its Latin letters too, so that a
-    label mixing Chinese and ``$math$`` renders whole). A Chinese figure whose texts the catalog
-    lacks keeps them in English and lists them in the output's metadata; the Chinese edition's
-    strict build then fails on them.
+    label mixing Chinese and ``$math$`` renders whole).
     """
-    import base64
     import io
 
     import matplotlib.pyplot as plt
@@ -164,34 +180,27 @@ def show_figure(fig: Any) -> None:
     from matplotlib.ticker import FixedFormatter
 
     from verified_transformer.fonts import CJK_FAMILY, FAMILIES
-    from verified_transformer.i18n import has_words, languages, made
+    from verified_transformer.i18n import has_words, made
 
     fig.canvas.draw()  # the tick labels exist after a draw
-    texts = [t for t in fig.findobj(Text) if has_words(t.get_text())]
-    fixed = [(axis, axis.get_major_formatter()) for ax in fig.axes
-             for axis in (ax.xaxis, ax.yaxis)
-             if isinstance(axis.get_major_formatter(), FixedFormatter)]
-    originals = {t: t.get_text() for t in texts}
-    sequences = {axis: list(f.seq) for axis, f in fixed}
+    originals = {t: t.get_text() for t in fig.findobj(Text) if has_words(t.get_text())}
+    sequences = {axis: list(axis.get_major_formatter().seq) for ax in fig.axes
+                 for axis in (ax.xaxis, ax.yaxis)
+                 if isinstance(axis.get_major_formatter(), FixedFormatter)}
     messages = [made(text) for text in originals.values()]
     messages += [made(text) for seq in sequences.values() for text in seq if has_words(text)]
-    try:
-        for language in languages():
-            missing: list[str] = []
-            for t, text in originals.items():
-                t.set_text(made(text).text(language, missing))
-            for axis, seq in sequences.items():
-                axis.set_major_formatter(FixedFormatter(
-                    [made(s).text(language, missing) if has_words(s) else s for s in seq]))
-            families = FAMILIES if language == "en" else [CJK_FAMILY, *FAMILIES]
-            for t in fig.findobj(Text):  # each text keeps the families it was made with
-                t.set_fontfamily(families)
-            buffer = io.BytesIO()
-            with plt.rc_context({"font.family": families}), _glyphs_required():
-                fig.savefig(buffer, format="png", bbox_inches="tight")
-
-            png = base64.b64encode(buffer.getvalue()).decode("ascii")
-            keys = [k for m in messages for k in m.msgids()]
-            _show({"image/png": png, "text/plain": repr(fig)}, language, keys, missing)
-    finally:
-        plt.close(fig)
+    keys = [k for m in messages for k in m.msgids()]
+    for language in languages:
+        missing: list[str] = []
+        for t, text in originals.items():
+            t.set_text(made(text).text(language, missing))
+        for axis, seq in sequences.items():
+            axis.set_major_formatter(FixedFormatter(
+                [made(s).text(language, missing) if has_words(s) else s for s in seq]))
+        families = FAMILIES if language == "en" else [CJK_FAMILY, *FAMILIES]
+        for t in fig.findobj(Text):  # each text keeps the families it was made with
+            t.set_fontfamily(families)
+        buffer = io.BytesIO()
+        with plt.rc_context({"font.family": families}), _glyphs_required():
+            fig.savefig(buffer, format="png", bbox_inches="tight")
+        yield language, buffer.getvalue(), keys, missing
