@@ -104,7 +104,8 @@ class Message(str):
         appended to ``missing``."""
         if language == "en":
             return str.__str__(self)
-        if self.plural is None and not has_words(self.msgid):  # "[F(H) H]: {rows} x {cols}"
+        if self.plural is None and not has_words(_PLACEHOLDER.sub("", self.msgid)):
+            # nothing to translate: "[F(H) H]: {rows} x {cols}"
             return _format(self.msgid, self.values, language, missing)
         table = catalog(language)
         key = self.msgid if self.plural is None else (self.msgid, self.plural)
@@ -166,6 +167,7 @@ def made(text: str) -> Message:
     return found if found is not None else Message(text)
 
 
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 _MATH = re.compile(r"\$[^$]*\$")
 _PROSE = re.compile(r"\b[a-z]{2,}\s+[a-z]{2,}\b")
 _WORD = re.compile(r"[A-Za-z]{3,}")
