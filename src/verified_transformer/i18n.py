@@ -151,6 +151,12 @@ def _format(template: str, values: dict[str, Any], language: str,
     return template.format(**shown)
 
 
+class Verbatim(str):
+    """A value shown as it is in every language, and left out of the English-words check of a
+    translated line: data such as the date translator's German input (``say("input: {s}",
+    s=Verbatim(source))``)."""
+
+
 def tr(msgid: str, /, **values: Any) -> Message:
     """A message to show in the reader's language: ``tr("{n} layers", n=12)``."""
     return Message(msgid, values)
@@ -185,5 +191,5 @@ def has_words(text: str) -> bool:
     return bool(_WORD.search(_MATH.sub("", text)))
 
 
-__all__ = ["LANGUAGES", "LANGUAGE_VARIABLE", "Message", "Untranslated", "catalog",
+__all__ = ["LANGUAGES", "LANGUAGE_VARIABLE", "Message", "Untranslated", "Verbatim", "catalog",
            "english_prose", "has_words", "languages", "made", "ntr", "tr"]

@@ -130,7 +130,7 @@ def say(message: str, /, **values: Any) -> None:
     holds English words after translation is an error here: a value that should have been a
     Message.
     """
-    from verified_transformer.i18n import Message, english_prose, languages
+    from verified_transformer.i18n import Message, Verbatim, english_prose, languages
 
     if not isinstance(message, Message):
         message = Message(str(message), values)
@@ -139,9 +139,13 @@ def say(message: str, /, **values: Any) -> None:
     for language in languages():
         missing: list[str] = []
         text = message.text(language, missing)
-        if language != "en" and not missing and english_prose(text):
-            raise ValueError(f"say: the {language} line keeps English words "
-                             f"{english_prose(text)}; pass them as tr(...) values: {text!r}")
+        if language != "en" and not missing:
+            words = english_prose(Message(message.msgid, {
+                k: "" if isinstance(v, Verbatim) else v for k, v in message.values.items()
+            }, message.plural, message.n).text(language))
+            if words:
+                raise ValueError(f"say: the {language} line keeps English words {words}; pass "
+                                 f"them as tr(...) values (or Verbatim for data): {text!r}")
         _show({"text/plain": text}, language, message.msgids(), missing)
 
 

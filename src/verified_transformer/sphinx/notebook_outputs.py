@@ -6,7 +6,7 @@ each output tagged ``metadata.vt.language``. When Sphinx reads a notebook (``sou
 myst-nb parses it), this keeps the outputs of the edition's language and the untagged ones, and
 turns the kept lines into ``stdout`` (myst-nb merges them with the prints around them, as before).
 In a translated edition it warns (an error in the strict build) for a kept output that the
-catalog did not translate and for English words left in any text output.
+catalog did not translate and for English words in an untagged text output (a ``print``).
 """
 
 from __future__ import annotations
@@ -68,7 +68,8 @@ def select_outputs(app: Sphinx, docname: str, source: list[str]) -> None:
             for msgid in output.get("metadata", {}).get("vt", {}).get("untranslated", []):
                 warn_untranslated(CATALOG_PATH.format(language=language),
                                   f"(cell {index}) {msgid}", docname)
-            if output.get("output_type") == "stream" or "image/png" not in output.get("data", {}):
+            if "vt" not in output.get("metadata", {}) and "image/png" not in output.get("data", {}):
+                # (a tagged line was checked when say() printed it, its data left out)
                 words = english_prose(_text(output))
                 if words:
                     logger.warning("English words in a %s output of cell %d (print it with "
