@@ -215,3 +215,50 @@ def test_verdicts_are_chinese_sentences_without_a_space_between_chinese_characte
            or re.search(r"（范围：[^）]*；", s)]
     assert not bad, bad
     assert "book/claims_ledger.html" in chinese_pages, "the ledger page is not a content page"
+
+
+def tagged_outputs(notebook: Path) -> list[tuple[str, str]]:
+    """(language, text) of every output of ``notebook`` printed per language (``say``), in order;
+    a figure's text is ``image``."""
+    found = []
+    for cell in json.loads(notebook.read_text("utf8"))["cells"]:
+        for output in cell.get("outputs", []):
+            language = output.get("metadata", {}).get("vt", {}).get("language")
+            if language:
+                data = output.get("data", {})
+                text = "image" if "image/png" in data else "".join(data.get("text/plain", ""))
+                found.append((language, text))
+    return found
+
+
+def output_texts(page: Path) -> tuple[str, set[str]]:
+    """The text of a built page's cell outputs, and the images they show."""
+    soup = BeautifulSoup(page.read_text("utf8"), "html.parser")
+    outputs = soup.select(".cell_output")
+    text = "\n".join(o.get_text() for o in outputs)
+    images = {Path(img["src"]).name for o in outputs for img in o.find_all("img")}
+    return text, images
+
+
+@pytest.mark.parametrize("notebook", sorted((ROOT / "notebooks").glob("*.ipynb")),
+                         ids=lambda p: p.stem)
+def test_each_edition_shows_the_outputs_of_its_language(notebook: Path) -> None:
+    """Every line printed per language appears in its own edition and not in the other one
+    (where the two differ), and the figures of the two editions are different images."""
+    page = f"notebooks/{notebook.stem}.html"
+    (english, english_images), (chinese, chinese_images) = (
+        output_texts(HTML_DIR / page), output_texts(CHINESE_DIR / page))
+    outputs = tagged_outputs(notebook)
+    assert outputs, f"{notebook.name} prints nothing per language (say / show_figure)"
+    lines = {lang: [t for language, t in outputs if language == lang and t != "image"]
+             for lang in ("en", "zh_CN")}
+    for shown, hidden, text in ((lines["en"], lines["zh_CN"], english),
+                                (lines["zh_CN"], lines["en"], chinese)):
+        for mine, theirs in zip(shown, hidden, strict=True):
+            assert " ".join(mine.split()) in " ".join(text.split()), f"{page}: missing {mine!r}"
+            if theirs != mine:
+                assert " ".join(theirs.split()) not in " ".join(text.split()), (
+                    f"{page}: shows the other edition's {theirs!r}")
+    figures = sum(t == "image" for language, t in outputs if language == "en")
+    assert len(english_images) >= figures and not english_images & chinese_images, (
+        f"{page}: the editions share figures {english_images & chinese_images}")
