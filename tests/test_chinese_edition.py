@@ -262,3 +262,17 @@ def test_each_edition_shows_the_outputs_of_its_language(notebook: Path) -> None:
     figures = sum(t == "image" for language, t in outputs if language == "en")
     assert len(english_images) >= figures and not english_images & chinese_images, (
         f"{page}: the editions share figures {english_images & chinese_images}")
+
+
+def test_chinese_citations_use_chinese_conjunctions() -> None:
+    """"Xiong 等 [2020]", "Ba 和 Hinton": no "et al." or "and" in a Chinese page's citations, and
+    two works of one first author and year are told apart (2016a, 2016b)."""
+    citations = []
+    for page in content_pages(CHINESE_DIR):
+        soup = BeautifulSoup(page.read_text("utf8"), "html.parser")
+        citations += [" ".join(c.get_text(" ").split()) for c in soup.select(".bibtex-citation")]
+    assert any(" 等 " in c for c in citations), "no citation of three or more authors"
+    english = [c for c in citations if "et al" in c or " and " in c]
+    assert not english, f"citations in English style: {english[:5]}"
+    years = {c for c in citations if c.startswith("He ")}
+    assert {"He 等 [ 2016a ]", "He 等 [ 2016b ]"} <= years, years

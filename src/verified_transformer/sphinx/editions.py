@@ -110,6 +110,37 @@ def _translate_book_title(app: Sphinx, config: Config) -> None:
         config.html_title = message.string
 
 
+CHINESE_REFERENCE_STYLE = "author_year_zh"
+
+
+def _chinese_reference_style() -> type:
+    """sphinxcontrib-bibtex's ``author_year`` with Chinese conjunctions: "Xiong 等 [2020]",
+    "Ba 和 Hinton"; names and years as the bibliography writes them."""
+    from dataclasses import dataclass, field
+
+    from sphinxcontrib.bibtex.style.referencing import PersonStyle
+    from sphinxcontrib.bibtex.style.referencing.author_year import AuthorYearReferenceStyle
+
+    @dataclass
+    class ChineseAuthorYear(AuthorYearReferenceStyle):
+        person: PersonStyle = field(default_factory=lambda: PersonStyle(
+            sep="、", sep2=" 和 ", last_sep=" 和 ", other=" 等"))
+
+    return ChineseAuthorYear
+
+
+def _cite_in_chinese(app: Sphinx, config: Config) -> None:
+    """The Chinese edition cites with :data:`CHINESE_REFERENCE_STYLE` where the book cites
+    author-year."""
+    if edition_of(config.language) != "zh_CN" or config.bibtex_reference_style != "author_year":
+        return
+    from sphinxcontrib.bibtex.plugin import register_plugin
+
+    register_plugin("sphinxcontrib.bibtex.style.referencing", CHINESE_REFERENCE_STYLE,
+                    _chinese_reference_style(), force=True)
+    config.bibtex_reference_style = CHINESE_REFERENCE_STYLE
+
+
 def _page_context(
     app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
 ) -> None:
@@ -124,4 +155,5 @@ def setup(app: Sphinx) -> None:
     """Register the switch (called by the extension's ``setup``)."""
     app.connect("config-inited", _add_switch)  # after the extension's catalogs are loaded
     app.connect("config-inited", _translate_book_title, priority=900)
+    app.connect("config-inited", _cite_in_chinese)
     app.connect("html-page-context", _page_context)
