@@ -68,8 +68,10 @@ def _add_switch(app: Sphinx, config: Config) -> None:
 
 
 # Interface text that is configuration, not a theme string (so no theme catalog has it):
-# Jupyter Book's search field, myst-nb's button on a hidden code cell ("source": hide-input).
+# Jupyter Book's search field, myst-nb's button on a hidden code cell ("source": hide-input), the
+# footer's author.
 CONFIGURED_TEXT = {
+    "author": "The verified-transformer authors",  # the footer's "By ..."
     "nb_code_prompt_show": "Show code cell {type}",
     "nb_code_prompt_hide": "Hide code cell {type}",
 }
