@@ -210,30 +210,30 @@ def plot(rows: list[dict[str, float | int | str]], machine: str, out_dir: Path) 
         [t_last * (n / lengths[-1]) ** 2 for n in lengths],
         ":",
         color="gray",
-        label="slope 2 reference (∝ n²)",
+        label=tr("slope 2 reference (∝ n²)"),
     )
     _ = ax_m.loglog(
         lengths,
         [2 * HEADS * n * n * BYTES_PER_FLOAT32 / 2**20 for n in lengths],
         "k--",
-        label="scores + weights, 2·8·n²·4 bytes (computed)",
+        label=tr("scores + weights, 2·8·n²·4 bytes (computed)"),
     )
     _ = ax_m.loglog(
         lengths,
         [HEADS * n * D_K * BYTES_PER_FLOAT32 / 2**20 for n in lengths],
         ":",
         color="gray",
-        label="one output, 8·n·64·4 bytes (computed, ∝ n)",
+        label=tr("one output, 8·n·64·4 bytes (computed, ∝ n)"),
     )
     for ax in (ax_t, ax_m):
-        _ = ax.set_xlabel("sequence length n")
+        _ = ax.set_xlabel(tr("sequence length n"))
         _ = ax.set_xticks(lengths, [str(n) for n in lengths])
         _ = ax.minorticks_off()
         _ = ax.legend(fontsize=8.5, loc="upper left")
-    _ = ax_t.set_ylabel("CPU time per call, best of repeats (s)")
-    _ = ax_m.set_ylabel("MiB")
-    _ = ax_t.set_title("time")
-    _ = ax_m.set_title("memory above the resident set before the call")
+    _ = ax_t.set_ylabel(tr("CPU time per call, best of repeats (s)"))
+    _ = ax_m.set_ylabel(tr("MiB"))
+    _ = ax_t.set_title(tr("time"))
+    _ = ax_m.set_title(tr("memory above the resident set before the call"))
     _ = fig.suptitle(tr("Attention, batch 1, 8 heads, d_k 64, float32\n{machine}",
                         machine=machine), fontsize=10)
     fig.tight_layout()
