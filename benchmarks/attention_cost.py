@@ -17,8 +17,14 @@ is kept (the minimum, as ``timeit`` recommends); the CSV also records the fastes
 Memory is the largest, over those calls, of the process's peak resident set size during
 the call minus its resident set size just before it (Linux: ``VmHWM`` from ``/proc/self/status``,
 reset through ``/proc/self/clear_refs``); torch's CPU allocator is invisible to ``tracemalloc``,
-the RSS is not. Writes ``attention_cost.csv`` and ``attention_cost.png`` to ``--out-dir``
-(default ``book/figures``). Not part of ``make test``.
+the RSS is not. Writes ``attention_cost.csv``, ``attention_cost.png`` and its Chinese edition
+``attention_cost.zh_CN.png`` (the figure's texts from the code catalog
+``locales/zh_CN/LC_MESSAGES/verified_transformer.po``; Sphinx picks that file for the Chinese
+edition) to ``--out-dir`` (default ``book/figures``). Not part of ``make test``.
+
+``--plot-only`` measures nothing: it redraws both PNGs from the ``attention_cost.csv`` already in
+``--out-dir`` (after a change to the figure or its translations), with the machine of
+``RECORDED_RUN`` in the title, since the CSV does not record it.
 
 torch runs on one thread by default (``--threads``): on a shared machine a multi-threaded small
 operation waits for its slowest thread to be scheduled, and the CPU time of other threads would be
@@ -35,6 +41,7 @@ until n is much larger than d.
 
 Usage: .venv/bin/python benchmarks/attention_cost.py [--out-dir DIR] [--max-n N] [--repeats R]
                                                      [--threads T]
+       .venv/bin/python benchmarks/attention_cost.py --plot-only [--out-dir DIR]
 """
 
 from __future__ import annotations
@@ -60,6 +67,9 @@ D_K = 64
 BYTES_PER_FLOAT32 = 4
 MIN_SECONDS_PER_POINT = 0.5
 ROOT = Path(__file__).resolve().parent.parent
+#: The machine behind book/figures/attention_cost.csv (CPU model, torch version, threads), which
+#: the CSV does not record: ``--plot-only`` writes it under the redrawn figures' title.
+RECORDED_RUN = ("AMD EPYC", "2.13.0+cpu", 1)
 Attention = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -143,16 +153,25 @@ def measure(lengths: list[int], repeats: int) -> list[dict[str, float | int | st
     return rows
 
 
-def plot(rows: list[dict[str, float | int | str]], machine: str, path: Path) -> None:
-    """Two log-log panels (time, memory) with reference lines; saved to ``path``."""
+def plot(rows: list[dict[str, float | int | str]], machine: str, out_dir: Path) -> list[Path]:
+    """Two log-log panels (time, memory) with reference lines, drawn once and saved in each
+    language: ``attention_cost.png`` (English) and ``attention_cost.zh_CN.png`` (Chinese, which
+    Sphinx picks for the Chinese edition) in ``out_dir``. Its texts are looked up in the code
+    catalog (:func:`verified_transformer.notebook.rendered`); the paths written are returned."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from verified_transformer.fonts import use_book_fonts
+    from verified_transformer.i18n import tr
+    from verified_transformer.notebook import rendered
+
+    use_book_fonts()
     fig, (ax_t, ax_m) = plt.subplots(2, 1, figsize=(7, 9))
     lengths = sorted({int(r["n"]) for r in rows})
     styles = {"explicit": ("C0", "o"), "fused": ("C1", "s")}
+    path_names = {"explicit": tr("explicit"), "fused": tr("fused")}
     for name, (color, marker) in styles.items():
         sel = [r for r in rows if r["path"] == name]
         ns = [float(r["n"]) for r in sel]
@@ -163,7 +182,8 @@ def plot(rows: list[dict[str, float | int | str]], machine: str, path: Path) -> 
             ts,
             marker=marker,
             color=color,
-            label=f"{name} (slope {slope:.2f} over n ≥ {int(ns[-4])})",
+            label=tr("{name} (slope {slope:.2f} over n ≥ {n})", name=path_names[name],
+                     slope=slope, n=int(ns[-4])),
         )
         seen = [
             (n, float(r["peak_extra_rss_bytes"]) / 2**20)
@@ -171,14 +191,18 @@ def plot(rows: list[dict[str, float | int | str]], machine: str, path: Path) -> 
             if float(r["peak_extra_rss_bytes"]) > 0
         ]
         worst = max(float(r["peak_extra_rss_bytes"]) for r in sel) / 2**20
-        missing = " (0 MiB: not drawn)" if len(seen) < len(sel) else ""
+        missing = len(seen) < len(sel)
         if seen:
+            label = (tr("{name}: measured peak RSS, at most {worst:.1f} MiB (0 MiB: not drawn)",
+                        name=path_names[name], worst=worst) if missing else
+                     tr("{name}: measured peak RSS, at most {worst:.1f} MiB",
+                        name=path_names[name], worst=worst))
             _ = ax_m.loglog(
                 *zip(*seen, strict=True),
                 marker=marker,
                 color=color,
                 linestyle="-" if not missing else "none",
-                label=f"{name}: measured peak RSS, at most {worst:.1f} MiB{missing}",
+                label=label,
             )
     t_last = [float(r["best_cpu_time_s"]) for r in rows if r["path"] == "explicit"][-1]
     _ = ax_t.loglog(
@@ -186,47 +210,71 @@ def plot(rows: list[dict[str, float | int | str]], machine: str, path: Path) -> 
         [t_last * (n / lengths[-1]) ** 2 for n in lengths],
         ":",
         color="gray",
-        label="slope 2 reference (∝ n²)",
+        label=tr("slope 2 reference (∝ n²)"),
     )
     _ = ax_m.loglog(
         lengths,
         [2 * HEADS * n * n * BYTES_PER_FLOAT32 / 2**20 for n in lengths],
         "k--",
-        label="scores + weights, 2·8·n²·4 bytes (computed)",
+        label=tr("scores + weights, 2·8·n²·4 bytes (computed)"),
     )
     _ = ax_m.loglog(
         lengths,
         [HEADS * n * D_K * BYTES_PER_FLOAT32 / 2**20 for n in lengths],
         ":",
         color="gray",
-        label="one output, 8·n·64·4 bytes (computed, ∝ n)",
+        label=tr("one output, 8·n·64·4 bytes (computed, ∝ n)"),
     )
     for ax in (ax_t, ax_m):
-        _ = ax.set_xlabel("sequence length n")
+        _ = ax.set_xlabel(tr("sequence length n"))
         _ = ax.set_xticks(lengths, [str(n) for n in lengths])
         _ = ax.minorticks_off()
         _ = ax.legend(fontsize=8.5, loc="upper left")
-    _ = ax_t.set_ylabel("CPU time per call, best of repeats (s)")
-    _ = ax_m.set_ylabel("MiB")
-    _ = ax_t.set_title("time")
-    _ = ax_m.set_title("memory above the resident set before the call")
-    _ = fig.suptitle(f"Attention, batch 1, 8 heads, d_k 64, float32\n{machine}", fontsize=10)
+    _ = ax_t.set_ylabel(tr("CPU time per call, best of repeats (s)"))
+    _ = ax_m.set_ylabel(tr("MiB"))
+    _ = ax_t.set_title(tr("time"))
+    _ = ax_m.set_title(tr("memory above the resident set before the call"))
+    _ = fig.suptitle(tr("Attention, batch 1, 8 heads, d_k 64, float32\n{machine}",
+                        machine=machine), fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100, metadata={"Software": None})
+    written = []
+    for language, png, _keys, untranslated in rendered(fig, ["en", "zh_CN"]):
+        if untranslated:
+            raise RuntimeError(f"{language}: no translation of {untranslated} in "
+                               "locales/zh_CN/LC_MESSAGES/verified_transformer.po")
+        suffix = "" if language == "en" else f".{language}"
+        path = out_dir / f"attention_cost{suffix}.png"
+        path.write_bytes(png)
+        written.append(path)
     plt.close(fig)
+    return written
 
 
-def machine_description() -> str:
-    """CPU model, thread count and torch version, for the figure and the log."""
-    model = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    threads = torch.get_num_threads()
-    return f"{model}, torch {torch.__version__} on {threads} thread{'s' if threads > 1 else ''}"
+def machine_description(
+    model: str | None = None, version: str | None = None, threads: int | None = None
+) -> str:
+    """CPU model, thread count and torch version, for the figure and the log (a translatable
+    message); this machine's unless given."""
+    from verified_transformer.i18n import Verbatim, ntr
+
+    if model is None:
+        model = platform.processor() or platform.machine()
+        cpuinfo = Path("/proc/cpuinfo")
+        if cpuinfo.exists():
+            for line in cpuinfo.read_text().splitlines():
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    threads = torch.get_num_threads() if threads is None else threads
+    return ntr("{model}, torch {version} on {n} thread", "{model}, torch {version} on {n} threads",
+               threads, model=Verbatim(model), version=version or torch.__version__)
+
+
+def read_rows(path: Path) -> list[dict[str, float | int | str]]:
+    """The rows of a CSV that :func:`main` wrote, as :func:`measure` returns them."""
+    with open(path, newline="") as handle:
+        return [{k: v if k == "path" else float(v) if "." in v or "e" in v else int(v)
+                 for k, v in row.items()} for row in csv.DictReader(handle)]
 
 
 def main() -> None:
@@ -235,7 +283,14 @@ def main() -> None:
     parser.add_argument("--max-n", type=int, default=4096)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--plot-only", action="store_true",
+                        help="redraw the figures from the CSV in --out-dir, measuring nothing")
     args = parser.parse_args()
+    if args.plot_only:
+        machine = machine_description(*RECORDED_RUN)
+        written = plot(read_rows(args.out_dir / "attention_cost.csv"), machine, args.out_dir)
+        print("wrote", ", ".join(str(p) for p in written))
+        return
     if args.max_n < 256:
         raise ValueError(f"--max-n must be at least 256, got {args.max_n}")
     if args.repeats < 1:
@@ -253,11 +308,12 @@ def main() -> None:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    plot(rows, machine, args.out_dir / "attention_cost.png")
+    written = plot(rows, machine, args.out_dir)
     print(
-        f"wrote {args.out_dir / 'attention_cost.csv'} and attention_cost.png "
+        f"wrote {args.out_dir / 'attention_cost.csv'} and {', '.join(p.name for p in written)} "
         f"in {time.perf_counter() - start:.1f} s | load average after: {os.getloadavg()[0]:.2f}"
     )
+    print("update RECORDED_RUN in benchmarks/attention_cost.py if this run goes into the book")
 
 
 if __name__ == "__main__":

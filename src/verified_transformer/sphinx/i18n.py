@@ -42,7 +42,8 @@ def catalog_messages() -> list[str | tuple[str, str]]:
     """Every message the book's code translates, in order: those marked ``_()`` (or
     ``ngettext``, a (singular, plural) pair) in the extension and ``claims/verdicts.py``; every
     claim's scope, note and wrong variants' names; the interface text set in configuration; the
-    ``tr``/``ntr``/``say`` messages of the package (exercise feedback among them); and the
+    ``tr``/``ntr``/``say`` messages of the package (exercise feedback among them) and of the
+    benchmark scripts that draw the book's figures; and the
     messages that the stored notebooks' outputs recorded (:func:`notebook_messages`)."""
     from babel.messages.extract import extract_from_file
 
@@ -55,6 +56,9 @@ def catalog_messages() -> list[str | tuple[str, str]]:
     sources.append((package / "claims" / "verdicts.py", sphinx_keywords))
     sources += [(path, code_keywords) for path in sorted(package.rglob("*.py"))
                 if "sphinx" not in path.parts]
+    # scripts that draw the book's figure files in each language (benchmarks/attention_cost.py)
+    sources += [(path, code_keywords)
+                for path in sorted((package.parents[1] / "benchmarks").glob("*.py"))]
     messages: list[str | tuple[str, str]] = []
     for source, keywords in sources:
         for _lineno, message, _comments, _context in extract_from_file(
