@@ -61,7 +61,7 @@ def needed_characters() -> set[str]:
     # printable ASCII too: a Chinese figure draws with this font first, and a label that mixes
     # Chinese and $math$ takes all its non-math text from one font (matplotlib's mathtext)
     # (with the signs matplotlib's tick labels draw, such as the minus sign U+2212)
-    ascii_text = {chr(code) for code in range(0x21, 0x7F)} | set("−–—‘’“”…×·±°≈≤≥")
+    ascii_text = {chr(code) for code in range(0x20, 0x7F)} | set("−–—‘’“”…×·±°≈≤≥")
     return figure_characters() | _beyond_dejavu(catalogs) | ascii_text
 
 

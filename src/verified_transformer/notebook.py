@@ -181,16 +181,18 @@ def rendered(
 
     import matplotlib.pyplot as plt
     from matplotlib.text import Text
-    from matplotlib.ticker import FixedFormatter
+    from matplotlib.ticker import FixedFormatter, FixedLocator
 
     from verified_transformer.fonts import CJK_FAMILY, FAMILIES
     from verified_transformer.i18n import has_words, made
 
     fig.canvas.draw()  # the tick labels exist after a draw
     originals = {t: t.get_text() for t in fig.findobj(Text) if has_words(t.get_text())}
-    sequences = {axis: list(axis.get_major_formatter().seq) for ax in fig.axes
+    # tick labels given as text (set_xticks(ticks, labels), any formatter), at fixed ticks
+    sequences = {axis: [t.get_text() for t in axis.get_ticklabels()] for ax in fig.axes
                  for axis in (ax.xaxis, ax.yaxis)
-                 if isinstance(axis.get_major_formatter(), FixedFormatter)}
+                 if isinstance(axis.get_major_locator(), FixedLocator)}
+    sequences = {axis: seq for axis, seq in sequences.items() if any(map(has_words, seq))}
     messages = [made(text) for text in originals.values()]
     messages += [made(text) for seq in sequences.values() for text in seq if has_words(text)]
     keys = [k for m in messages for k in m.msgids()]
