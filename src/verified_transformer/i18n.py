@@ -104,7 +104,7 @@ class Message(str):
         appended to ``missing``."""
         if language == "en":
             return str.__str__(self)
-        if self.plural is None and not has_words(_PLACEHOLDER.sub("", self.msgid)):
+        if self.plural is None and not needs_translation(self.msgid):
             # nothing to translate: "[F(H) H]: {rows} x {cols}"
             return _format(self.msgid, self.values, language, missing)
         table = catalog(language)
@@ -191,5 +191,11 @@ def has_words(text: str) -> bool:
     return bool(_WORD.search(_MATH.sub("", text)))
 
 
+def needs_translation(msgid: str) -> bool:
+    """Whether a message has words besides its placeholders (``{name:8s}{counts}`` has none:
+    it is shown as it is in every language and needs no catalog entry)."""
+    return has_words(_PLACEHOLDER.sub("", msgid))
+
+
 __all__ = ["LANGUAGES", "LANGUAGE_VARIABLE", "Message", "Untranslated", "Verbatim", "catalog",
-           "english_prose", "has_words", "languages", "made", "ntr", "tr"]
+           "english_prose", "has_words", "languages", "made", "needs_translation", "ntr", "tr"]

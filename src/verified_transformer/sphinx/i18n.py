@@ -20,6 +20,7 @@ from sphinx.transforms import SphinxTransform
 from sphinx.util import logging
 from sphinx.util.nodes import extract_messages
 
+from verified_transformer.i18n import needs_translation
 from verified_transformer.sphinx import editions
 
 CATALOG = "verified_transformer"
@@ -44,7 +45,8 @@ def catalog_messages() -> list[str | tuple[str, str]]:
     claim's scope, note and wrong variants' names; the interface text set in configuration; the
     ``tr``/``ntr``/``say`` messages of the package (exercise feedback among them) and of the
     benchmark scripts that draw the book's figures; and the
-    messages that the stored notebooks' outputs recorded (:func:`notebook_messages`)."""
+    messages that the stored notebooks' outputs recorded (:func:`notebook_messages`); not those
+    without words, which every language shows as they are."""
     from babel.messages.extract import extract_from_file
 
     from verified_transformer import claims
@@ -69,7 +71,7 @@ def catalog_messages() -> list[str | tuple[str, str]]:
     messages += [name for c in claims.CLAIMS for name in c.variants]
     messages += [SEARCH_BAR_TEXT, *editions.CONFIGURED_TEXT.values()]
     messages += notebook_messages()
-    return list(dict.fromkeys(messages))
+    return [m for m in dict.fromkeys(messages) if not isinstance(m, str) or needs_translation(m)]
 
 
 def notebook_messages() -> list[str | tuple[str, str]]:
