@@ -134,7 +134,8 @@ def _chinese_reference_style() -> type:
 def _cite_in_chinese(app: Sphinx, config: Config) -> None:
     """The Chinese edition cites with :data:`CHINESE_REFERENCE_STYLE` where the book cites
     author-year."""
-    if edition_of(config.language) != "zh_CN" or config.bibtex_reference_style != "author_year":
+    style = getattr(config, "bibtex_reference_style", None)  # None: no sphinxcontrib-bibtex
+    if edition_of(config.language) != "zh_CN" or style != "author_year":
         return
     from sphinxcontrib.bibtex.plugin import register_plugin
 
