@@ -609,7 +609,7 @@ def test_no_stored_wrong_attempt_reveals_an_answer() -> None:
                 inside = (inside or ":::{solution-start}" in cell.source) and (
                     ":::{solution-end}" not in cell.source)
             elif "check(" in cell.source and not inside:
-                text = "".join(o.get("text", "") for o in cell.outputs)
+                text = _english(cell.outputs)
                 assert text.startswith("Not"), (chapter, cell.source[:60])
                 assert "running it shows" not in text, text
 
@@ -630,6 +630,15 @@ def _notebook(chapter: int) -> nbformat.NotebookNode:
     return nbformat.read(ROOT / f"notebooks/{chapter:02d}_exercises.ipynb", as_version=4)
 
 
+def _english(outputs: list) -> str:
+    """A cell's printed text in English: its streams and the English lines of ``say``."""
+    return "".join(
+        o.get("text", "") if o.get("output_type") == "stream"
+        else o.get("data", {}).get("text/plain", "") + "\n"
+        if o.get("metadata", {}).get("vt", {}).get("language") == "en" else ""
+        for o in outputs)
+
+
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
 def test_each_worked_solution_passes_its_checker(exercise) -> None:
     """The notebook states the exercise under its label, shows how to call the checker, and
@@ -641,7 +650,7 @@ def test_each_worked_solution_passes_its_checker(exercise) -> None:
     call = f'check("{exercise.id}", '
     assert call in markdown, f"the exercise does not show how to call {call}"
     verdicts = [
-        "".join(o.get("text", "") for o in c.outputs)
+        _english(c.outputs)
         for c in nb.cells if c.cell_type == "code" and call in c.source
     ]
     assert verdicts, f"no code cell calls {call}"
@@ -686,7 +695,7 @@ def test_no_stored_verdict_is_a_failure_to_check(chapter) -> None:
     nb = _notebook(chapter)
     for cell in nb.cells:
         if cell.cell_type == "code" and "check(" in cell.source:
-            text = "".join(o.get("text", "") for o in cell.outputs)
+            text = _english(cell.outputs)
             assert text.strip(), f"a checker cell stores no verdict: {cell.source[:80]}"
             for line in text.splitlines():
                 assert not line.startswith("Cannot check") and " raised " not in line, line

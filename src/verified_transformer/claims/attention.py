@@ -17,6 +17,7 @@ from verified_transformer.claims.notation import read_program
 from verified_transformer.derive import attention as at
 from verified_transformer.derive.exact import matrices_equal
 from verified_transformer.derive.operators import vector
+from verified_transformer.i18n import tr
 
 VASWANI = "vaswani2017attention"
 MHA_TORCH, SDPA_TORCH = ("torch.nn.MultiheadAttention",), (
@@ -151,9 +152,10 @@ def _attention_witness(a: object, b: object) -> str | None:
     if gaps[worst] <= 1e-9:
         return None
     q, k, v = _POINT
-    return (f"at Q = {q}, K = {k}, V = {v} (d_k = 2) the candidate gives output[{worst // 2 + 1},"
-            f"{worst % 2 + 1}] = {fm.format_number(got[worst])} but the claim gives "
-            f"{fm.format_number(want[worst])}")
+    return tr("at Q = {q}, K = {k}, V = {v} (d_k = 2) the candidate gives output[{row},{column}] "
+              "= {got} but the claim gives {want}", q=q, k=k, v=v, row=worst // 2 + 1,
+              column=worst % 2 + 1, got=fm.format_number(got[worst]),
+              want=fm.format_number(want[worst]))
 
 
 # Its own reader: a matrix program is compared at explicit sizes (symbolic shapes do not reject

@@ -27,10 +27,19 @@ from typing import Any
 import sympy as sp
 
 from verified_transformer.derive.exact import Undecided, counterexample, equal, unroll_sums
+from verified_transformer.i18n import Message, tr
 
 
 class CandidateError(ValueError):
-    """The candidate cannot be read; the message is one line for the reader."""
+    """The candidate cannot be read; the message is one line for the reader (a
+    :class:`~verified_transformer.i18n.Message` where it is ours)."""
+
+    def problem(self) -> Message:
+        """The message, as a Message (a plain one is its own, untranslated, msgid)."""
+        message = self.args[0] if self.args else ""
+        if isinstance(message, Message):
+            return message
+        return Message(str(self)) if str(self) else Message("{text}", {"text": ""})
 
 
 @dataclass(frozen=True)
@@ -67,39 +76,54 @@ def _decide(reader: Reader, a: Any, b: Any) -> bool | None:
     return decided
 
 
-def check_formula(claim_id: str, candidate: Any) -> str:
+def check_formula(claim_id: str, candidate: Any) -> Message:
     """Check ``candidate`` against the claim ``claim_id``; answer in one sentence.
 
     ``KeyError`` for an unknown claim id; every problem with the candidate itself is answered
-    with a ``Cannot check ...`` sentence instead of an exception.
+    with a ``Cannot check ...`` sentence instead of an exception. The sentence is a
+    :class:`~verified_transformer.i18n.Message`: its English text, translated where shown.
     """
     from verified_transformer.claims import get
 
     claim = get(claim_id)
     if claim.reader is None:
-        return (
-            f"Cannot check a formula against {claim_id}: this {claim.kind} takes no formula of "
-            "its own; see its displays and its checks in the ledger."
-        )
+        return tr("Cannot check a formula against {claim}: this {kind} takes no formula of its "
+                  "own; see its displays and its checks in the ledger.", claim=claim_id,
+                  kind=Message(claim.kind))
     reader = claim.reader.bind(claim.formula)
     try:
         formula = reader.convert(candidate)
         if _decide(reader, formula, claim.formula):
-            return f"Equal to {claim_id}: the candidate is the claim's formula ({claim.scope})."
+            return tr("Equal to {claim}: the candidate is the claim's formula ({scope}).",
+                      claim=claim_id, scope=Message(claim.scope))
         for name, variant in claim.variants.items():
             if _decide(reader, formula, variant):
-                phrase = reader.names.get(name, f"the wrong variant '{name}'")
+                phrase = (Message(reader.names[name]) if name in reader.names
+                          else tr("the wrong variant '{name}'", name=Message(name)))
                 where = reader.witness(formula, claim.formula)
-                tail = f"; it differs from the claim {where}" if where else ""
-                return f"This is {phrase}, a named wrong variant of {claim_id}{tail}."
+                if where:
+                    return tr("This is {variant}, a named wrong variant of {claim}; it differs "
+                              "from the claim {where}.", variant=phrase, claim=claim_id,
+                              where=_message(where))
+                return tr("This is {variant}, a named wrong variant of {claim}.", variant=phrase,
+                          claim=claim_id)
         where = reader.witness(formula, claim.formula)
     except CandidateError as exc:
-        return f"Cannot check this candidate against {claim_id}: {exc}"
+        return tr("Cannot check this candidate against {claim}: {problem}", claim=claim_id,
+                  problem=exc.problem())
     except Exception as exc:  # a reader's function that raises, SymPy refusing an input, ...
-        return f"Cannot check this candidate against {claim_id}: {_one_line(exc)}."
+        return tr("Cannot check this candidate against {claim}: {error}.", claim=claim_id,
+                  error=_one_line(exc))
     if where is None:
-        return f"Different from {claim_id}, and from each of its named wrong variants."
-    return f"Different from {claim_id}, and from each of its named wrong variants: {where}."
+        return tr("Different from {claim}, and from each of its named wrong variants.",
+                  claim=claim_id)
+    return tr("Different from {claim}, and from each of its named wrong variants: {where}.",
+              claim=claim_id, where=_message(where))
+
+
+def _message(text: str) -> Message:
+    """A reader's sentence as a Message (a plain str is its own, untranslated, msgid)."""
+    return text if isinstance(text, Message) else Message(text)
 
 
 # --- reading LaTeX into SymPy -------------------------------------------------------------------
@@ -336,8 +360,9 @@ class Blank:
                 for t, (u, v) in enumerate(zip(got, want, strict=True), 1):
                     if not abs(u - v) <= 1e-9 + 1e-9 * abs(v):
                         label = f"{self.output}_{t}" if index else self.output
-                        return (f"at {_point_text(point)}, the candidate gives {label} = "
-                                f"{format_number(u)} but the claim gives {format_number(v)}")
+                        return tr("at {point}, the candidate gives {label} = {got} but the "
+                                  "claim gives {want}", point=_point_text(point), label=label,
+                                  got=format_number(u), want=format_number(v))
             return None
 
         def same(a: Any, b: Any) -> bool | None:
@@ -412,7 +437,12 @@ class Program:
             if tree(a) == tree(b):
                 return None
             maps = ", ".join(k for k, v in self.operands.items() if isinstance(v, type))
-            return (f"for arbitrary {maps} the candidate is {latex(tree(a))}, the claim "
-                    f"{latex(tree(b))}{self.evidence(a, b)}")
+            evidence = self.evidence(a, b)
+            if evidence:
+                return tr("for arbitrary {maps} the candidate is {candidate}, the claim {claim}; "
+                          "{evidence}", maps=maps, candidate=latex(tree(a)),
+                          claim=latex(tree(b)), evidence=_message(evidence))
+            return tr("for arbitrary {maps} the candidate is {candidate}, the claim {claim}",
+                      maps=maps, candidate=latex(tree(a)), claim=latex(tree(b)))
 
         return Reader(self.takes, convert, lambda a, b: tree(a) == tree(b), witness, self.names)

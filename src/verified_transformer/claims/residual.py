@@ -18,6 +18,7 @@ from verified_transformer.derive import residual as rs
 from verified_transformer.derive.exact import is_zero, matrices_equal
 from verified_transformer.derive.operators import vector
 from verified_transformer.derive.residual import Jac, On, Ordered, Paths
+from verified_transformer.i18n import tr
 
 H, I, J, NJ, L, ell, i = rs.H, rs.I, rs.J, rs.NJ, rs.L, rs.ell, rs.i  # noqa: E741
 x, y, B, E, F, LN, J_F, N_LN, XL, GX = (rs.x, rs.y, rs.B, rs.E, rs.F, rs.LN, rs.J_F, rs.N_LN,
@@ -68,7 +69,7 @@ def _layer_holds(compose: Composition, norm_first: bool) -> bool:
 
 def _measured(norm_first: bool) -> Callable[[Composition, Composition], str]:
     """How far apart two compositions are on a seeded TransformerEncoderLayer (nothing without
-    torch: the symbolic difference alone)."""
+    torch: the symbolic difference alone), as a clause of the witness sentence."""
 
     def evidence(a: Composition, b: Composition) -> str:
         try:
@@ -77,9 +78,9 @@ def _measured(norm_first: bool) -> Callable[[Composition, Composition], str]:
             if (exc.name or "").partition(".")[0] != "torch":
                 raise
             return ""
-        return (f"; on a seeded TransformerEncoderLayer(norm_first={norm_first}) with d_model = "
-                f"{D_MODEL} the outputs differ by up to "
-                f"{format_number(layer_gap(a, b, norm_first))}")
+        return tr("on a seeded TransformerEncoderLayer(norm_first={norm_first}) with d_model = "
+                  "{d_model} the outputs differ by up to {gap}", norm_first=repr(norm_first),
+                  d_model=D_MODEL, gap=format_number(layer_gap(a, b, norm_first)))
 
     return evidence
 

@@ -22,12 +22,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from verified_transformer.i18n import Message, tr
+
 
 @dataclass(frozen=True)
 class Case:
     """One input of an implementation exercise: ``candidate(*args, **kwargs)``."""
 
-    label: str  # e.g. "x of shape (2, 8), float64, eps=1e-05"
+    label: str  # e.g. tr("x of {x}, eps={eps:g}", ...): "x of shape (2, 8), float64, eps=1e-05"
     args: tuple[Any, ...]
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     atol: float = 1e-12
@@ -41,9 +43,19 @@ def tolerances(dtype: torch.dtype) -> dict[str, float]:
     return {"atol": 1e-5, "rtol": 1e-5}
 
 
-def describe(tensor: Tensor) -> str:
+def describe(tensor: Tensor) -> Message:
     """``shape (2, 8), float64``: how a case names one tensor."""
-    return f"shape {tuple(tensor.shape)}, {str(tensor.dtype).removeprefix('torch.')}"
+    return tr("shape {shape}, {dtype}", shape=tuple(tensor.shape),
+              dtype=str(tensor.dtype).removeprefix("torch."))
+
+
+def message(text: Any) -> Any:
+    """``text`` as a :class:`~verified_transformer.i18n.Message` (its own msgid when it is a plain
+    str: English prose that a caller did not mark, shown in English and reported untranslated
+    rather than mixed into a translated sentence); other values as they are."""
+    if isinstance(text, str) and text and not isinstance(text, Message):
+        return Message(text)
+    return text
 
 
 def exception_line(exc: BaseException) -> str:
@@ -54,7 +66,7 @@ def exception_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
-def short(value: Any, limit: int = 6) -> str:
+def short(value: Any, limit: int = 6) -> str:  # a Message for a tensor
     """A value shortened for a verdict: at most ``limit`` entries of a flattened tensor."""
     if isinstance(value, Tensor):
         flat = value.detach().reshape(-1)
@@ -65,7 +77,8 @@ def short(value: Any, limit: int = 6) -> str:
         else:
             items = [str(int(v)) for v in flat[:limit]]
         more = ", ..." if flat.numel() > limit else ""
-        return f"[{', '.join(items)}{more}] ({describe(value)})"
+        shown = "[" + ", ".join(items) + more + "]"
+        return tr("{items} ({tensor})", items=shown, tensor=describe(value))
     if isinstance(value, float):
         return _number(value)
     text = repr(value)
@@ -111,22 +124,21 @@ def same(output: Any, expected: Any, atol: float, rtol: float) -> bool:
     return bool(output == expected)
 
 
-def _mismatch(name: str, case: Case, output: Any, expected: Any) -> str:
+def _mismatch(name: str, case: Case, output: Any, expected: Any) -> Message:
     """Why ``output`` is not ``expected`` on ``case``, in one sentence."""
-    where = f"on {case.label}"
+    where = case.label
     if isinstance(expected, Tensor):
         if not isinstance(output, Tensor):
-            return f"{name} returned {_kind(output)} {where}; expected a tensor."
+            return tr("{name} returned {kind} on {case}; expected a tensor.", name=name,
+                      kind=_kind(output), case=where)
         if output.shape != expected.shape:
-            return (
-                f"{name} returned shape {tuple(output.shape)} {where}; "
-                f"expected shape {tuple(expected.shape)}."
-            )
+            return tr("{name} returned shape {shape} on {case}; expected shape {expected}.",
+                      name=name, shape=tuple(output.shape), case=where,
+                      expected=tuple(expected.shape))
         if output.dtype != expected.dtype:
-            return (
-                f"{name} returned dtype {str(output.dtype).removeprefix('torch.')} {where}; "
-                f"expected {str(expected.dtype).removeprefix('torch.')}."
-            )
+            return tr("{name} returned dtype {dtype} on {case}; expected {expected}.", name=name,
+                      dtype=str(output.dtype).removeprefix("torch."), case=where,
+                      expected=str(expected.dtype).removeprefix("torch."))
         if expected.is_floating_point():
             diff = (output.detach() - expected).abs()
             diff = torch.where(torch.isnan(diff), torch.full_like(diff, math.inf), diff)
@@ -137,33 +149,34 @@ def _mismatch(name: str, case: Case, output: Any, expected: Any) -> str:
             position = tuple(int(i) for i in torch.unravel_index(torch.tensor(index), diff.shape))
             got = float(output.reshape(-1)[index])
             want = float(expected.reshape(-1)[index])
-            return (
-                f"{name} differs {where}: it returns {short(output)}, expected {short(expected)} "
-                f"(largest difference at index {position}: {_number(got)} instead of "
-                f"{_number(want)})."
-            )
+            return tr("{name} differs on {case}: it returns {got}, expected {expected} (largest "
+                      "difference at index {index}: {value} instead of {wanted}).", name=name,
+                      case=where, got=short(output), expected=short(expected), index=position,
+                      value=_number(got), wanted=_number(want))
         flat_out, flat_want = output.reshape(-1), expected.reshape(-1)
         index = int((flat_out != flat_want).nonzero()[0, 0])
         position = tuple(int(i) for i in torch.unravel_index(torch.tensor(index), expected.shape))
-        return (
-            f"{name} differs {where}: it returns {short(output)}, expected {short(expected)} "
-            f"(first difference at index {position}: {short(flat_out[index].item())} instead "
-            f"of {short(flat_want[index].item())})."
-        )
+        return tr("{name} differs on {case}: it returns {got}, expected {expected} (first "
+                  "difference at index {index}: {value} instead of {wanted}).", name=name,
+                  case=where, got=short(output), expected=short(expected), index=position,
+                  value=short(flat_out[index].item()), wanted=short(flat_want[index].item()))
     if isinstance(expected, tuple):
         if not isinstance(output, tuple):
-            return f"{name} returned {_kind(output)} {where}; expected a tuple."
+            return tr("{name} returned {kind} on {case}; expected a tuple.", name=name,
+                      kind=_kind(output), case=where)
         if len(output) != len(expected):
-            return (f"{name} returned a tuple of {len(output)} {where}; expected a tuple of "
-                    f"{len(expected)}.")
+            return tr("{name} returned a tuple of {n} on {case}; expected a tuple of {expected}.",
+                      name=name, n=len(output), case=where, expected=len(expected))
         for i, (o, e) in enumerate(zip(output, expected, strict=True)):
             if not same(o, e, case.atol, case.rtol):  # the first differing element, in full
                 return _mismatch(f"{name}(...)[{i}]", case, o, e)
     if isinstance(expected, float) and (
         isinstance(output, bool) or not isinstance(output, (int, float))
     ):
-        return f"{name} returned {_kind(output)} {where}; expected a float."
-    return f"{name} differs {where}: it returns {short(output)}, expected {short(expected)}."
+        return tr("{name} returned {kind} on {case}; expected a float.", name=name,
+                  kind=_kind(output), case=where)
+    return tr("{name} differs on {case}: it returns {got}, expected {expected}.", name=name,
+              case=where, got=short(output), expected=short(expected))
 
 
 def _makes(mistake: Callable[..., Any], output: Any, case: Case) -> bool:
@@ -175,8 +188,8 @@ def _makes(mistake: Callable[..., Any], output: Any, case: Case) -> bool:
     return same(output, made, case.atol, case.rtol)
 
 
-def _kind(value: Any) -> str:
-    return "None" if value is None else f"a {type(value).__name__}"
+def _kind(value: Any) -> Any:
+    return "None" if value is None else tr("a {type}", type=type(value).__name__)
 
 
 def compare(
@@ -186,37 +199,38 @@ def compare(
     reference: Callable[..., Any],
     mistakes: Mapping[str, Callable[..., Any]],
     agrees_with: str,
-) -> str:
+) -> Message:
     """Run ``candidate`` on every case and say, in one or two sentences, how it did.
 
     ``reference(*args, **kwargs)`` gives the expected output; ``mistakes`` maps the sentence
     naming each known mistake to an implementation of it; ``agrees_with`` names what the
-    reference was checked against (for the "Correct" sentence).
+    reference was checked against (for the "Correct" sentence). The sentences and
+    ``agrees_with`` are :class:`~verified_transformer.i18n.Message` values (``tr(...)``).
     """
     if not callable(candidate):
-        return (
-            f"Cannot check: the answer to this exercise is a function {name}(...), "
-            f"got a {type(candidate).__name__}."
-        )
+        return tr("Cannot check: the answer to this exercise is a function {name}(...), got a "
+                  "{type}.", name=name, type=type(candidate).__name__)
     outputs, expected = [], []
     for case in cases:
         want = reference(*[clone(a) for a in case.args], **case.kwargs)
         try:
             got = candidate(*[clone(a) for a in case.args], **case.kwargs)
         except Exception as exc:  # the reader's code may raise anything: summarize it
-            return f"{name} raised {exception_line(exc)} (on {case.label})."
+            return tr("{name} raised {error} (on {case}).", name=name,
+                      error=exception_line(exc), case=case.label)
         outputs.append(got)
         expected.append(want)
     if all(
         same(o, e, c.atol, c.rtol) for o, e, c in zip(outputs, expected, cases, strict=True)
     ):
-        return f"Correct: {name} {agrees_with}, on all {len(cases)} inputs."
+        return tr("Correct: {name} {agrees}, on all {n} inputs.", name=name,
+                  agrees=message(agrees_with), n=len(cases))
     for sentence, mistake in mistakes.items():
         if all(_makes(mistake, o, c) for o, c in zip(outputs, cases, strict=True)):
-            return f"Not correct: {name} {sentence}."
+            return tr("Not correct: {name} {mistake}.", name=name, mistake=message(sentence))
     for o, e, c in zip(outputs, expected, cases, strict=True):
         if not same(o, e, c.atol, c.rtol):
-            return "Not correct: " + _mismatch(name, c, o, e)
+            return tr("Not correct: {problem}", problem=_mismatch(name, c, o, e))
     raise AssertionError("unreachable: some output differs")  # pragma: no cover
 
 
@@ -230,10 +244,10 @@ class Choice:
     letter: str
     text: str
     holds: Callable[[Any], bool]
-    why_not: str = "running it shows something else"
+    why_not: str = tr("running it shows something else")
 
 
-def choose(candidate: Any, choices: Sequence[Choice], measured: Any, explain: str) -> str:
+def choose(candidate: Any, choices: Sequence[Choice], measured: Any, explain: str) -> Message:
     """Compare a predicted option letter with what running the experiment shows.
 
     ``measured`` is what the experiment returned; exactly one option must hold for it (else the
@@ -243,10 +257,8 @@ def choose(candidate: Any, choices: Sequence[Choice], measured: Any, explain: st
     """
     letters = [c.letter for c in choices]
     if not isinstance(candidate, str) or candidate.strip().lower() not in letters:
-        return (
-            f"Cannot check: answer with one of the letters {', '.join(repr(x) for x in letters)}, "
-            f"got {short(candidate)}."
-        )
+        return tr("Cannot check: answer with one of the letters {letters}, got {got}.",
+                  letters=", ".join(repr(x) for x in letters), got=short(candidate))
     holding = [c for c in choices if c.holds(measured)]
     if len(holding) != 1:
         raise RuntimeError(
@@ -255,12 +267,14 @@ def choose(candidate: Any, choices: Sequence[Choice], measured: Any, explain: st
     truth = holding[0]
     chosen = next(c for c in choices if c.letter == candidate.strip().lower())
     if chosen is truth:
-        return f"Correct: ({truth.letter}) {truth.text}. {explain}"
-    return f"Not what happens: ({chosen.letter}) {chosen.why_not}. Try another letter."
+        return tr("Correct: ({letter}) {text}. {explain}", letter=truth.letter,
+                  text=message(truth.text), explain=message(explain))
+    return tr("Not what happens: ({letter}) {why_not}. Try another letter.",
+              letter=chosen.letter, why_not=message(chosen.why_not))
 
 
 def predicted(candidate: Any, truth: tuple[Any, ...], mistakes: Mapping[str, Callable[[Any], bool]],
-              what: str, explain: str, entries: Sequence[str]) -> str:
+              what: str, explain: str, entries: Sequence[str]) -> Message:
     """Compare a predicted tuple of numbers with the computed ``truth``.
 
     ``what`` describes the expected tuple (for "Cannot check"); ``entries`` names each number
@@ -272,19 +286,35 @@ def predicted(candidate: Any, truth: tuple[Any, ...], mistakes: Mapping[str, Cal
     ok = (isinstance(candidate, tuple) and len(candidate) == len(truth)
           and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in candidate))
     if not ok:
-        return f"Cannot check: answer with {what}, got {short(candidate)}."
+        return tr("Cannot check: answer with {what}, got {got}.", what=message(what),
+                  got=short(candidate))
     right = [math.isclose(c, t, rel_tol=1e-2, abs_tol=0.0) if isinstance(t, float) else c == t
              for c, t in zip(candidate, truth, strict=True)]
     if all(right):
-        return "Correct. " + explain
-    wrong = [name for name, r in zip(entries, right, strict=True) if not r]
+        return tr("Correct. {explain}", explain=message(explain))
+    wrong = [message(name) for name, r in zip(entries, right, strict=True) if not r]
     if not any(right):
-        status = "neither number is right" if len(truth) == 2 else "none of the numbers is right"
+        status = (tr("neither number is right") if len(truth) == 2
+                  else tr("none of the numbers is right"))
     else:
-        good = [name for name, r in zip(entries, right, strict=True) if r]
-        status = f"{' and '.join(good)} is right, {' and '.join(wrong)} is not"
-    named = [sentence for sentence, makes in mistakes.items() if makes(candidate)]
+        good = [message(name) for name, r in zip(entries, right, strict=True) if r]
+        status = tr("{right} is right, {wrong} is not", right=_and(good), wrong=_and(wrong))
+    named = [message(sentence) for sentence, makes in mistakes.items() if makes(candidate)]
     if named:
-        return f"Not what happens: {status}; {'; also, '.join(named)}. Try again."
-    return (f"Not what happens: {status}; recount "
-            f"{'it' if len(wrong) == 1 else 'each part the exercise names'}. Try again.")
+        reasons = named[0]
+        for sentence in named[1:]:
+            reasons = tr("{reasons}; also, {reason}", reasons=reasons, reason=sentence)
+        return tr("Not what happens: {status}; {reasons}. Try again.", status=status,
+                  reasons=reasons)
+    if len(wrong) == 1:
+        return tr("Not what happens: {status}; recount it. Try again.", status=status)
+    return tr("Not what happens: {status}; recount each part the exercise names. Try again.",
+              status=status)
+
+
+def _and(items: Sequence[Any]) -> Any:
+    """``a and b and c``: the entries of a prediction, each a Message."""
+    joined = items[0]
+    for item in items[1:]:
+        joined = tr("{first} and {second}", first=joined, second=item)
+    return joined

@@ -16,6 +16,7 @@ from torch.autograd.functional import jacobian
 
 from verified_transformer.exercises._engine import Case, compare, describe, tolerances
 from verified_transformer.experiments import softmax_jacobian as our_softmax_jacobian
+from verified_transformer.i18n import Message, tr
 from verified_transformer.nn import functional as vtf
 from verified_transformer.nn import fused_kernels
 
@@ -47,7 +48,8 @@ def log_softmax_cases() -> list[Case]:
         ((4, 3), torch.float32, 0, 200.0),  # exp(200) overflows float32
     ]:
         x = (torch.randn(shape, generator=g, dtype=torch.float64) * scale).to(dtype)
-        cases.append(Case(f"x of {describe(x)}, dim={dim}, |x| up to about {3 * scale:g}",
+        cases.append(Case(tr("x of {x}, dim={dim}, |x| up to about {size:g}", x=describe(x),
+                             dim=dim, size=3 * scale),
                           (x, dim), **tolerances(dtype)))
     return cases
 
@@ -68,26 +70,26 @@ def _shifted(x: Tensor, dim: int) -> Tensor:
 
 
 LOG_SOFTMAX_MISTAKES = {
-    "takes the logarithm of the softmax: a weight that underflows to 0 gives -inf, where the "
-    "log-weight itself is an ordinary number":
+    tr("takes the logarithm of the softmax: a weight that underflows to 0 gives -inf, where the "
+    "log-weight itself is an ordinary number"):
         lambda x, dim: torch.softmax(x, dim).log(),
-    "has no max-shift: exp overflows for large scores (it returns inf or NaN there)":
+    tr("has no max-shift: exp overflows for large scores (it returns inf or NaN there)"):
         lambda x, dim: x - x.exp().sum(dim, keepdim=True).log(),
-    "subtracts the largest score but forgets the log of the sum of the shifted exponentials":
+    tr("subtracts the largest score but forgets the log of the sum of the shifted exponentials"):
         lambda x, dim: _shifted(x, dim),
-    "ignores dim: it always normalizes over the last dimension":
+    tr("ignores dim: it always normalizes over the last dimension"):
         lambda x, dim: torch.log_softmax(x, -1),
-    "subtracts the mean instead of the largest score: exp still overflows for spread-out "
-    "scores": lambda x, dim: (x - x.mean(dim, keepdim=True)) - (
+    tr("subtracts the mean instead of the largest score: exp still overflows for spread-out "
+    "scores"): lambda x, dim: (x - x.mean(dim, keepdim=True)) - (
         x - x.mean(dim, keepdim=True)).exp().sum(dim, keepdim=True).log(),
 }
 
 
-def check_log_softmax(candidate: Any) -> str:
+def check_log_softmax(candidate: Any) -> Message:
     """Verdict on ``log_softmax(x, dim)``."""
     return compare(
         "log_softmax", candidate, log_softmax_cases(), log_softmax_reference,
-        LOG_SOFTMAX_MISTAKES, "matches torch.log_softmax, large scores included",
+        LOG_SOFTMAX_MISTAKES, tr("matches torch.log_softmax, large scores included"),
     )
 
 
@@ -98,7 +100,7 @@ def softmax_jacobian_cases() -> list[Case]:
     """Score vectors ``z`` of a few sizes, float64."""
     g = _generator(4)
     return [
-        Case(f"z of {describe(z)}", (z,))
+        Case(tr("z of {z}", z=describe(z)), (z,))
         for z in (torch.randn(n, generator=g, dtype=torch.float64) * 1.5 for n in (2, 4, 7))
     ]
 
@@ -111,21 +113,21 @@ def softmax_jacobian_reference(z: Tensor) -> Tensor:
 
 
 SOFTMAX_JACOBIAN_MISTAKES = {
-    "leaves out the term -p p^T (it is diag(p) alone)":
+    tr("leaves out the term -p p^T (it is diag(p) alone)"):
         lambda z: torch.diag(torch.softmax(z, -1)),
-    "leaves out the factor p_i (it is delta_ij - p_j)":
+    tr("leaves out the factor p_i (it is delta_ij - p_j)"):
         lambda z: torch.eye(z.shape[-1], dtype=z.dtype) - torch.softmax(z, -1).unsqueeze(0),
-    "uses the scores z instead of the probabilities p (diag(z) - z z^T)":
+    tr("uses the scores z instead of the probabilities p (diag(z) - z z^T)"):
         lambda z: torch.diag(z) - torch.outer(z, z),
 }
 
 
-def check_softmax_jacobian(candidate: Any) -> str:
+def check_softmax_jacobian(candidate: Any) -> Message:
     """Verdict on ``softmax_jacobian(z)``: the :math:`(n, n)` matrix of
     :math:`\\partial\\,\\mathrm{softmax}(z)_i / \\partial z_j`."""
     return compare(
         "softmax_jacobian", candidate, softmax_jacobian_cases(), softmax_jacobian_reference,
-        SOFTMAX_JACOBIAN_MISTAKES, "matches autograd through torch.softmax (to 1e-12)",
+        SOFTMAX_JACOBIAN_MISTAKES, tr("matches autograd through torch.softmax (to 1e-12)"),
     )
 
 
@@ -145,7 +147,7 @@ def grouped_query_cases() -> list[Case]:
         q = torch.randn(n, heads, length, d, generator=g, dtype=torch.float64).to(dtype)
         k, v = (torch.randn(n, groups, source, d, generator=g, dtype=torch.float64).to(dtype)
                 for _ in range(2))
-        cases.append(Case(f"q of {describe(q)}, k and v of {describe(k)}", (q, k, v),
+        cases.append(Case(tr("q of {q}, k and v of {k}", q=describe(q), k=describe(k)), (q, k, v),
                           **tolerances(dtype)))
     return cases
 
@@ -167,37 +169,37 @@ def _sdpa(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
 
 
 GROUPED_QUERY_MISTAKES = {
-    "tiles the key/value heads (repeat: head h uses group h mod G) instead of giving each "
-    "group H/G consecutive query heads (repeat_interleave)": lambda q, k, v: _sdpa(
+    tr("tiles the key/value heads (repeat: head h uses group h mod G) instead of giving each "
+    "group H/G consecutive query heads (repeat_interleave)"): lambda q, k, v: _sdpa(
         q, k.repeat(1, q.shape[1] // k.shape[1], 1, 1),
         v.repeat(1, q.shape[1] // k.shape[1], 1, 1)),
-    "scales the scores by 1/sqrt(d * H / G) (the width of all heads of a group), not by "
-    "1/sqrt(d), the length of the vectors in each dot product": lambda q, k, v: F.softmax(
+    tr("scales the scores by 1/sqrt(d * H / G) (the width of all heads of a group), not by "
+    "1/sqrt(d), the length of the vectors in each dot product"): lambda q, k, v: F.softmax(
         q @ k.repeat_interleave(q.shape[1] // k.shape[1], 1).transpose(-2, -1)
         / math.sqrt(q.shape[-1] * q.shape[1] / k.shape[1]), -1)
         @ v.repeat_interleave(q.shape[1] // k.shape[1], 1),
-    "leaves out the scale: the scores must be divided by sqrt(d) before the softmax":
+    tr("leaves out the scale: the scores must be divided by sqrt(d) before the softmax"):
         lambda q, k, v: F.softmax(
             q @ k.repeat_interleave(q.shape[1] // k.shape[1], 1).transpose(-2, -1), -1)
         @ v.repeat_interleave(q.shape[1] // k.shape[1], 1),
-    "takes the softmax over the queries (dim -2): each query's weights must sum to 1 over the "
-    "keys (dim -1)": lambda q, k, v: F.softmax(
+    tr("takes the softmax over the queries (dim -2): each query's weights must sum to 1 over the "
+    "keys (dim -1)"): lambda q, k, v: F.softmax(
         q @ k.repeat_interleave(q.shape[1] // k.shape[1], 1).transpose(-2, -1)
         / math.sqrt(q.shape[-1]), -2) @ v.repeat_interleave(q.shape[1] // k.shape[1], 1),
-    "uses only the first key/value head for every query head":
+    tr("uses only the first key/value head for every query head"):
         lambda q, k, v: _sdpa(q, k[:, :1].expand(-1, q.shape[1], -1, -1),
                               v[:, :1].expand(-1, q.shape[1], -1, -1)),
-    "averages the query heads of a group into one, so it returns G heads, not H":
+    tr("averages the query heads of a group into one, so it returns G heads, not H"):
         lambda q, k, v: _sdpa(q.unflatten(1, (k.shape[1], -1)).mean(2), k, v),
 }
 
 
-def check_grouped_query_attention(candidate: Any) -> str:
+def check_grouped_query_attention(candidate: Any) -> Message:
     """Verdict on ``grouped_query_attention(q, k, v)``."""
     return compare(
         "grouped_query_attention", candidate, grouped_query_cases(), grouped_query_reference,
         GROUPED_QUERY_MISTAKES,
-        "matches torch's scaled_dot_product_attention(..., enable_gqa=True) and ours",
+        tr("matches torch's scaled_dot_product_attention(..., enable_gqa=True) and ours"),
     )
 
 
@@ -225,8 +227,10 @@ def attention_cases() -> list[Case]:
             blocked = torch.rand(length, s, generator=g) < 0.35
             blocked[:, 0] = False
             mask = torch.zeros(length, s, dtype=dtype).masked_fill(blocked, -math.inf)
-        label = (f"q of {describe(q)}, k of shape {tuple(k.shape)}, v of shape {tuple(v.shape)}, "
-                 + ("an additive mask" if masked else "mask=None"))
+        label = (tr("q of {q}, k of shape {k}, v of shape {v}, an additive mask", q=describe(q),
+                    k=tuple(k.shape), v=tuple(v.shape)) if masked else
+                 tr("q of {q}, k of shape {k}, v of shape {v}, mask=None", q=describe(q),
+                    k=tuple(k.shape), v=tuple(v.shape)))
         cases.append(Case(label, (q, k, v, mask), **tolerances(dtype)))
     return cases
 
@@ -256,25 +260,25 @@ def _attention_variant(scale: str = "sqrt", axis: int = -1, use_mask: bool = Tru
 
 
 ATTENTION_MISTAKES = {
-    "scales by 1/d_k instead of 1/sqrt(d_k)": _attention_variant(scale="d_k"),
-    "does not scale the scores (or divides by sqrt(d_k) outside the exponential, where the "
-    "normalization cancels it)": _attention_variant(scale="none"),
-    "scales by 1/sqrt of the value dimension, not of the key dimension d_k":
+    tr("scales by 1/d_k instead of 1/sqrt(d_k)"): _attention_variant(scale="d_k"),
+    tr("does not scale the scores (or divides by sqrt(d_k) outside the exponential, where the "
+    "normalization cancels it)"): _attention_variant(scale="none"),
+    tr("scales by 1/sqrt of the value dimension, not of the key dimension d_k"):
         _attention_variant(scale="d_v"),
-    "multiplies the scores by sqrt(d_k) instead of dividing by it":
+    tr("multiplies the scores by sqrt(d_k) instead of dividing by it"):
         _attention_variant(scale="times"),
-    "takes the softmax over the query axis, not over the keys": _attention_variant(axis=-2),
-    "ignores the mask": _attention_variant(use_mask=False),
-    "returns the attention weights, not the weighted sum of the values":
+    tr("takes the softmax over the query axis, not over the keys"): _attention_variant(axis=-2),
+    tr("ignores the mask"): _attention_variant(use_mask=False),
+    tr("returns the attention weights, not the weighted sum of the values"):
         _attention_variant(weights_only=True),
 }
 
 
-def check_attention(candidate: Any) -> str:
+def check_attention(candidate: Any) -> Message:
     """Verdict on ``attention(q, k, v, mask)`` (``mask`` additive float or None)."""
     return compare(
         "attention", candidate, attention_cases(), attention_reference, ATTENTION_MISTAKES,
-        "matches torch.nn.functional.scaled_dot_product_attention and ours",
+        tr("matches torch.nn.functional.scaled_dot_product_attention and ours"),
     )
 
 
@@ -317,29 +321,29 @@ def _lower(size: int) -> Tensor:
 
 
 WINDOW_MASK_MISTAKES = {
-    "lets a query see window tokens before it plus itself (window + 1 keys), not window keys "
-    "in all": lambda n, w, dt: _window(n, _lower(n).triu(-w), dt),
-    "is symmetric: it blocks the far past but lets a query see the future tokens of its "
-    "window too": lambda n, w, dt: _window(
+    tr("lets a query see window tokens before it plus itself (window + 1 keys), not window keys "
+    "in all"): lambda n, w, dt: _window(n, _lower(n).triu(-w), dt),
+    tr("is symmetric: it blocks the far past but lets a query see the future tokens of its "
+    "window too"): lambda n, w, dt: _window(
         n, torch.ones(n, n, dtype=torch.bool).triu(1 - w).tril(w - 1), dt),
-    "keeps the causal part only: the window blocks nothing": lambda n, w, dt: _window(
+    tr("keeps the causal part only: the window blocks nothing"): lambda n, w, dt: _window(
         n, _lower(n), dt),
-    "blocks the recent tokens and keeps the distant past (the window is on the wrong side)":
+    tr("blocks the recent tokens and keeps the distant past (the window is on the wrong side)"):
         lambda n, w, dt: _window(n, _lower(n).tril(-w) | torch.eye(n, dtype=torch.bool), dt),
-    "is a boolean mask; this exercise asks for the additive float mask (0 allowed, -inf "
-    "blocked)": lambda n, w, dt: _lower(n).triu(1 - w),
-    "is a 0/1 float mask: adding 1 to a score blocks nothing, it only raises that weight":
+    tr("is a boolean mask; this exercise asks for the additive float mask (0 allowed, -inf "
+    "blocked)"): lambda n, w, dt: _lower(n).triu(1 - w),
+    tr("is a 0/1 float mask: adding 1 to a score blocks nothing, it only raises that weight"):
         lambda n, w, dt: (~_lower(n).triu(1 - w)).to(dt),
 }
 
 
-def check_window_mask(candidate: Any) -> str:
+def check_window_mask(candidate: Any) -> Message:
     """Verdict on ``window_mask(size, window, dtype)``."""
     return compare(
         "window_mask", candidate, window_mask_cases(), window_mask_reference,
         WINDOW_MASK_MISTAKES,
-        "is the sliding-window causal mask (and torch's causal mask when the window covers "
-        "the sequence)",
+        tr("is the sliding-window causal mask (and torch's causal mask when the window covers "
+           "the sequence)"),
     )
 
 
@@ -359,24 +363,24 @@ def key_padding_mask_reference(lengths: Tensor, max_len: int) -> Tensor:
 
 
 KEY_PADDING_MASK_MISTAKES = {
-    "is inverted: True marks the real tokens (that is F.scaled_dot_product_attention's "
+    tr("is inverted: True marks the real tokens (that is F.scaled_dot_product_attention's "
     "convention, True = may attend); nn.MultiheadAttention's key_padding_mask wants True = "
-    "padding": lambda lengths, s: torch.arange(s).unsqueeze(0) < lengths.unsqueeze(1),
-    "is off by one: it also marks the last real token as padding":
+    "padding"): lambda lengths, s: torch.arange(s).unsqueeze(0) < lengths.unsqueeze(1),
+    tr("is off by one: it also marks the last real token as padding"):
         lambda lengths, s: torch.arange(s).unsqueeze(0) >= lengths.unsqueeze(1) - 1,
-    "is off by one: it misses the first padding position":
+    tr("is off by one: it misses the first padding position"):
         lambda lengths, s: torch.arange(s).unsqueeze(0) > lengths.unsqueeze(1),
-    "is a float mask; key_padding_mask here is boolean (True = padding)":
+    tr("is a float mask; key_padding_mask here is boolean (True = padding)"):
         lambda lengths, s: (torch.arange(s).unsqueeze(0) >= lengths.unsqueeze(1)).float(),
 }
 
 
-def check_key_padding_mask(candidate: Any) -> str:
+def check_key_padding_mask(candidate: Any) -> Message:
     """Verdict on ``key_padding_mask(lengths, max_len)``."""
     return compare(
         "key_padding_mask", candidate, key_padding_mask_cases(), key_padding_mask_reference,
         KEY_PADDING_MASK_MISTAKES,
-        "marks exactly the padding positions, in nn.MultiheadAttention's convention",
+        tr("marks exactly the padding positions, in nn.MultiheadAttention's convention"),
     )
 
 
@@ -399,18 +403,19 @@ def score_variance_reference(d_k: int) -> float:
 
 
 SCORE_VARIANCE_MISTAKES = {
-    "gives sqrt(d_k): that is the standard deviation of q . k, not its variance":
+    tr("gives sqrt(d_k): that is the standard deviation of q . k, not its variance"):
         lambda d: math.sqrt(d),
-    "gives 1: that is the variance after the scores are divided by sqrt(d_k)": lambda d: 1.0,
-    "gives d_k^2: the variances of the d_k independent terms add, they do not multiply":
+    tr("gives 1: that is the variance after the scores are divided by sqrt(d_k)"): lambda d: 1.0,
+    tr("gives d_k^2: the variances of the d_k independent terms add, they do not multiply"):
         lambda d: float(d * d),
 }
 
 
-def check_score_variance(candidate: Any) -> str:
+def check_score_variance(candidate: Any) -> Message:
     """Verdict on ``score_variance(d_k) -> float``: the variance of :math:`q \\cdot k`."""
     return compare(
         "score_variance", candidate, score_variance_cases(), score_variance_reference,
         SCORE_VARIANCE_MISTAKES,
-        "equals the variance computed exactly over every sign pattern of q and k (d_k = 1..6)",
+        tr("equals the variance computed exactly over every sign pattern of q and k "
+           "(d_k = 1..6)"),
     )

@@ -26,6 +26,7 @@ from verified_transformer.exercises._engine import (
     exception_line,
     tolerances,
 )
+from verified_transformer.i18n import Message, tr
 from verified_transformer.nn import TransformerEncoderLayer
 from verified_transformer.nn.variants import Block
 
@@ -53,7 +54,8 @@ def peri_cases() -> list[Case]:
                                          (16, 4, (2, 6), torch.float32)]:
         block = _peri_block(d_model, nhead, dtype, seed=d_model)
         x = (3 * torch.randn((*shape, d_model), generator=g, dtype=torch.float64)).to(dtype)
-        cases.append(Case(f"x of {describe(x)}, a block with d_model={d_model}, nhead={nhead}",
+        cases.append(Case(tr("x of {x}, a block with d_model={d_model}, nhead={nhead}",
+                             x=describe(x), d_model=d_model, nhead=nhead),
                           (x, block), **tolerances(dtype)))
     return cases
 
@@ -116,14 +118,15 @@ def _not_causal(x: Tensor, block: Block) -> Tensor:
 
 
 PERI_MISTAKES = {
-    "leaves out the output norms (norm1_out, norm2_out): that is a Pre-LN block": _pre,
-    "normalizes after the residual addition (norm_out(x + F(...))): the residual stream then "
-    "goes through a LayerNorm, as in Post-LN": _norm_after_add,
-    "leaves out the input norms (norm1, norm2): that is the output-only placement": _output_only,
-    "swaps the input and output norms of each sub-layer": _swapped_in_out,
-    "leaves out the residual connections": _no_residual,
-    "uses ReLU in the feed-forward network; this block's activation is GELU": _relu_ffn,
-    "calls the attention without is_causal=True: each token sees the future": _not_causal,
+    tr("leaves out the output norms (norm1_out, norm2_out): that is a Pre-LN block"): _pre,
+    tr("normalizes after the residual addition (norm_out(x + F(...))): the residual stream then "
+    "goes through a LayerNorm, as in Post-LN"): _norm_after_add,
+    tr("leaves out the input norms (norm1, norm2): that is the output-only placement"):
+        _output_only,
+    tr("swaps the input and output norms of each sub-layer"): _swapped_in_out,
+    tr("leaves out the residual connections"): _no_residual,
+    tr("uses ReLU in the feed-forward network; this block's activation is GELU"): _relu_ffn,
+    tr("calls the attention without is_causal=True: each token sees the future"): _not_causal,
 }
 
 
@@ -138,15 +141,15 @@ def _under_no_grad(candidate: Any) -> Any:
     return run
 
 
-def _no_grad_all(mistakes: dict[str, Callable[..., Tensor]]) -> dict[str, Any]:
+def _no_grad_all(mistakes: dict[Message, Callable[..., Tensor]]) -> dict[Message, Any]:
     return {sentence: _under_no_grad(f) for sentence, f in mistakes.items()}
 
 
-def check_peri_ln_block(candidate: Any) -> str:
+def check_peri_ln_block(candidate: Any) -> Message:
     """Verdict on ``peri_ln_block(x, block)``: the Peri-LN forward pass from ``block``'s parts."""
     return compare(
         "peri_ln_block", _under_no_grad(candidate), peri_cases(), peri_reference,
-        _no_grad_all(PERI_MISTAKES), "matches the book's Peri-LN Block (placement='peri')",
+        _no_grad_all(PERI_MISTAKES), tr("matches the book's Peri-LN Block (placement='peri')"),
     )
 
 
@@ -178,9 +181,9 @@ def capstone_cases() -> list[Case]:
                                          (16, 4, (2, 6), torch.float32)]:
         layer = _torch_layer(d_model, nhead, dtype, seed=d_model)
         x = torch.randn((*shape, d_model), generator=g, dtype=torch.float64).to(dtype)
-        cases.append(Case(f"x of {describe(x)}, torch's layer with d_model={d_model}, "
-                          f"nhead={nhead}, dim_feedforward={2 * d_model}", (x, layer),
-                          **tolerances(dtype)))
+        cases.append(Case(tr("x of {x}, torch's layer with d_model={d_model}, nhead={nhead}, "
+                             "dim_feedforward={dff}", x=describe(x), d_model=d_model,
+                             nhead=nhead, dff=2 * d_model), (x, layer), **tolerances(dtype)))
     return cases
 
 
@@ -222,20 +225,20 @@ def _post(x: Tensor, layer: nn.TransformerEncoderLayer, sa: Callable = _sa,
 
 
 CAPSTONE_MISTAKES = {
-    "attends along the batch axis: nn.MultiheadAttention is sequence-first unless it is built "
+    tr("attends along the batch axis: nn.MultiheadAttention is sequence-first unless it is built "
     "with batch_first=True, so with (N, S, d) input the tokens of different sequences attend to "
-    "each other": lambda x, layer: _post(x, layer, sa=_sa_sequence_first),
-    "has no activation between the two linear layers: the feed-forward network is then one "
-    "linear map": lambda x, layer: _post(x, layer, activation=False),
-    "uses GELU between the two linear layers; torch.nn.TransformerEncoderLayer's default "
-    "activation is ReLU":
+    "each other"): lambda x, layer: _post(x, layer, sa=_sa_sequence_first),
+    tr("has no activation between the two linear layers: the feed-forward network is then one "
+    "linear map"): lambda x, layer: _post(x, layer, activation=False),
+    tr("uses GELU between the two linear layers; torch.nn.TransformerEncoderLayer's default "
+    "activation is ReLU"):
         lambda x, layer: _post(x, layer, gelu=True),
-    "normalizes before each sub-layer (Pre-LN), not after the residual addition":
+    tr("normalizes before each sub-layer (Pre-LN), not after the residual addition"):
         lambda x, layer: (lambda h: h + _ff(layer, layer.norm2(h)))(
             x + _sa(layer, layer.norm1(x))),
-    "adds the feed-forward output to the layer's input x instead of to out1":
+    tr("adds the feed-forward output to the layer's input x instead of to out1"):
         lambda x, layer: layer.norm2(x + _ff(layer, layer.norm1(x + _sa(layer, x)))),
-    "swaps norm1 and norm2": lambda x, layer: (lambda h: layer.norm1(h + _ff(layer, h)))(
+    tr("swaps norm1 and norm2"): lambda x, layer: (lambda h: layer.norm1(h + _ff(layer, h)))(
         layer.norm2(x + _sa(layer, x))),
 }
 
@@ -249,44 +252,51 @@ def _build(candidate: type, layer: nn.TransformerEncoderLayer, dtype: torch.dtyp
     return module.eval()
 
 
-def _state_dict_sentence(candidate: type) -> str | None:
+def _state_dict_sentence(candidate: type) -> Message | None:
     """Why the candidate's class cannot take torch's weights (None if it can)."""
     layer = _torch_layer(8, 2, torch.float64, seed=8)
     try:
         with torch.random.fork_rng(devices=[]):
             module = candidate(8, 2, 16, 0.0)
     except Exception as exc:  # noqa: BLE001 (the reader's constructor may raise anything)
-        return (f"Not correct: {candidate.__name__}(d_model, num_heads, dff, dropout) raised "
-                f"{exception_line(exc)}.")
+        return tr("Not correct: {name}(d_model, num_heads, dff, dropout) raised {error}.",
+                  name=candidate.__name__, error=exception_line(exc))
     if not isinstance(module, nn.Module):
-        return f"Not correct: {candidate.__name__}(...) is not a torch.nn.Module."
+        return tr("Not correct: {name}(...) is not a torch.nn.Module.", name=candidate.__name__)
     ours, theirs = module.state_dict(), layer.state_dict()
     missing = sorted(set(theirs) - set(ours))
     unexpected = sorted(set(ours) - set(theirs))
-    if missing or unexpected:
-        return ("Not correct: it cannot load torch.nn.TransformerEncoderLayer's state_dict: "
-                + "; ".join(part for part in (
-                    f"torch's keys it lacks: {', '.join(missing)}" if missing else "",
-                    f"keys torch does not have: {', '.join(unexpected)}" if unexpected else "",
-                ) if part) + ". Name and shape the parts as torch does.")
+    if missing and unexpected:
+        return tr("Not correct: it cannot load torch.nn.TransformerEncoderLayer's state_dict: "
+                  "torch's keys it lacks: {missing}; keys torch does not have: {unexpected}. "
+                  "Name and shape the parts as torch does.", missing=", ".join(missing),
+                  unexpected=", ".join(unexpected))
+    if missing:
+        return tr("Not correct: it cannot load torch.nn.TransformerEncoderLayer's state_dict: "
+                  "torch's keys it lacks: {missing}. Name and shape the parts as torch does.",
+                  missing=", ".join(missing))
+    if unexpected:
+        return tr("Not correct: it cannot load torch.nn.TransformerEncoderLayer's state_dict: "
+                  "keys torch does not have: {unexpected}. Name and shape the parts as torch "
+                  "does.", unexpected=", ".join(unexpected))
     wrong = [f"{k} {tuple(ours[k].shape)} (torch: {tuple(v.shape)})" for k, v in theirs.items()
              if ours[k].shape != v.shape]
     if wrong:
-        return "Not correct: parameters of the wrong shape: " + "; ".join(wrong) + "."
+        return tr("Not correct: parameters of the wrong shape: {parameters}.",
+                  parameters="; ".join(wrong))
     return None
 
 
-def check_capstone(candidate: Any) -> str:
+def check_capstone(candidate: Any) -> Message:
     """Verdict on a class ``TransformerLayer(d_model, num_heads, dff, dropout)`` that should
     load ``torch.nn.TransformerEncoderLayer``'s ``state_dict`` and compute its Post-LN output."""
     if isinstance(candidate, nn.Module):
-        return ("Cannot check: pass the class itself, check(\"capstone\", "
-                f"{type(candidate).__name__}), not an instance: the checker builds its own "
-                "layers with different sizes.")
+        return tr("Cannot check: pass the class itself, check(\"capstone\", {name}), not an "
+                  "instance: the checker builds its own layers with different sizes.",
+                  name=type(candidate).__name__)
     if not isinstance(candidate, type):
-        return ("Cannot check: the answer to this exercise is a class "
-                f"TransformerLayer(d_model, num_heads, dff, dropout), got a "
-                f"{type(candidate).__name__}.")
+        return tr("Cannot check: the answer to this exercise is a class TransformerLayer(d_model, "
+                  "num_heads, dff, dropout), got a {type}.", type=type(candidate).__name__)
     sentence = _state_dict_sentence(candidate)
     if sentence is not None:
         return sentence
@@ -298,6 +308,6 @@ def check_capstone(candidate: Any) -> str:
     return compare(
         candidate.__name__, run, capstone_cases(), capstone_reference,
         _no_grad_all(CAPSTONE_MISTAKES),
-        "loads torch.nn.TransformerEncoderLayer's state_dict and matches its output (and "
-        "ours) to 1e-12 in float64 and 1e-5 in float32",
+        tr("loads torch.nn.TransformerEncoderLayer's state_dict and matches its output (and "
+           "ours) to 1e-12 in float64 and 1e-5 in float32"),
     )

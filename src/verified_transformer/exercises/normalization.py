@@ -20,6 +20,7 @@ from verified_transformer.claims.numeric import entry_function
 from verified_transformer.derive import layernorm as ln
 from verified_transformer.derive import mistakes
 from verified_transformer.exercises._engine import Case, compare, describe, tolerances
+from verified_transformer.i18n import Message, tr
 from verified_transformer.nn import functional as vtf
 from verified_transformer.nn import fused_kernels
 
@@ -60,7 +61,7 @@ def layer_norm_2d_cases() -> list[Case]:
         x = (torch.randn(shape, generator=g, dtype=torch.float64) + offsets) * spread + 0.5
         weight = 1.0 + 0.5 * torch.randn(m, n, generator=g, dtype=torch.float64)
         bias = 0.3 * torch.randn(m, n, generator=g, dtype=torch.float64)
-        label = f"x of {describe(x.to(dtype))}, eps={eps:g}"
+        label = tr("x of {x}, eps={eps:g}", x=describe(x.to(dtype)), eps=eps)
         cases.append(Case(label, (x.to(dtype), weight.to(dtype), bias.to(dtype), eps),
                           **tolerances(dtype)))
     return cases
@@ -94,29 +95,30 @@ def _ln_rows_then_columns(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -
 
 
 LAYER_NORM_2D_MISTAKES = {
-    "normalizes each row on its own (mean and variance over the last dimension only), not "
-    "over the last two dimensions together": _ln_over((-1,)),
-    "normalizes each column on its own (mean and variance over dimension -2 only), not over "
-    "the last two dimensions together": _ln_over((-2,)),
-    "normalizes the rows, then the columns: two normalizations in a row are not one over "
-    "both dimensions": _ln_rows_then_columns,
-    "uses the unbiased variance (divided by m n - 1, not m n)": _ln_over((-2, -1), unbiased=True),
-    "puts epsilon outside the square root": _ln_over((-2, -1), eps_outside=True),
-    "normalizes over the whole tensor, not over each item's last two dimensions":
+    tr("normalizes each row on its own (mean and variance over the last dimension only), not "
+    "over the last two dimensions together"): _ln_over((-1,)),
+    tr("normalizes each column on its own (mean and variance over dimension -2 only), not over "
+    "the last two dimensions together"): _ln_over((-2,)),
+    tr("normalizes the rows, then the columns: two normalizations in a row are not one over "
+    "both dimensions"): _ln_rows_then_columns,
+    tr("uses the unbiased variance (divided by m n - 1, not m n)"):
+        _ln_over((-2, -1), unbiased=True),
+    tr("puts epsilon outside the square root"): _ln_over((-2, -1), eps_outside=True),
+    tr("normalizes over the whole tensor, not over each item's last two dimensions"):
         lambda x, w, b, eps: w * (x - x.mean()) / (x.var(unbiased=False) + eps).sqrt() + b,
-    "leaves out the gain and the bias":
+    tr("leaves out the gain and the bias"):
         lambda x, w, b, eps: F.layer_norm(x, x.shape[-2:], None, None, eps),
 }
 
 
-def check_layer_norm_2d(candidate: Any) -> str:
+def check_layer_norm_2d(candidate: Any) -> Message:
     """Verdict on ``layer_norm_2d(x, weight, bias, eps)``, normalizing over the last two
     dimensions."""
     return compare(
         "layer_norm_2d", candidate, layer_norm_2d_cases(), layer_norm_2d_reference,
         LAYER_NORM_2D_MISTAKES,
-        "matches torch.nn.functional.layer_norm(x, x.shape[-2:], ...) and ours (float64 to "
-        "1e-12, float32 to 1e-5)",
+        tr("matches torch.nn.functional.layer_norm(x, x.shape[-2:], ...) and ours (float64 to "
+           "1e-12, float32 to 1e-5)"),
     )
 
 
@@ -142,7 +144,7 @@ def rms_norm_cases() -> list[Case]:
     ]:
         x = (torch.randn(shape, generator=g, dtype=torch.float64) + offset).to(dtype)
         weight = (1.0 + 0.5 * torch.randn(shape[-1], generator=g, dtype=torch.float64)).to(dtype)
-        label = f"x of {describe(x)}, eps={eps:g}"
+        label = tr("x of {x}, eps={eps:g}", x=describe(x), eps=eps)
         cases.append(Case(label, (x, weight, eps), **tolerances(dtype)))
     return cases
 
@@ -156,17 +158,17 @@ def rms_norm_reference(x: Tensor, weight: Tensor, eps: float) -> Tensor:
 
 
 RMS_NORM_MISTAKES = {
-    f"computes {m.noun}": _as_function(m, affine=False)
+    tr("computes {noun}", noun=Message(m.noun)): _as_function(m, affine=False)
     for m in (mistakes.RMS_CENTERED, mistakes.RMS_EPS_OUTSIDE, mistakes.RMS_SUM,
               mistakes.RMS_NO_GAIN)
 }
 
 
-def check_rms_norm(candidate: Any) -> str:
+def check_rms_norm(candidate: Any) -> Message:
     """Verdict on ``rms_norm(x, weight, eps)``, normalizing over the last dimension."""
     return compare(
         "rms_norm", candidate, rms_norm_cases(), rms_norm_reference, RMS_NORM_MISTAKES,
-        "matches torch.nn.functional.rms_norm and ours",
+        tr("matches torch.nn.functional.rms_norm and ours"),
     )
 
 
@@ -179,7 +181,7 @@ def layer_norm_jacobian_cases() -> list[Case]:
     cases = []
     for n, eps in [(3, 1e-5), (5, 0.1), (8, 1e-5), (6, 0.5)]:
         x = torch.randn(n, generator=g, dtype=torch.float64) * 2.0 + 1.0
-        cases.append(Case(f"x of {describe(x)}, eps={eps:g}", (x, eps)))
+        cases.append(Case(tr("x of {x}, eps={eps:g}", x=describe(x), eps=eps), (x, eps)))
     return cases
 
 
@@ -206,22 +208,22 @@ def _ln_jacobian_form(x: Tensor, eps: float, ones: bool, outer: bool, scale: boo
 
 
 LAYER_NORM_JACOBIAN_MISTAKES = {
-    "leaves out the term -x_hat x_hat^T / n (it differentiates the mean but not the variance)":
+    tr("leaves out the term -x_hat x_hat^T / n (it differentiates the mean but not the variance)"):
         lambda x, eps: _ln_jacobian_form(x, eps, True, False, True),
-    "leaves out the term -1 1^T / n (it differentiates the variance but not the mean)":
+    tr("leaves out the term -1 1^T / n (it differentiates the variance but not the mean)"):
         lambda x, eps: _ln_jacobian_form(x, eps, False, True, True),
-    "leaves out the factor 1 / sqrt(sigma^2 + eps)":
+    tr("leaves out the factor 1 / sqrt(sigma^2 + eps)"):
         lambda x, eps: _ln_jacobian_form(x, eps, True, True, False),
 }
 
 
-def check_layer_norm_jacobian(candidate: Any) -> str:
+def check_layer_norm_jacobian(candidate: Any) -> Message:
     """Verdict on ``layer_norm_jacobian(x, eps)``: the :math:`(n, n)` matrix
     :math:`\\partial \\hat x_i / \\partial x_j` of LayerNorm without gain and bias."""
     return compare(
         "layer_norm_jacobian", candidate, layer_norm_jacobian_cases(),
         layer_norm_jacobian_reference, LAYER_NORM_JACOBIAN_MISTAKES,
-        "matches autograd through torch.nn.functional.layer_norm (to 1e-12)",
+        tr("matches autograd through torch.nn.functional.layer_norm (to 1e-12)"),
     )
 
 
@@ -258,22 +260,22 @@ def _spectrum(n: int, var: float, eps: float, along_xhat: str) -> Tensor:
 
 
 LAYERNORM_SPECTRUM_MISTAKES = {
-    "gives the eigenvalue 1/sqrt(sigma^2 + eps) along x_hat too: it leaves out the "
-    "-x_hat x_hat^T / n term": lambda n, v, e: _spectrum(n, v, e, "one"),
-    "gives the eigenvalue 0 along x_hat: that holds only for eps = 0":
+    tr("gives the eigenvalue 1/sqrt(sigma^2 + eps) along x_hat too: it leaves out the "
+    "-x_hat x_hat^T / n term"): lambda n, v, e: _spectrum(n, v, e, "one"),
+    tr("gives the eigenvalue 0 along x_hat: that holds only for eps = 0"):
         lambda n, v, e: _spectrum(n, v, e, "zero"),
-    "gives sigma^2 / (sigma^2 + eps) / s along x_hat, the part the projection removes, not "
-    "the part that stays": lambda n, v, e: _spectrum(n, v, e, "ratio"),
-    "leaves out the factor 1 / sqrt(sigma^2 + eps) (those are the eigenvalues of s J)":
+    tr("gives sigma^2 / (sigma^2 + eps) / s along x_hat, the part the projection removes, not "
+    "the part that stays"): lambda n, v, e: _spectrum(n, v, e, "ratio"),
+    tr("leaves out the factor 1 / sqrt(sigma^2 + eps) (those are the eigenvalues of s J)"):
         lambda n, v, e: _spectrum(n, v, e, "unscaled"),
 }
 
 
-def check_layernorm_spectrum(candidate: Any) -> str:
+def check_layernorm_spectrum(candidate: Any) -> Message:
     """Verdict on ``layernorm_spectrum(n, var, eps)``: the ``n`` eigenvalues, ascending, as a
     float64 tensor."""
     return compare(
         "layernorm_spectrum", candidate, spectrum_cases(), spectrum_reference,
         LAYERNORM_SPECTRUM_MISTAKES,
-        "gives the eigenvalues of autograd's Jacobian of torch.nn.functional.layer_norm",
+        tr("gives the eigenvalues of autograd's Jacobian of torch.nn.functional.layer_norm"),
     )

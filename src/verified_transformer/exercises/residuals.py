@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from verified_transformer.exercises._engine import Case, compare
+from verified_transformer.i18n import Message, tr
 
 
 def branch_scale_cases() -> list[Case]:
@@ -39,18 +40,18 @@ def branch_scale_reference(num_branches: int) -> float:
 
 
 BRANCH_SCALE_MISTAKES = {
-    "scales by 1/N: that makes the variance 1/N, so the branches fade as N grows":
+    tr("scales by 1/N: that makes the variance 1/N, so the branches fade as N grows"):
         lambda n: 1.0 / n,
-    "does not scale (c = 1): the variance grows to N": lambda n: 1.0,
-    "scales by 1/N^2": lambda n: 1.0 / n**2,
+    tr("does not scale (c = 1): the variance grows to N"): lambda n: 1.0,
+    tr("scales by 1/N^2"): lambda n: 1.0 / n**2,
 }
 
 
-def check_branch_scale(candidate: Any) -> str:
+def check_branch_scale(candidate: Any) -> Message:
     """Verdict on ``branch_scale(N) -> float``."""
     return compare(
         "branch_scale", candidate, branch_scale_cases(), branch_scale_reference,
         BRANCH_SCALE_MISTAKES,
-        "gives variance 1 to the scaled sum of N unit-variance branches (variance enumerated "
-        "exactly)",
+        tr("gives variance 1 to the scaled sum of N unit-variance branches (variance "
+           "enumerated exactly)"),
     )

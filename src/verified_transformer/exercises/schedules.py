@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from verified_transformer.exercises._engine import Case, compare
+from verified_transformer.i18n import Message, tr
 
 
 def noam_formula(step: int, d_model: int, warmup_steps: int) -> float:
@@ -30,23 +31,23 @@ def noam_cases() -> list[Case]:
 
 
 NOAM_MISTAKES = {
-    "has no warm-up: it decays as 1/sqrt(step) from the first step":
+    tr("has no warm-up: it decays as 1/sqrt(step) from the first step"):
         lambda t, d, w: d**-0.5 * t**-0.5,
-    "never stops warming up: it rises linearly for ever":
+    tr("never stops warming up: it rises linearly for ever"):
         lambda t, d, w: d**-0.5 * t * w**-1.5,
-    "leaves out the factor d_model^(-1/2)":
+    tr("leaves out the factor d_model^(-1/2)"):
         lambda t, d, w: min(t**-0.5, t * w**-1.5),
-    "takes the max of the two branches, not the min":
+    tr("takes the max of the two branches, not the min"):
         lambda t, d, w: d**-0.5 * max(t**-0.5, t * w**-1.5),
-    "uses warmup_steps^(-1/2) in the warm-up branch, not warmup_steps^(-3/2), so the two "
-    "branches do not meet at step = warmup_steps":
+    tr("uses warmup_steps^(-1/2) in the warm-up branch, not warmup_steps^(-3/2), so the two "
+    "branches do not meet at step = warmup_steps"):
         lambda t, d, w: d**-0.5 * min(t**-0.5, t * w**-0.5),
 }
 
 
-def check_noam_lr(candidate: Any) -> str:
+def check_noam_lr(candidate: Any) -> Message:
     """Verdict on ``noam_lr(step, d_model, warmup_steps) -> float``."""
     return compare(
         "noam_lr", candidate, noam_cases(), noam_formula, NOAM_MISTAKES,
-        "matches equation (3) of Vaswani et al. (2017)",
+        tr("matches equation (3) of Vaswani et al. (2017)"),
     )
