@@ -48,7 +48,7 @@ from sphinx.util.docutils import SphinxDirective, SphinxRole
 from sphinx.util.nodes import make_refnode
 
 from verified_transformer.claims import verdicts
-from verified_transformer.i18n import has_words
+from verified_transformer.i18n import catalog, needs_translation
 from verified_transformer.sphinx import display_math
 from verified_transformer.sphinx.editions import edition_of
 from verified_transformer.sphinx.i18n import CATALOG, gettext, ngettext, warn_untranslated
@@ -414,8 +414,8 @@ class LedgerDirective(SphinxDirective):
         for name, rejected in result.rejected.items():
             message = gettext("{variant} (rejected)") if rejected else gettext(
                 "{variant} (NOT rejected)")
-            shown = gettext(name)
-            if shown == name and has_words(name) and edition_of(self.config.language) != "en":
+            shown, language = gettext(name), edition_of(self.config.language)
+            if language != "en" and needs_translation(name) and name not in catalog(language):
                 warn_untranslated(CATALOG, name, self.get_source_info())
             variants += nodes.list_item("", nodes.paragraph(
                 "", "", *_fill(message, variant=nodes.literal(name, shown))))
