@@ -125,3 +125,19 @@ def test_lines_printed_without_say_hold_no_english_prose(notebook: Path) -> None
             text = output.get("text") or output.get("data", {}).get("text/plain", "")
             words = i18n.english_prose("".join(text))
             assert not words, f"{notebook.name}, cell {index}: print it with say(): {words}"
+
+
+def test_a_width_pads_chinese_by_its_display_width() -> None:
+    """A Chinese character takes two columns: a padded Chinese label keeps a table aligned."""
+    for spec, english in (("8s", "no norm |"), (">10", "   no norm|"), ("^12", "  no norm   |")):
+        message = tr("{name:" + spec + "}|", name=tr("no norm"))
+        assert message == english
+        chinese = message.text(ZH)
+        columns = sum(2 if "\u4e00" <= ch <= "\u9fff" else 1 for ch in chinese)
+        assert columns == len(english) and "无归一化" in chinese, chinese
+
+
+def test_a_template_without_words_takes_chinese_separators_around_chinese_values() -> None:
+    message = tr("{statement}: {value}", statement=tr("learned the task"), value=3)
+    assert message == "learned the task: 3" and message.text(ZH) == "学会了任务：3"
+    assert tr("{a}: {b}", a="x", b=1).text(ZH) == "x: 1"  # no Chinese: left as it is

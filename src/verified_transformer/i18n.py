@@ -17,6 +17,8 @@ from __future__ import annotations
 import functools
 import os
 import re
+import string
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -105,8 +107,12 @@ class Message(str):
         if language == "en":
             return str.__str__(self)
         if self.plural is None and not needs_translation(self.msgid):
-            # nothing to translate: "[F(H) H]: {rows} x {cols}"
-            return _format(self.msgid, self.values, language, missing)
+            # nothing to translate: "[F(H) H]: {rows} x {cols}"; its separators follow the
+            # language where its values are Chinese ("{statement}: {value}")
+            text = _format(self.msgid, self.values, language, missing)
+            if _CJK.search(text) and language in _SEPARATORS:
+                text = _format(_SEPARATORS[language](self.msgid), self.values, language, missing)
+            return text
         table = catalog(language)
         key = self.msgid if self.plural is None else (self.msgid, self.plural)
         found = table.get(key)
@@ -148,7 +154,44 @@ def _format(template: str, values: dict[str, Any], language: str,
     shown = {k: v.text(language, missing) if isinstance(v, Message)
              else words.get(v, v) if isinstance(v, bool) else v
              for k, v in values.items()}
-    return template.format(**shown)
+    return _WIDTH_AWARE.vformat(template, (), shown)
+
+
+class _WidthAwareFormatter(string.Formatter):
+    """``str.format``, but a width pads text by its display width: a Chinese character takes two
+    columns, so a table row with a Chinese label stays aligned."""
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        text = super().format_field(value, format_spec)
+        spec = _SPEC.fullmatch(format_spec)
+        if not isinstance(value, str) or spec is None or not spec["width"]:
+            return text
+        extra = sum(unicodedata.east_asian_width(ch) in "WF" for ch in str(value))
+        if not extra:
+            return text
+        body = super().format_field(value, format_spec.replace(spec["width"], "", 1))
+        fill, missing = spec["fill"] or " ", max(int(spec["width"]) - len(body) - extra, 0)
+        left = {">": missing, "^": missing // 2}.get(spec["align"] or "<", 0)
+        return fill * left + body + fill * (missing - left)
+
+
+def _chinese_separators(template: str) -> str:
+    """A template's own ``: `` and ``; `` between placeholders as ``：`` and ``；``."""
+    parts = []
+    for literal, field, spec, conversion in string.Formatter().parse(template):
+        literal = literal.replace("{", "{{").replace("}", "}}")
+        literal = re.sub(r":(?= |\n|$)", "：", literal.replace("; ", "；"))
+        parts.append(literal.replace("： ", "："))
+        if field is not None:
+            parts.append("{" + field + (f"!{conversion}" if conversion else "")
+                         + (f":{spec}" if spec else "") + "}")
+    return "".join(parts)
+
+
+_WIDTH_AWARE = _WidthAwareFormatter()
+_SPEC = re.compile(r"(?:(?P<fill>.)(?=[<>^]))?(?P<align>[<>^])?(?P<width>\d+)?s?")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_SEPARATORS = {"zh_CN": _chinese_separators}
 
 
 class Verbatim(str):
