@@ -276,3 +276,20 @@ def test_chinese_citations_use_chinese_conjunctions() -> None:
     assert not english, f"citations in English style: {english[:5]}"
     years = {c for c in citations if c.startswith("He ")}
     assert {"He 等 [ 2016a ]", "He 等 [ 2016b ]"} <= years, years
+
+
+def test_words_inside_formulas_are_chinese() -> None:
+    """The words of a formula (Ba et al.'s Table 1 rows, "otherwise") read Chinese, while the
+    English edition keeps them (sphinx/i18n.py ``MATH_WORDS``)."""
+    from verified_transformer.sphinx.i18n import MATH_WORDS
+
+    def texts(html_dir: Path) -> set[str]:
+        found = set()
+        for page in content_pages(html_dir):
+            found |= set(re.findall(r"\\text\{([^{}]*)\}", page.read_text("utf8")))
+        return found
+
+    english, chinese = texts(HTML_DIR), texts(CHINESE_DIR)
+    assert "otherwise" in english and "weight matrix re-scaling" in english
+    assert not set(MATH_WORDS) & chinese, sorted(set(MATH_WORDS) & chinese)
+    assert "其他情况" in chinese

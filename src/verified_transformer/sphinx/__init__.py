@@ -34,6 +34,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_transform(i18n.KeepMathUntranslated)
     app.add_transform(i18n.ReportUntranslated)
     app.add_post_transform(wrap.BreakLongNamesInTables)
+    app.connect("doctree-resolved", i18n.translate_math_words, priority=900)  # after checks
     app.connect("config-inited", i18n.init_catalogs)  # before editions' handler: it translates
     upstream_patches.setup(app)
     editions.setup(app)

@@ -10,6 +10,7 @@ naming the page's catalog and the message, so a strict build fails until it is t
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,7 @@ def catalog_messages() -> list[str | tuple[str, str]]:
             messages.append(message if isinstance(message, str) else tuple(message))
     messages += [c.scope for c in claims.CLAIMS] + [c.note for c in claims.CLAIMS if c.note]
     messages += [name for c in claims.CLAIMS for name in c.variants]
-    messages += [SEARCH_BAR_TEXT, *editions.CONFIGURED_TEXT.values()]
+    messages += [SEARCH_BAR_TEXT, *editions.CONFIGURED_TEXT.values(), *MATH_WORDS]
     messages += notebook_messages()
     return [m for m in dict.fromkeys(messages) if not isinstance(m, str) or needs_translation(m)]
 
@@ -127,6 +128,36 @@ class ReportUntranslated(SphinxTransform):
             # catalog check (tests/test_chinese_catalogs.py) covers alt texts.
             if node.get("translated") is False and not isinstance(node, nodes.image):
                 warn_untranslated(catalog, message, node)
+
+
+# the words inside a formula that a translated edition translates (``\text{...}`` of a claim's
+# display: Ba et al.'s Table 1 rows, "for", "otherwise"), from the extension's catalog
+MATH_WORDS = (
+    "for", "otherwise", "weight matrix re-scaling", "weight matrix re-centering",
+    "weight vector re-scaling", "dataset re-scaling", "dataset re-centering",
+    "single training case re-scaling", "BN = batch norm", "WN = weight norm", "LN = layer norm",
+    "RMS = RMS norm",
+)
+_TEXT_IN_MATH = re.compile(r"\\text\{([^{}]*)\}")
+
+
+def translate_math_words(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    """``doctree-resolved`` (after the formula checks): in a translated edition, each
+    ``\text{...}`` of a formula whose words are in :data:`MATH_WORDS` shows their translation."""
+    if editions.edition_of(app.config.language) == "en":
+        return
+
+    def words(match: re.Match[str]) -> str:
+        text = match.group(1)
+        return "\\text{" + gettext(text) + "}" if text in MATH_WORDS else match.group(0)
+
+    for node in doctree.findall(lambda n: isinstance(n, (nodes.math, nodes.math_block))):
+        latex = node.astext()
+        translated = _TEXT_IN_MATH.sub(words, latex)
+        if translated != latex:
+            node.children = [nodes.Text(translated)]
+            if isinstance(node, nodes.math_block):
+                node["latex"] = translated
 
 
 def init_catalogs(app: Sphinx, config: Any) -> None:
