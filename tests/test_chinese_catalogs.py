@@ -214,6 +214,7 @@ REJECTED_TERMS: dict[str, tuple[str, str]] = {
     "批量归一化|批标准化": ("批归一化 / BatchNorm", "one Chinese name, beside 层归一化"),
     "one-hot": ("独热", "the prose's one word for a distribution with all its mass on one entry"),
     "账本": ("论断清单", "the ledger's one Chinese name, as its page title says"),
+    "批量大小|批大小": ("批次大小", "one word for batch size, beside 批次 for the batch dimension"),
 }
 
 # The glossary's rows whose Chinese cell was settled with the chapters: the article's term (the
