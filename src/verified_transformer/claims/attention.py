@@ -100,15 +100,19 @@ def _read_attention(candidate: object) -> object:
     if callable(candidate) and not isinstance(candidate, str):
         return fm.Numeric(candidate)
     if not isinstance(candidate, str):
-        raise fm.CandidateError("expected a LaTeX string or a Python function of (Q, K, V), got "
-                                f"{type(candidate).__name__}")
+        raise fm.CandidateError(tr("expected a LaTeX string or a Python function of {operands}, "
+                                   "got {type}", operands="(Q, K, V)",
+                                   type=type(candidate).__name__))
 
     def attention(q: sp.MatrixBase, k: sp.MatrixBase, v: sp.MatrixBase) -> sp.MatrixBase:
         out = read_program(candidate, {"Q": q, "K": k, "V": v, "d_k": sp.Integer(q.cols),
                                        "d": sp.Integer(q.cols), "softmax": at.row_softmax})
         if not isinstance(out, sp.MatrixBase) or out.shape != (q.rows, v.cols):
-            raise fm.CandidateError(f"the formula gives {getattr(out, 'shape', 'a scalar')}, "
-                                    f"expected an n x d_v matrix ({q.rows} x {v.cols} here)")
+            shape = getattr(out, "shape", None)
+            shape = tr("a scalar") if shape is None else shape
+            raise fm.CandidateError(tr("the formula gives {shape}, expected an n x d_v matrix "
+                                       "({rows} x {cols} here)", shape=shape, rows=q.rows,
+                                       cols=v.cols))
         return out
 
     attention(*_symbols(*SIZES[1]))  # read it once now, so errors surface here
@@ -131,9 +135,11 @@ def _attention_values(formula: object) -> list[float]:
         out = torch.as_tensor(formula.function(*(torch.tensor(x, dtype=torch.float64)
                                                  for x in _POINT)), dtype=torch.float64)
     except Exception as exc:
-        raise fm.CandidateError(f"the function raised {type(exc).__name__}: {exc}") from None
+        error = f"{type(exc).__name__}: {exc}"
+        raise fm.CandidateError(tr("the function raised {error}", error=error)) from None
     if out.shape != (2, 2):
-        raise fm.CandidateError(f"the function returned shape {tuple(out.shape)}")
+        raise fm.CandidateError(tr("the function returned shape {shape}",
+                                   shape=tuple(out.shape)))
     return out.reshape(-1).tolist()
 
 

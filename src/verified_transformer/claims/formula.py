@@ -156,7 +156,7 @@ def _alternatives(tree: Any) -> list[Any]:
         return [tree]
     if str(data) == "_ambig":
         return [alt for child in tree.children for alt in _alternatives(child)]
-    raise CandidateError("the LaTeX parser returned an incomplete reading; add parentheses")
+    raise CandidateError(tr("the LaTeX parser returned an incomplete reading; add parentheses"))
 
 
 def parse_scalar_latex(text: str) -> sp.Expr:
@@ -167,11 +167,11 @@ def parse_scalar_latex(text: str) -> sp.Expr:
     taken, as a reader means ``\\sum_k x_k^2 - \\mu^2``.
     """
     if not isinstance(text, str) or not text.strip():
-        raise CandidateError("the LaTeX string is empty")
+        raise CandidateError(tr("the LaTeX string is empty"))
     from sympy.parsing.latex import parse_latex
 
     if re.search(r"\\upsilon(?![a-zA-Z])", text):
-        raise CandidateError("\\upsilon is not a symbol of this formula")
+        raise CandidateError(tr("{symbol} is not a symbol of this formula", symbol="\\upsilon"))
     source = _top_level_rhs(text.strip().strip("$"))
     for pattern, replacement in _LATEX_REWRITES:
         source = re.sub(pattern, replacement, source)
@@ -179,12 +179,13 @@ def parse_scalar_latex(text: str) -> sp.Expr:
         parsed = parse_latex(source, backend="lark")
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CandidateError(f"unparsable LaTeX {text!r} ({first})") from None
+        raise CandidateError(tr("unparsable LaTeX {text} ({error})", text=repr(text),
+                                 error=first)) from None
     readings = [r.xreplace({s: sp.Symbol(s.name.replace("upsilon", "sigma"))
                             for s in r.atoms(sp.Symbol) if "upsilon" in s.name})
                 for r in _alternatives(parsed) if isinstance(r, sp.Basic)]
     if not readings:
-        raise CandidateError(f"unparsable LaTeX {text!r}")
+        raise CandidateError(tr("unparsable LaTeX {text}", text=repr(text)))
     return min(readings, key=lambda r: sum(sp.count_ops(s.function) for s in r.atoms(sp.Sum)))
 
 
@@ -226,11 +227,12 @@ class Vocabulary:
         try:
             expr = sp.sympify(expr)
         except (sp.SympifyError, TypeError) as exc:
-            raise CandidateError(f"not a formula: {_one_line(exc)}") from None
+            raise CandidateError(tr("not a formula: {error}", error=_one_line(exc))) from None
         if not isinstance(expr, sp.Expr):
-            raise CandidateError(f"expected a scalar expression, got {type(expr).__name__}")
+            raise CandidateError(tr("expected a scalar expression, got {type}",
+                                     type=type(expr).__name__))
         if isinstance(expr, sp.MatrixExpr) or expr.has(sp.MatrixSymbol):
-            raise CandidateError("expected a scalar formula for one entry, got a matrix")
+            raise CandidateError(tr("expected a scalar formula for one entry, got a matrix"))
         bound = {_name(v) for s in expr.atoms(sp.Sum) for v in s.variables}
         juxtaposed = {}  # the parser reads "gamma_i (x_i - mu)" as gamma_i applied to (x_i - mu)
         for f in sorted(expr.atoms(sp.core.function.AppliedUndef), key=str):
@@ -241,11 +243,12 @@ class Vocabulary:
         expr = expr.xreplace(juxtaposed)
         undefined = sorted({str(f.func) for f in expr.atoms(sp.core.function.AppliedUndef)})
         if undefined:
-            raise CandidateError(
-                f"unknown function {undefined[0]!r}; use only {self.describe()}, exp, sqrt, sums")
+            raise CandidateError(tr("unknown function {name}; use only {names}, exp, sqrt, sums",
+                                    name=repr(undefined[0]), names=self.describe()))
         for a in sorted(expr.atoms(sp.Indexed), key=str):
             if a.base not in self.families.values():
-                raise CandidateError(f"unknown symbol {str(a)!r}; use {self.describe()}")
+                raise CandidateError(tr("unknown symbol {name}; use {names}", name=repr(str(a)),
+                                         names=self.describe()))
         return expr.xreplace({s: self._meaning(s, bound) for s in sorted(
             expr.atoms(sp.Symbol), key=str) if s not in self.own})
 
@@ -265,7 +268,8 @@ class Vocabulary:
         if self.delta and delta and set(delta.groups()) <= indices:
             return sp.KroneckerDelta(*(sp.Symbol(t, integer=True, positive=True)
                                        for t in delta.groups()))
-        raise CandidateError(f"unknown symbol {name!r}; use {self.describe()}")
+        raise CandidateError(tr("unknown symbol {name}; use {names}", name=repr(name),
+                                 names=self.describe()))
 
 
 def format_number(value: Any) -> str:
@@ -325,8 +329,8 @@ class Blank:
             if callable(candidate) and not isinstance(candidate, sp.Basic):
                 if takes_functions:
                     return Numeric(candidate)
-                raise CandidateError("expected a SymPy expression or a LaTeX string, got a "
-                                     "function")
+                raise CandidateError(tr("expected a SymPy expression or a LaTeX string, got a "
+                                        "function"))
             if isinstance(candidate, str):
                 candidate = parse_scalar_latex(candidate)
             return vocabulary.resolve(candidate)
@@ -344,7 +348,8 @@ class Blank:
                 v = e.xreplace(entries | scalars).evalf(30)
                 if not v.is_number:
                     missing = ", ".join(sorted(map(str, v.free_symbols)))
-                    raise CandidateError(f"the formula still contains {missing}")
+                    raise CandidateError(tr("the formula still contains {symbols}",
+                                            symbols=missing))
                 out.append(complex(v).real if v.is_finite else float("nan"))
             return out
 
@@ -384,14 +389,15 @@ def _run(f: Numeric, point: Mapping, size: int) -> list[float]:
     try:
         out = f.function(*arguments)
     except Exception as exc:
-        raise CandidateError(f"the function raised {_one_line(exc)}") from None
+        raise CandidateError(tr("the function raised {error}", error=_one_line(exc))) from None
     try:
         flat = torch.as_tensor(out, dtype=torch.float64).reshape(-1).tolist()
     except Exception as exc:
-        raise CandidateError(f"the function returned no tensor ({_one_line(exc)})") from None
+        raise CandidateError(tr("the function returned no tensor ({error})",
+                                 error=_one_line(exc))) from None
     if len(flat) != size:
-        raise CandidateError(f"the function returned {len(flat)} values for an input of size "
-                             f"{size}")
+        raise CandidateError(tr("the function returned {count} values for an input of size {size}",
+                                count=len(flat), size=size))
     return flat
 
 
@@ -420,15 +426,17 @@ class Program:
             except CandidateError:
                 raise
             except Exception as exc:
-                raise CandidateError(f"the function raised {_one_line(exc)}") from None
+                raise CandidateError(tr("the function raised {error}",
+                                        error=_one_line(exc))) from None
 
         def convert(candidate: Any) -> Callable:
             def program(*values: Any) -> Any:
                 return read_program(candidate, dict(zip(self.operands, values, strict=True)))
 
             if not isinstance(candidate, str) and not callable(candidate):
-                raise CandidateError(f"expected a LaTeX string or a Python function of "
-                                     f"{', '.join(self.operands)}, got {type(candidate).__name__}")
+                raise CandidateError(tr("expected a LaTeX string or a Python function of "
+                                        "{operands}, got {type}", operands=", ".join(self.operands),
+                                        type=type(candidate).__name__))
             function = program if isinstance(candidate, str) else candidate
             tree(function)  # read once now, so that errors surface here
             return function

@@ -20,6 +20,7 @@ from verified_transformer.derive import layernorm as ln
 from verified_transformer.derive import mistakes
 from verified_transformer.derive.exact import equal, expand_sums, is_zero
 from verified_transformer.derive.operators import vector
+from verified_transformer.i18n import tr
 
 BA, ZHANG = "ba2016layer", "zhang2019root"
 i, j, k, n, x, eps, a, c, g = ln.i, ln.j, ln.k, ln.n, ln.x, ln.eps, ln.a, ln.c, ln.g
@@ -218,7 +219,7 @@ _EIGEN_READER = Blank(
     takes="the eigenvalue of sigma_eps J along xhat, as a SymPy expression or LaTeX in sigma "
     "(or sigma^2) and epsilon", part=lambda chains: chains[1][-1] / XHAT[i],
     points=[{sigma2: 1, eps: sp.Rational(1, 2)}, {sigma2: 3, eps: sp.Rational(1, 10)}],
-    output="the eigenvalue along xhat",
+    output=tr("the eigenvalue along xhat"),
     names={
         "eigenvalue 1 along xhat": "eigenvalue 1 along xhat (as if xhat were just another "
         "direction)",

@@ -28,6 +28,7 @@ from typing import Any
 import sympy as sp
 
 from verified_transformer.claims.formula import CandidateError
+from verified_transformer.i18n import tr
 
 _NAMED = r"\\(?:mathrm|operatorname|text|mathit|textrm)\s*\{[^{}]*\}"
 _TOKEN = re.compile(rf"\s*(?:(?P<name>(?:{_NAMED}|[A-Za-z])(?:_(?:\{{[^{{}}]*\}}|\\?[A-Za-z0-9]))?)"
@@ -43,7 +44,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     while text[pos:].strip():
         match = _TOKEN.match(text, pos)
         if not match:
-            raise CandidateError(f"unreadable LaTeX at {text[pos:pos + 12]!r}")
+            raise CandidateError(tr("unreadable LaTeX at {text}", text=repr(text[pos:pos + 12])))
         pos, (kind, token) = match.end(), next((k, v) for k, v in match.groupdict().items() if v)
         if kind == "name":
             token = re.sub(r"\\(?:mathrm|operatorname|text|mathit|textrm)|[{}\\\s]", "", token)
@@ -55,13 +56,14 @@ def _tokens(text: str) -> list[tuple[str, str]]:
 def _close(tokens: list, at: int) -> int:
     """The index of the brace closing the group that opens at ``at``."""
     if at >= len(tokens) or tokens[at][1] != "{":
-        raise CandidateError("expected a {...} group after \\frac or \\sqrt")
+        raise CandidateError(tr("expected a {group} group after {frac} or {sqrt}", group="{...}",
+                                frac="\\frac", sqrt="\\sqrt"))
     depth = 0
     for pos in range(at, len(tokens)):
         depth += (tokens[pos][1] == "{") - (tokens[pos][1] == "}")
         if depth == 0:
             return pos
-    raise CandidateError("unbalanced braces")
+    raise CandidateError(tr("unbalanced braces"))
 
 
 def _python(tokens: list, env: Mapping[str, Any], names: list[str]) -> str:
@@ -99,7 +101,7 @@ def _python(tokens: list, env: Mapping[str, Any], names: list[str]) -> str:
             token = f"_{len(names) - 1}"
         elif kind == "op" and token not in "()+-*/,":
             if token not in _OPS:
-                raise CandidateError(f"unexpected {token!r}")
+                raise CandidateError(tr("unexpected {token}", token=repr(token)))
             token = _OPS[token]
         out.append(token)
         ends = kind in {"name", "num"} or token == ")"
@@ -121,12 +123,13 @@ def _evaluate(node: ast.AST, env: Mapping[str, Any], names: list[str]) -> Any:
             return sp.sqrt
         if name not in env:
             known = ", ".join(sorted(env))
-            raise CandidateError(f"unknown name {name!r}; this formula may use {known}")
+            raise CandidateError(tr("unknown name {name}; this formula may use {known}",
+                                    name=repr(name), known=known))
         return env[name]
     if isinstance(node, ast.Attribute):
         inner = value(node.value)
         if not hasattr(inner, "T"):
-            raise CandidateError("a transpose needs a matrix")
+            raise CandidateError(tr("a transpose needs a matrix"))
         return inner.T
     if isinstance(node, ast.UnaryOp):
         inner = value(node.operand)
@@ -136,26 +139,27 @@ def _evaluate(node: ast.AST, env: Mapping[str, Any], names: list[str]) -> Any:
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
         function, name = value(node.func), names[int(node.func.id[1:])]
         if not callable(function):
-            raise CandidateError(f"{name} is not a function here")
+            raise CandidateError(tr("{name} is not a function here", name=name))
         try:
             return function(*map(value, node.args))
         except CandidateError:
             raise
         except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CandidateError(f"{name}(...) cannot be applied here: {first}") from None
-    raise CandidateError("unreadable LaTeX")
+            raise CandidateError(tr("{name}(...) cannot be applied here: {error}", name=name,
+                                    error=first)) from None
+    raise CandidateError(tr("unreadable LaTeX"))
 
 
 def _combine(left: Any, right: Any, op: str) -> Any:
     if op == "/" and isinstance(right, sp.MatrixBase):
-        raise CandidateError("cannot divide by a matrix")
+        raise CandidateError(tr("cannot divide by a matrix"))
     try:
         return {"+": lambda: left + right, "-": lambda: left - right, "*": lambda: left * right,
                 "/": lambda: left / right, "^": lambda: left**right}[op]()
     except Exception as exc:  # ShapeError and friends
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CandidateError(f"shapes do not fit ({op}): {first}") from None
+        raise CandidateError(tr("shapes do not fit ({op}): {error}", op=op, error=first)) from None
 
 
 def _statements(tokens: list) -> list[list]:
@@ -173,7 +177,7 @@ def _statements(tokens: list) -> list[list]:
 def read_program(text: str, env: Mapping[str, Any]) -> Any:
     """Evaluate the LaTeX ``text`` in ``env`` (names -> values and functions)."""
     if not isinstance(text, str) or not text.strip():
-        raise CandidateError("the LaTeX string is empty")
+        raise CandidateError(tr("the LaTeX string is empty"))
     env, value = dict(env), None
     for statement in _statements(_tokens(text.strip().strip("$"))):
         cuts = [pos for pos, t in enumerate(statement) if t[1] == "="]
@@ -183,10 +187,10 @@ def read_program(text: str, env: Mapping[str, Any]) -> Any:
         try:
             tree = ast.parse(source, mode="eval")
         except SyntaxError:
-            raise CandidateError(f"unreadable LaTeX {text!r}") from None
+            raise CandidateError(tr("unreadable LaTeX {text}", text=repr(text))) from None
         value = _evaluate(tree.body, env, names)
         if len(lhs) == 1 and lhs[0][0] == "name":
             env[lhs[0][1]] = value
     if value is None:
-        raise CandidateError("the LaTeX string is empty")
+        raise CandidateError(tr("the LaTeX string is empty"))
     return value

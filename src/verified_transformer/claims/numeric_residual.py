@@ -33,6 +33,7 @@ from verified_transformer.claims.numeric import (
 from verified_transformer.derive import layernorm as ln
 from verified_transformer.derive import residual as rs
 from verified_transformer.derive.residual import H, I, L
+from verified_transformer.i18n import tr
 
 LAYERS = sp.Function("layers")  # the implementation's own layers, as one map
 
@@ -201,6 +202,7 @@ def layer_gap(a: Callable, b: Callable, norm_first: bool) -> float:
     try:
         got = torch.as_tensor(a(x, sa, ffn, layer.norm1, layer.norm2))
     except Exception as exc:
-        raise CandidateError(f"the formula cannot run on tensors ({exc})") from None
+        raise CandidateError(tr("the formula cannot run on tensors ({error})",
+                                error=str(exc))) from None
     want = b(x, sa, ffn, layer.norm1, layer.norm2)
     return (got - want).abs().max().item() if got.shape == want.shape else float("inf")

@@ -143,7 +143,7 @@ _INDEPENDENT = ((rs.Cov(B[i], B[rs.j]), sp.KroneckerDelta(i, rs.j)),)
 _scaled = lambda c: (rs.Var(sp.Sum(c * B[i], (i, 1, rs.N))), 1)  # noqa: E731
 _SCALE_READER = Blank(
     takes="the factor on each of N residual branches, as a SymPy expression or LaTeX in N",
-    part=lambda chains: chains[0][0].args[0].function.coeff(B[i]), output="the factor",
+    part=lambda chains: chains[0][0].args[0].function.coeff(B[i]), output=tr("the factor"),
     points=[{rs.N: count} for count in (1, 4, 12)],
     names={"1/N scaling": "the factor 1/N (too small)", "no scaling": "no scaling (factor 1)"})
 

@@ -100,7 +100,7 @@ def softmax_jacobian_cases() -> list[Case]:
     """Score vectors ``z`` of a few sizes, float64."""
     g = _generator(4)
     return [
-        Case(tr("z of {z}", z=describe(z)), (z,))
+        Case(tr("scores z of {z}", z=describe(z)), (z,))
         for z in (torch.randn(n, generator=g, dtype=torch.float64) * 1.5 for n in (2, 4, 7))
     ]
 

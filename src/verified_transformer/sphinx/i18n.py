@@ -43,7 +43,8 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 def catalog_messages() -> list[str | tuple[str, str]]:
     """Every message the book's code translates, in order: those marked ``_()`` (or
     ``ngettext``, a (singular, plural) pair) in the extension and ``claims/verdicts.py``; every
-    claim's scope, note and wrong variants' names; the interface text set in configuration; the
+    claim's scope, note and wrong variants' names (and the nouns its formula reader gives them);
+    the named mistakes' nouns; the interface text set in configuration; the
     ``tr``/``ntr``/``say`` messages of the package (exercise feedback among them) and of the
     benchmark scripts that draw the book's figures; and the
     messages that the stored notebooks' outputs recorded (:func:`notebook_messages`); not those
@@ -51,6 +52,7 @@ def catalog_messages() -> list[str | tuple[str, str]]:
     from babel.messages.extract import extract_from_file
 
     from verified_transformer import claims
+    from verified_transformer.derive import mistakes
 
     package = Path(__file__).resolve().parent.parent
     sphinx_keywords = {"_": None, "gettext": None, "ngettext": (1, 2)}
@@ -70,7 +72,16 @@ def catalog_messages() -> list[str | tuple[str, str]]:
             messages.append(message if isinstance(message, str) else tuple(message))
     messages += [c.scope for c in claims.CLAIMS] + [c.note for c in claims.CLAIMS if c.note]
     messages += [name for c in claims.CLAIMS for name in c.variants]
+<<<<<<< HEAD
     messages += [SEARCH_BAR_TEXT, *editions.CONFIGURED_TEXT.values(), *MATH_WORDS]
+=======
+    # what a formula checker calls each wrong variant (the readers' nouns) and the named
+    # mistakes' nouns (exercise feedback), shown as Messages
+    messages += [noun for c in claims.CLAIMS if c.reader is not None
+                 for noun in c.reader.names.values()]
+    messages += [m.noun for m in vars(mistakes).values() if isinstance(m, mistakes.Mistake)]
+    messages += [SEARCH_BAR_TEXT, *editions.CONFIGURED_TEXT.values()]
+>>>>>>> wt-k
     messages += notebook_messages()
     return [m for m in dict.fromkeys(messages) if not isinstance(m, str) or needs_translation(m)]
 
