@@ -72,16 +72,12 @@ def catalog_messages() -> list[str | tuple[str, str]]:
             messages.append(message if isinstance(message, str) else tuple(message))
     messages += [c.scope for c in claims.CLAIMS] + [c.note for c in claims.CLAIMS if c.note]
     messages += [name for c in claims.CLAIMS for name in c.variants]
-<<<<<<< HEAD
-    messages += [SEARCH_BAR_TEXT, *editions.CONFIGURED_TEXT.values(), *MATH_WORDS]
-=======
     # what a formula checker calls each wrong variant (the readers' nouns) and the named
     # mistakes' nouns (exercise feedback), shown as Messages
     messages += [noun for c in claims.CLAIMS if c.reader is not None
                  for noun in c.reader.names.values()]
     messages += [m.noun for m in vars(mistakes).values() if isinstance(m, mistakes.Mistake)]
-    messages += [SEARCH_BAR_TEXT, *editions.CONFIGURED_TEXT.values()]
->>>>>>> wt-k
+    messages += [SEARCH_BAR_TEXT, *editions.CONFIGURED_TEXT.values(), *MATH_WORDS]
     messages += notebook_messages()
     return [m for m in dict.fromkeys(messages) if not isinstance(m, str) or needs_translation(m)]
 
