@@ -163,7 +163,7 @@ def test_sources_name_who_said_what() -> None:
             continue
         fields = entries[key]
         author = re.search(r"author\s*=\s*\{([^,}]+)", fields).group(1).strip()
-        year = re.search(r"year\s*=\s*\{(\d{4}[ab]?)\}", fields).group(1)
+        year = re.search(r"year\s*=\s*\{(\d{4})[ab]?\}", fields).group(1)  # 2016a: He et al.
         assert citation.startswith(author.strip("{}")) and year in citation, (key, citation)
     assert get("postln.definition").source == "vaswani2017attention"
     assert get("preln.definition").source == "wang2019learning"
