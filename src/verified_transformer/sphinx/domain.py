@@ -426,8 +426,9 @@ class LedgerDirective(SphinxDirective):
             (gettext("Wrong variants"), variants),
         ]
         if claim.takes:
+            takes = gettext(claim.takes)
             fields.append((gettext("check_formula takes"),
-                           nodes.paragraph("", "", nodes.literal(claim.takes, claim.takes))))
+                           nodes.paragraph("", "", nodes.literal(takes, takes))))
         if claim.note:
             note, _messages = self.parse_inline(gettext(claim.note))  # MyST: citations, code
             fields.append((gettext("Note"), nodes.paragraph("", "", *note)))

@@ -43,8 +43,8 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 def catalog_messages() -> list[str | tuple[str, str]]:
     """Every message the book's code translates, in order: those marked ``_()`` (or
     ``ngettext``, a (singular, plural) pair) in the extension and ``claims/verdicts.py``; every
-    claim's scope, note and wrong variants' names (and the nouns its formula reader gives them);
-    the named mistakes' nouns; the interface text set in configuration; the
+    claim's scope, note, wrong variants' names (and the nouns its formula reader gives them) and
+    what its formula checker takes; the named mistakes' nouns; the words inside formulas; the interface text set in configuration; the
     ``tr``/``ntr``/``say`` messages of the package (exercise feedback among them) and of the
     benchmark scripts that draw the book's figures; and the
     messages that the stored notebooks' outputs recorded (:func:`notebook_messages`); not those
@@ -71,6 +71,7 @@ def catalog_messages() -> list[str | tuple[str, str]]:
         ):
             messages.append(message if isinstance(message, str) else tuple(message))
     messages += [c.scope for c in claims.CLAIMS] + [c.note for c in claims.CLAIMS if c.note]
+    messages += [c.takes for c in claims.CLAIMS if c.takes]
     messages += [name for c in claims.CLAIMS for name in c.variants]
     # what a formula checker calls each wrong variant (the readers' nouns) and the named
     # mistakes' nouns (exercise feedback), shown as Messages
