@@ -44,11 +44,11 @@ def catalog_messages() -> list[str | tuple[str, str]]:
     """Every message the book's code translates, in order: those marked ``_()`` (or
     ``ngettext``, a (singular, plural) pair) in the extension and ``claims/verdicts.py``; every
     claim's scope, note, wrong variants' names (and the nouns its formula reader gives them) and
-    what its formula checker takes; the named mistakes' nouns; the words inside formulas; the interface text set in configuration; the
-    ``tr``/``ntr``/``say`` messages of the package (exercise feedback among them) and of the
-    benchmark scripts that draw the book's figures; and the
-    messages that the stored notebooks' outputs recorded (:func:`notebook_messages`); not those
-    without words, which every language shows as they are."""
+    what its formula checker takes; the named mistakes' nouns; the words inside formulas; the
+    interface text set in configuration; the ``tr``/``ntr``/``say`` messages of the package
+    (exercise feedback among them) and of the benchmark scripts that draw the book's figures;
+    and the messages that the stored notebooks' outputs recorded (:func:`notebook_messages`);
+    not those without words, which every language shows as they are."""
     from babel.messages.extract import extract_from_file
 
     from verified_transformer import claims
