@@ -112,6 +112,7 @@ class Message(str):
             text = _format(self.msgid, self.values, language, missing)
             if _CJK.search(text) and language in _SEPARATORS:
                 text = _format(_SEPARATORS[language](self.msgid), self.values, language, missing)
+                text = text.replace(" （", "（")  # a value that opens with a full-width bracket
             return text
         table = catalog(language)
         key = self.msgid if self.plural is None else (self.msgid, self.plural)
