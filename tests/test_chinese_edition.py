@@ -293,3 +293,14 @@ def test_words_inside_formulas_are_chinese() -> None:
     assert "otherwise" in english and "weight matrix re-scaling" in english
     assert not set(MATH_WORDS) & chinese, sorted(set(MATH_WORDS) & chinese)
     assert "其他情况" in chinese
+
+
+@pytest.mark.parametrize("edition", ["en", "zh_CN"])
+def test_a_downloaded_notebook_holds_the_outputs_of_its_edition(edition: str) -> None:
+    """The .ipynb a page offers (``_sources/``) keeps its edition's printed lines and figures."""
+    sources = (CHINESE_DIR if edition == "zh_CN" else HTML_DIR) / "_sources" / "notebooks"
+    notebooks = sorted(sources.glob("*.ipynb"))
+    assert len(notebooks) == len(list((ROOT / "notebooks").glob("*.ipynb")))
+    for notebook in notebooks:
+        languages = [language for language, _text in tagged_outputs(notebook)]
+        assert languages and set(languages) == {edition}, (notebook.name, set(languages))

@@ -5,8 +5,9 @@ A stored notebook holds its printed lines and figures once per language
 each output tagged ``metadata.vt.language``. When Sphinx reads a notebook (``source-read``, before
 myst-nb parses it), this keeps the outputs of the edition's language and the untagged ones, and
 turns the kept lines into ``stdout`` (myst-nb merges them with the prints around them, as before).
-In a translated edition it warns (an error in the strict build) for a kept output that the
-catalog did not translate and for English words in an untagged text output (a ``print``).
+The notebooks offered for download keep the edition's outputs too. In a translated edition it
+warns (an error in the strict build) for a kept output that the catalog did not translate and for
+English words in an untagged text output (a ``print``).
 """
 
 from __future__ import annotations
@@ -79,5 +80,23 @@ def select_outputs(app: Sphinx, docname: str, source: list[str]) -> None:
     source[0] = json.dumps(notebook, ensure_ascii=False)
 
 
+def downloads_in_edition_language(app: Sphinx, exception: Exception | None) -> None:
+    """``build-finished``: the notebooks a reader downloads from an edition (``_sources/``, the
+    page's .ipynb button) keep that edition's outputs and the untagged ones."""
+    if exception is not None or app.builder.format != "html":
+        return
+    language = editions.edition_of(app.config.language)
+    for path in sorted(Path(app.outdir, "_sources").rglob("*.ipynb")):
+        notebook = json.loads(path.read_text("utf8"))
+        for cell in notebook["cells"]:
+            if cell["cell_type"] == "code":
+                cell["outputs"] = [
+                    o for o in cell.get("outputs", [])
+                    if o.get("metadata", {}).get("vt", {}).get("language", language) == language
+                ]
+        path.write_text(json.dumps(notebook, ensure_ascii=False, indent=1) + "\n", "utf8")
+
+
 def setup(app: Sphinx) -> None:
     app.connect("source-read", select_outputs)
+    app.connect("build-finished", downloads_in_edition_language)
