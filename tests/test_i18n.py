@@ -141,3 +141,29 @@ def test_a_template_without_words_takes_chinese_separators_around_chinese_values
     message = tr("{statement}: {value}", statement=tr("learned the task"), value=3)
     assert message == "learned the task: 3" and message.text(ZH) == "学会了任务：3"
     assert tr("{a}: {b}", a="x", b=1).text(ZH) == "x: 1"  # no Chinese: left as it is
+
+
+def test_a_figure_is_drawn_with_its_texts_translated_tick_labels_included() -> None:
+    """``rendered`` looks up every worded text of a figure, tick labels given as text among
+    them, and lists the ones the catalog lacks (shown in English)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from verified_transformer.notebook import rendered
+
+    fig, ax = plt.subplots()
+    ax.imshow([[0, 1], [1, 0]])
+    ax.set_yticks(range(2), ["no norm", "a label no catalog holds"])  # a FuncFormatter
+    ax.set_title(tr("{n} layers", n=12))
+    try:
+        drawn = {language: (keys, missing) for language, _png, keys, missing
+                 in rendered(fig, ["en", ZH])}
+        chinese = [t.get_text() for t in ax.get_yticklabels()] + [ax.get_title()]
+    finally:
+        plt.close(fig)
+    keys, missing = drawn[ZH]
+    assert {"no norm", "{n} layers", "a label no catalog holds"} <= set(keys)
+    assert missing == ["a label no catalog holds"] and drawn["en"][1] == []
+    assert chinese == ["无归一化", "a label no catalog holds", "12 层"]

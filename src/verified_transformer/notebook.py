@@ -183,9 +183,10 @@ def rendered(
     from matplotlib.text import Text
     from matplotlib.ticker import FixedFormatter, FixedLocator
 
-    from verified_transformer.fonts import CJK_FAMILY, FAMILIES
+    from verified_transformer.fonts import CJK_FAMILY, FAMILIES, use_book_fonts
     from verified_transformer.i18n import has_words, made
 
+    use_book_fonts()  # the CJK font registered, a missing glyph an error (idempotent)
     fig.canvas.draw()  # the tick labels exist after a draw
     originals = {t: t.get_text() for t in fig.findobj(Text) if has_words(t.get_text())}
     # tick labels given as text (set_xticks(ticks, labels), any formatter), at fixed ticks
@@ -209,4 +210,4 @@ def rendered(
         buffer = io.BytesIO()
         with plt.rc_context({"font.family": families}), _glyphs_required():
             fig.savefig(buffer, format="png", bbox_inches="tight")
-        yield language, buffer.getvalue(), keys, missing
+        yield language, buffer.getvalue(), keys, list(dict.fromkeys(missing))
